@@ -1,0 +1,3 @@
+"""Version of crmconnect."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""Every error crmconnect raises, in one hierarchy.
+
+```
+CrmConnectError
+├── ConfigurationError        bad credentials format, missing extra, invalid setting
+├── ValidationError           a value that breaks a rule; names the field and the value
+├── TransportError            network failure before a usable answer [retriable]
+│   └── TimeoutError          the request timed out [retriable]
+├── APIError                  the remote service answered with an error
+│   ├── AuthenticationError   401/403: the key or the session is not accepted
+│   ├── NotFoundError         the remote record does not exist (or no longer)
+│   ├── RateLimitError        429 or a quota answer [retriable], has ``retry_after``
+│   └── ServerError           5xx or a "try again later" code [retriable]
+├── MappingError              a value the mapping tables do not cover
+└── SyncError                 the synchronisation cannot go on
+```
+
+Retries are decided by type (see `is_retriable`): only `TransportError`,
+`RateLimitError` and `ServerError` are ever retried, and only for idempotent
+requests.
+
+Secrets never reach these messages: every text that may contain a URL or a
+header goes through the redaction of the client that raised it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "CrmConnectError",
+    "MappingError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "SyncError",
+    "TimeoutError",
+    "TransportError",
+    "ValidationError",
+    "is_retriable",
+]
+
+
+class CrmConnectError(Exception):
+    """Base class of every error raised by crmconnect."""
+
+
+class ConfigurationError(CrmConnectError):
+    """A setting, credential or optional dependency is missing or malformed."""
+
+
+class ValidationError(CrmConnectError, ValueError):
+    """A value breaks a validation rule.
+
+    Attributes:
+        field: The name of the field that holds the value (e.g. ``"kvk_number"``).
+        value: The offending value, as given.
+        reason: Why the value was refused, in plain words.
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field}: {value!r} is not valid: {reason}")
+
+
+class TransportError(CrmConnectError):
+    """The request did not get a usable answer (connection refused, reset, ...).
+
+    Attributes:
+        service: The remote service, e.g. ``"kvk"``.
+    """
+
+    def __init__(self, message: str, *, service: str = "") -> None:
+        self.service = service
+        super().__init__(message)
+
+
+class TimeoutError(TransportError):  # noqa: A001 - deliberate, lives in our namespace
+    """The request timed out. Whether the remote acted on it is unknown."""
+
+
+class APIError(CrmConnectError):
+    """The remote service answered with an error.
+
+    Attributes:
+        service: The remote service, e.g. ``"kvk"``.
+        status_code: The HTTP status, or ``None`` for in-band errors (SOAP).
+        code: The service's own error code, e.g. ``"IPD0005"``.
+        remote_message: The service's own error text.
+        context: Extra details for diagnosis (redacted URL, body excerpt).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        status_code: int | None = None,
+        code: str | None = None,
+        remote_message: str | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        self.service = service
+        self.status_code = status_code
+        self.code = code
+        self.remote_message = remote_message
+        self.context = dict(context or {})
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.args[0] if self.args else "API error"]
+        details = [f"service={self.service}"]
+        if self.status_code is not None:
+            details.append(f"status={self.status_code}")
+        if self.code:
+            details.append(f"code={self.code}")
+        details.extend(f"{key}={value}" for key, value in self.context.items())
+        return f"{parts[0]} ({', '.join(details)})"
+
+
+class AuthenticationError(APIError):
+    """The credentials were refused (HTTP 401/403 or an in-band login error)."""
+
+
+class NotFoundError(APIError):
+    """The requested record does not exist at the remote service (or no longer)."""
+
+
+class RateLimitError(APIError):
+    """The remote service asked us to slow down.
+
+    Attributes:
+        retry_after: Seconds the service asked to wait, when it said so.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ServerError(APIError):
+    """The remote service failed or is temporarily unavailable; retrying may help."""
+
+
+class MappingError(CrmConnectError):
+    """A value is not covered by the mapping tables (e.g. an unknown VAT category)."""
+
+
+class SyncError(CrmConnectError):
+    """The synchronisation cannot go on for a record or a run."""
+
+
+def is_retriable(error: BaseException) -> bool:
+    """Tell whether an error may go away when the same idempotent request is repeated.
+
+    Args:
+        error: Any exception.
+
+    Returns:
+        ``True`` for transport failures, rate limits and server errors.
+    """
+    return isinstance(error, TransportError | RateLimitError | ServerError)
