@@ -5,6 +5,7 @@ CrmConnectError
 ├── ConfigurationError        bad credentials format, missing extra, invalid setting
 ├── ValidationError           a value that breaks a rule; names the field and the value
 ├── TransportError            network failure before a usable answer [retriable]
+│   ├── ConnectError          no connection was made: the request was never sent
 │   └── TimeoutError          the request timed out [retriable]
 ├── APIError                  the remote service answered with an error
 │   ├── AuthenticationError   401/403: the key or the session is not accepted
@@ -31,10 +32,12 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "ConfigurationError",
+    "ConnectError",
     "CrmConnectError",
     "MappingError",
     "NotFoundError",
     "RateLimitError",
+    "RemoteDeprecationWarning",
     "ServerError",
     "SyncError",
     "TimeoutError",
@@ -78,6 +81,13 @@ class TransportError(CrmConnectError):
     def __init__(self, message: str, *, service: str = "") -> None:
         self.service = service
         super().__init__(message)
+
+
+class ConnectError(TransportError):
+    """No connection could be made, so the request was certainly not sent.
+
+    This is the one transport failure after which even a create may be retried.
+    """
 
 
 class TimeoutError(TransportError):  # noqa: A001 - deliberate, lives in our namespace
@@ -153,6 +163,14 @@ class MappingError(CrmConnectError):
 
 class SyncError(CrmConnectError):
     """The synchronisation cannot go on for a record or a run."""
+
+
+class RemoteDeprecationWarning(FutureWarning):
+    """The remote service announced that the API version in use will be retired.
+
+    A `FutureWarning`, so Python shows it by default: whoever runs the host
+    application should see it and plan the upgrade.
+    """
 
 
 def is_retriable(error: BaseException) -> bool:
