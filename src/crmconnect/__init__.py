@@ -1,1 +1,67 @@
-"""crmconnect."""
+"""crmconnect: connect a CRM to the Dutch KvK register and to Dutch bookkeeping services.
+
+The root package holds what every connector shares: the errors, the
+canonical models and the version. Connectors live in their subpackages
+(`crmconnect.kvk`, ...), so a plain import stays light.
+
+Example:
+    ```python
+    import crmconnect
+    from crmconnect.kvk import KvKClient
+
+    with KvKClient(environment="test") as kvk:
+        organisation: crmconnect.Organisation = kvk.organisation("69599084")
+    ```
+"""
+
+from ._version import __version__
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectError,
+    CrmConnectError,
+    MappingError,
+    NotFoundError,
+    RateLimitError,
+    RemoteDeprecationWarning,
+    ServerError,
+    SyncError,
+    TimeoutError,
+    TransportError,
+    ValidationError,
+)
+from .models import (
+    Address,
+    AddressKind,
+    BankAccount,
+    ContactDetails,
+    Organisation,
+    Person,
+    SbiActivity,
+)
+
+__all__ = [
+    "__version__",
+    "Address",
+    "AddressKind",
+    "APIError",
+    "AuthenticationError",
+    "BankAccount",
+    "ConfigurationError",
+    "ConnectError",
+    "ContactDetails",
+    "CrmConnectError",
+    "MappingError",
+    "NotFoundError",
+    "Organisation",
+    "Person",
+    "RateLimitError",
+    "RemoteDeprecationWarning",
+    "SbiActivity",
+    "ServerError",
+    "SyncError",
+    "TimeoutError",
+    "TransportError",
+    "ValidationError",
+]
