@@ -1,0 +1,137 @@
+"""The KvK connector: search, profiles, matching, enrichment and the update service.
+
+Example:
+    ```python
+    from crmconnect.kvk import KvKClient, Matcher, UpdateService
+
+    with KvKClient(environment="test") as kvk:
+        page = kvk.search(name="Test EMZ Dagobert")
+        organisation = kvk.organisation("69599084")
+        result = Matcher(kvk).match(organisation)
+        report = UpdateService(kvk).check_updates(organisation)
+    ```
+"""
+
+from .._cache import Cache, DiskCache, MemoryCache
+from ._client import (
+    ENVIRONMENTS,
+    MAX_SEARCH_RESULTS,
+    TEST_API_KEY,
+    AsyncKvKClient,
+    Environment,
+    KvKClient,
+    KvKUsage,
+)
+from ._enrich import build_organisation, employee_class
+from ._matching import (
+    Candidate,
+    Matcher,
+    MatchResult,
+    MatchSettings,
+    MatchStatus,
+    ProgressCallback,
+    Strategy,
+    query_name,
+    score_result,
+)
+from ._models import (
+    BasicProfile,
+    BranchList,
+    BranchProfile,
+    BranchSummary,
+    ForeignAddress,
+    GeoData,
+    KvKSbiActivity,
+    MaterialRegistration,
+    Naming,
+    NamingBranch,
+    Owner,
+    RegisterAddress,
+    ResultType,
+    SearchAddress,
+    SearchPage,
+    SearchResult,
+    TradeName,
+    parse_kvk_date,
+    parse_kvk_flag,
+)
+from ._normalise import (
+    address_key,
+    name_similarity,
+    normalise_city,
+    normalise_name,
+    same_city,
+)
+from ._updates import (
+    UPDATE_FIELDS,
+    FieldChange,
+    RegistrationStatus,
+    UpdateReport,
+    UpdateService,
+    UpdateSummary,
+    compare,
+)
+
+__all__ = [
+    "ENVIRONMENTS",
+    "MAX_SEARCH_RESULTS",
+    "TEST_API_KEY",
+    "UPDATE_FIELDS",
+    "AsyncKvKClient",
+    "BasicProfile",
+    "BranchList",
+    "BranchProfile",
+    "BranchSummary",
+    "Cache",
+    "Candidate",
+    "DiskCache",
+    "Environment",
+    "FieldChange",
+    "ForeignAddress",
+    "GeoData",
+    "KvKClient",
+    "KvKSbiActivity",
+    "KvKUsage",
+    "MatchResult",
+    "MatchSettings",
+    "MatchStatus",
+    "Matcher",
+    "MaterialRegistration",
+    "MemoryCache",
+    "Naming",
+    "NamingBranch",
+    "Owner",
+    "ProgressCallback",
+    "RegisterAddress",
+    "RegistrationStatus",
+    "ResultType",
+    "SearchAddress",
+    "SearchPage",
+    "SearchResult",
+    "Strategy",
+    "TradeName",
+    "UpdateReport",
+    "UpdateService",
+    "UpdateSummary",
+    "address_key",
+    "build_organisation",
+    "compare",
+    "employee_class",
+    "name_similarity",
+    "normalise_city",
+    "normalise_name",
+    "parse_kvk_date",
+    "parse_kvk_flag",
+    "query_name",
+    "same_city",
+    "score_result",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        try:
+            _obj.__module__ = "crmconnect.kvk"
+        except (AttributeError, TypeError):  # pragma: no cover - builtins, aliases
+            pass
+del _name, _obj

@@ -1,0 +1,730 @@
+"""KvK API clients: `KvKClient` (blocking) and `AsyncKvKClient`.
+
+Both share `_KvKBase`, which does no I/O: configuration, parameter checks,
+cache keys and parsing. The two clients add only the requests.
+
+Costs: Zoeken is free, every profile call (Basisprofiel, Vestigingsprofiel,
+Naamgeving) is paid per query. Profile answers therefore always go through
+the client's cache (in memory unless you pass another), so one client fetches
+each profile at most once; `usage` counts what was really sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+import anyio
+import attrs
+import httpx
+import pydantic
+
+from .. import validation
+from .._cache import Cache, MemoryCache
+from .._http import AsyncHTTP, HTTPSettings, QueryParams, SyncHTTP
+from .._ratelimit import TokenBucket
+from .._redact import Redactor, mask_secret
+from .._retry import RetryPolicy
+from ..errors import APIError, ConfigurationError, NotFoundError, RemoteDeprecationWarning
+from ..errors import ValidationError as CrmValidationError
+from ..models import Organisation
+from ._enrich import build_organisation
+from ._errors import NO_RESULTS, parse_kvk_error
+from ._models import (
+    BasicProfile,
+    BranchList,
+    BranchProfile,
+    Naming,
+    Owner,
+    ResultType,
+    SearchPage,
+    SearchResult,
+)
+
+__all__ = [
+    "ENVIRONMENTS",
+    "MAX_SEARCH_RESULTS",
+    "TEST_API_KEY",
+    "AsyncKvKClient",
+    "Environment",
+    "KvKClient",
+    "KvKUsage",
+]
+
+Environment = Literal["production", "test"]
+
+ENVIRONMENTS: dict[str, str] = {
+    "production": "https://api.kvk.nl/api",
+    "test": "https://api.kvk.nl/test/api",
+}
+TEST_API_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
+"""KvK's public key for its test environment (fictional companies only)."""
+
+MAX_SEARCH_RESULTS = 1000
+"""Zoeken shows at most 1000 results, whatever ``totaal`` says."""
+
+DEFAULT_RATE_LIMIT = 100.0
+"""KvK allows up to 100 requests per second per key."""
+
+_RESULT_TYPES = frozenset({"hoofdvestiging", "nevenvestiging", "rechtspersoon"})
+_ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
+
+
+@attrs.define
+class KvKUsage:
+    """What a client really sent, and what its cache saved.
+
+    Attributes:
+        search_calls: Zoeken requests sent (free).
+        profile_calls: Profile requests sent (paid per query).
+        cache_hits: Answers served from the cache instead.
+    """
+
+    search_calls: int = 0
+    profile_calls: int = 0
+    cache_hits: int = 0
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False, eq=False)
+
+    def count(self, *, paid: bool, cached: bool) -> None:
+        """Record one answer."""
+        with self._lock:
+            if cached:
+                self.cache_hits += 1
+            elif paid:
+                self.profile_calls += 1
+            else:
+                self.search_calls += 1
+
+
+class _KvKBase:
+    """Configuration, parameter checks and parsing shared by both clients."""
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        environment: Environment,
+        base_url: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        rate_limit: float | None,
+        accept: Literal["application/json", "application/hal+json"],
+        cache: Cache | None,
+        cache_searches: bool,
+    ) -> None:
+        if environment not in ENVIRONMENTS:
+            raise ConfigurationError(
+                f"environment must be one of {sorted(ENVIRONMENTS)}, got {environment!r}"
+            )
+        self.environment = environment
+        self.base_url = (
+            base_url or os.environ.get("CRMCONNECT_KVK_BASE_URL") or ENVIRONMENTS[environment]
+        ).rstrip("/")
+        self._api_key = self._resolve_key(api_key, environment)
+        self._redact = Redactor([self._api_key])
+        self.cache: Cache = cache if cache is not None else MemoryCache()
+        self.cache_searches = cache_searches
+        self.usage = KvKUsage()
+        self._warned: set[str] = set()
+        self._settings = HTTPSettings(
+            service="kvk",
+            base_url=self.base_url,
+            error_parser=parse_kvk_error,
+            headers={"apikey": self._api_key, "Accept": accept},
+            timeout=timeout if timeout is not None else httpx.Timeout(30.0, connect=10.0),
+            retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+            limiter=TokenBucket(rate_limit, burst=10),
+            on_response=self._surface_warning,
+        )
+
+    @staticmethod
+    def _resolve_key(api_key: str | None, environment: str) -> str:
+        key = api_key or os.environ.get("CRMCONNECT_KVK_API_KEY")
+        if key:
+            return key.strip()
+        if environment == "test":
+            return TEST_API_KEY
+        raise ConfigurationError(
+            "no KvK API key: pass api_key=..., set CRMCONNECT_KVK_API_KEY, "
+            'or use environment="test" with KvK\'s public test key'
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(environment={self.environment!r}, "
+            f"base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
+        )
+
+    def _surface_warning(self, response: httpx.Response) -> None:
+        # KvK announces retirement with an RFC 7234 header: 299 <endpoint> "<text>".
+        for value in response.headers.get_list("warning"):
+            if value not in self._warned:
+                self._warned.add(value)
+                warnings.warn(self._redact(value), RemoteDeprecationWarning, stacklevel=6)
+
+    # -- parameters -----------------------------------------------------------------
+
+    @staticmethod
+    def _search_params(
+        *,
+        name: str | None,
+        kvk_number: str | None,
+        rsin: str | None,
+        branch_number: str | None,
+        street: str | None,
+        city: str | None,
+        postcode: str | None,
+        house_number: int | str | None,
+        house_letter: str | None,
+        po_box: int | str | None,
+        types: Sequence[ResultType] | None,
+        include_inactive: bool,
+        page: int,
+        per_page: int,
+    ) -> list[tuple[str, str]]:
+        """Zoeken v2 parameters, checked before any request (KvK refuses unknown ones)."""
+        params: list[tuple[str, str]] = []
+        if kvk_number is not None:
+            params.append(("kvkNummer", validation.kvk_number(kvk_number)))
+        if rsin is not None:
+            params.append(("rsin", _nine_digits(rsin)))
+        if branch_number is not None:
+            params.append(("vestigingsnummer", validation.branch_number(branch_number)))
+        if name is not None:
+            params.append(("naam", _non_empty("name", name)))
+        if street is not None:
+            params.append(("straatnaam", _non_empty("street", street)))
+        if city is not None:
+            params.append(("plaats", _non_empty("city", city)))
+        params.extend(_address_params(postcode, house_number, house_letter, po_box))
+        for kind in types or ():
+            if kind not in _RESULT_TYPES:
+                raise CrmValidationError("types", kind, f"must be one of {sorted(_RESULT_TYPES)}")
+            params.append(("type", kind))
+        if not params:
+            raise CrmValidationError("search", None, "give at least one search criterion")
+        if include_inactive:
+            params.append(("inclusiefInactieveRegistraties", "true"))
+        if page < 1:
+            raise CrmValidationError("page", page, "pages start at 1")
+        if not 1 <= per_page <= 100:
+            raise CrmValidationError("per_page", per_page, "must be between 1 and 100")
+        params += [("pagina", str(page)), ("resultatenPerPagina", str(per_page))]
+        return params
+
+    def _key(self, path: str, params: QueryParams) -> str:
+        query = "&".join(f"{k}={v}" for k, v in params)
+        return f"{self.base_url}/{path}?{query}"
+
+    def _decode(self, model: type[_ModelT], text: str, path: str) -> _ModelT:
+        """Parse a body into a wire model; anything unexpected becomes an `APIError`."""
+        try:
+            return model.model_validate(json.loads(text))
+        except (ValueError, pydantic.ValidationError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise APIError(
+                f"unexpected answer from KvK for {path}: {detail}",
+                service="kvk",
+                context={"path": path, "body": text[:200]},
+            ) from None
+
+    @staticmethod
+    def _empty_page(page: int, per_page: int) -> str:
+        return json.dumps({"pagina": page, "resultatenPerPagina": per_page, "totaal": 0})
+
+    def _check_branch_owner(self, kvk_number: str, branch: BranchProfile) -> None:
+        if branch.kvk_number and branch.kvk_number != kvk_number:
+            raise CrmValidationError(
+                "branch_number",
+                branch.branch_number,
+                f"belongs to KvK number {branch.kvk_number}, not {kvk_number}",
+            )
+
+
+def _nine_digits(value: str) -> str:
+    # KvK checks only the pattern here; test-environment RSINs do not all pass the elfproef.
+    compact = str(value).replace(" ", "").replace(".", "")
+    if len(compact) != 9 or not compact.isdigit():
+        raise CrmValidationError("rsin", value, "an RSIN has 9 digits")
+    return compact
+
+
+def _non_empty(field: str, value: str) -> str:
+    text = " ".join(str(value).split())
+    if not text:
+        raise CrmValidationError(field, value, "must not be empty")
+    return text
+
+
+def _address_params(
+    postcode: str | None,
+    house_number: int | str | None,
+    house_letter: str | None,
+    po_box: int | str | None,
+) -> list[tuple[str, str]]:
+    params: list[tuple[str, str]] = []
+    if postcode is not None:
+        if house_number is None and po_box is None:
+            raise CrmValidationError(
+                "postcode", postcode, "KvK searches a postcode only with house_number or po_box"
+            )
+        # Sent without a space and upper-case: KvK's pattern is ^[0-9]{4}[a-zA-Z]{2}$.
+        params.append(("postcode", validation.postcode(postcode)))
+    elif house_number is not None or po_box is not None:
+        raise CrmValidationError("postcode", None, "house_number and po_box need a postcode")
+    if house_number is not None:
+        params.append(("huisnummer", str(_number("house_number", house_number))))
+    if house_letter is not None:
+        if house_number is None or len(house_letter) != 1 or not house_letter.isalpha():
+            raise CrmValidationError(
+                "house_letter", house_letter, "one letter, only with house_number"
+            )
+        params.append(("huisletter", house_letter.upper()))
+    if po_box is not None:
+        params.append(("postbusnummer", str(_number("po_box", po_box))))
+    return params
+
+
+def _number(field: str, value: int | str) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise CrmValidationError(field, value, "must be a number") from None
+    if not 1 <= number <= 99999:
+        raise CrmValidationError(field, value, "must be between 1 and 99999")
+    return number
+
+
+class KvKClient(_KvKBase):
+    """Blocking client for KvK's Zoeken, Basisprofiel, Vestigingsprofiel and Naamgeving APIs.
+
+    Args:
+        api_key: Your KvK API key. Falls back to ``CRMCONNECT_KVK_API_KEY``, and in
+            the test environment to KvK's public test key.
+        environment: ``"production"`` or ``"test"`` (KvK's fictional test companies).
+        base_url: Overrides the environment's URL (also ``CRMCONNECT_KVK_BASE_URL``),
+            e.g. for a gateway or the sandbox on loopback.
+        http_client: An `httpx.Client` to borrow (never closed here).
+        transport: An httpx transport for a client created here, e.g.
+            ``KvKSandbox().transport()`` in tests.
+        timeout: Request timeout in seconds.
+        max_retries: Retries of idempotent requests after retriable errors.
+        rate_limit: Requests per second (KvK allows 100); ``None`` disables.
+        accept: Response flavour to ask for; both are parsed.
+        cache: Where profile answers (and, with ``cache_searches``, search answers)
+            are kept; defaults to an in-memory cache of this client.
+        cache_searches: Also cache Zoeken answers (free, but rate-limited).
+
+    Example:
+        ```python
+        from crmconnect.kvk import KvKClient
+
+        with KvKClient(environment="test") as kvk:
+            for hit in kvk.iter_search(name="Test EMZ Dagobert"):
+                print(hit.kvk_number, hit.name)
+            organisation = kvk.organisation("69599084")
+        ```
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        environment: Environment = "production",
+        base_url: str | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 3,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        accept: Literal["application/json", "application/hal+json"] = "application/json",
+        cache: Cache | None = None,
+        cache_searches: bool = False,
+    ) -> None:
+        super().__init__(
+            api_key,
+            environment=environment,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit=rate_limit,
+            accept=accept,
+            cache=cache,
+            cache_searches=cache_searches,
+        )
+        self._http = SyncHTTP(
+            self._settings, self._redact, http_client=http_client, transport=transport
+        )
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def __enter__(self) -> KvKClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections (a borrowed ``http_client`` stays open)."""
+        self._http.close()
+
+    def _get(self, path: str, params: QueryParams, *, paid: bool) -> str:
+        """GET a body, through the cache for paid calls (one fetch per key at a time)."""
+        use_cache = paid or self.cache_searches
+        key = self._key(path, params)
+        if use_cache and (hit := self.cache.get(key)) is not None:
+            self.usage.count(paid=paid, cached=True)
+            return hit
+        with self._lock_for(key):
+            if use_cache and (hit := self.cache.get(key)) is not None:
+                self.usage.count(paid=paid, cached=True)
+                return hit
+            text = self._fetch(path, params, paid=paid)
+            if use_cache:
+                self.cache.set(key, text)
+            return text
+
+    def _fetch(self, path: str, params: QueryParams, *, paid: bool) -> str:
+        try:
+            response = self._http.request("GET", path, params=params, idempotent=True)
+        except NotFoundError as exc:
+            if exc.code != NO_RESULTS:
+                raise
+            text = self._empty_page(
+                int(dict(params)["pagina"]), int(dict(params)["resultatenPerPagina"])
+            )
+        else:
+            text = response.text
+        finally:
+            self.usage.count(paid=paid, cached=False)
+        return text
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        kvk_number: str | None = None,
+        rsin: str | None = None,
+        branch_number: str | None = None,
+        street: str | None = None,
+        city: str | None = None,
+        postcode: str | None = None,
+        house_number: int | str | None = None,
+        house_letter: str | None = None,
+        po_box: int | str | None = None,
+        types: Sequence[ResultType] | None = None,
+        include_inactive: bool = False,
+        page: int = 1,
+        per_page: int = 10,
+    ) -> SearchPage:
+        """Search the register (Zoeken v2, free). One page; see `iter_search` for all.
+
+        Args:
+            name: Name, trade name or former name; KvK matches whole words.
+            kvk_number: 8-digit KvK number.
+            rsin: 9-digit RSIN.
+            branch_number: 12-digit branch number (shorter ones are zero-padded).
+            street: Street name.
+            city: City.
+            postcode: Postcode, with or without space; needs ``house_number`` or ``po_box``.
+            house_number: House number (with ``postcode``).
+            house_letter: House letter (with ``house_number``).
+            po_box: PO box number (with ``postcode``).
+            types: Only these result types.
+            include_inactive: Also ended registrations (results then say ``active``).
+            page: Page number, from 1.
+            per_page: Results per page, 1 to 100.
+
+        Returns:
+            The page; no hits gives an empty page (KvK's 404 ``IPD5200``), not an error.
+
+        Raises:
+            ValidationError: A parameter is invalid; nothing was sent.
+        """
+        params = self._search_params(
+            name=name,
+            kvk_number=kvk_number,
+            rsin=rsin,
+            branch_number=branch_number,
+            street=street,
+            city=city,
+            postcode=postcode,
+            house_number=house_number,
+            house_letter=house_letter,
+            po_box=po_box,
+            types=types,
+            include_inactive=include_inactive,
+            page=page,
+            per_page=per_page,
+        )
+        return self._decode(SearchPage, self._get("v2/zoeken", params, paid=False), "v2/zoeken")
+
+    def iter_search(self, *, per_page: int = 100, **criteria: Any) -> Iterator[SearchResult]:
+        """Yield every result of a search, page by page, up to KvK's 1000-result cap.
+
+        Args:
+            per_page: Results per request (1 to 100).
+            **criteria: The criteria of `search` (not ``page``).
+
+        Yields:
+            Each result once. A warning is issued when the search has more than
+            1000 hits, because KvK never shows the rest: narrow the search.
+        """
+        page, seen = 1, 0
+        while True:
+            result = self.search(page=page, per_page=per_page, **criteria)
+            for item in result.results:
+                if seen >= MAX_SEARCH_RESULTS:
+                    break
+                seen += 1
+                yield item
+            if _last_page(result, seen):
+                return
+            page += 1
+
+    def basic_profile(self, kvk_number: str, *, geo_data: bool = False) -> BasicProfile:
+        """Fetch the Basisprofiel of a KvK number (paid, cached).
+
+        Raises:
+            ValidationError: The number is not 8 digits; nothing was sent.
+            NotFoundError: KvK cannot deliver it (IPD0005: unknown or deregistered).
+        """
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}"
+        return self._decode(BasicProfile, self._get(path, _geo(geo_data), paid=True), path)
+
+    def owner(self, kvk_number: str, *, geo_data: bool = False) -> Owner:
+        """Fetch the owner part of the Basisprofiel (``/eigenaar``, paid, cached)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/eigenaar"
+        return self._decode(Owner, self._get(path, _geo(geo_data), paid=True), path)
+
+    def main_branch(self, kvk_number: str, *, geo_data: bool = False) -> BranchProfile:
+        """Fetch the main branch of a registration (``/hoofdvestiging``, paid, cached)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/hoofdvestiging"
+        return self._decode(BranchProfile, self._get(path, _geo(geo_data), paid=True), path)
+
+    def branches(self, kvk_number: str) -> BranchList:
+        """List all branches of a registration (``/vestigingen``, paid, cached; not paged)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/vestigingen"
+        return self._decode(BranchList, self._get(path, [], paid=True), path)
+
+    def branch_profile(self, branch_number: str, *, geo_data: bool = False) -> BranchProfile:
+        """Fetch the Vestigingsprofiel of a branch (paid, cached).
+
+        Raises:
+            ValidationError: Not a branch number; nothing was sent.
+            NotFoundError: KvK cannot deliver it (IPD0007).
+        """
+        path = f"v1/vestigingsprofielen/{validation.branch_number(branch_number)}"
+        return self._decode(BranchProfile, self._get(path, _geo(geo_data), paid=True), path)
+
+    def naming(self, kvk_number: str) -> Naming:
+        """Fetch all names of a registration and its branches (Naamgeving, paid, cached)."""
+        path = f"v1/naamgevingen/kvknummer/{validation.kvk_number(kvk_number)}"
+        return self._decode(Naming, self._get(path, [], paid=True), path)
+
+    def organisation(self, kvk_number: str, branch_number: str | None = None) -> Organisation:
+        """Everything the register says about an organisation, as an `Organisation`.
+
+        Fetches the Basisprofiel and the profile of the given branch, or of the
+        main branch when none is given (two paid calls, each at most once per client).
+
+        Raises:
+            ValidationError: A number is invalid, or the branch belongs to another KvK number.
+            NotFoundError: KvK cannot deliver the registration (e.g. it was removed).
+        """
+        kvk = validation.kvk_number(kvk_number)
+        profile = self.basic_profile(kvk)
+        wanted = branch_number or (
+            profile.main_branch.branch_number if profile.main_branch else None
+        )
+        branch = self.branch_profile(wanted) if wanted else None
+        if branch is not None:
+            self._check_branch_owner(kvk, branch)
+        return build_organisation(profile, branch, branch_requested=branch_number is not None)
+
+
+class AsyncKvKClient(_KvKBase):
+    """Asynchronous twin of `KvKClient`: the same arguments and methods, awaitable.
+
+    Example:
+        ```python
+        async with AsyncKvKClient(environment="test") as kvk:
+            organisation = await kvk.organisation("69599084")
+        ```
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        environment: Environment = "production",
+        base_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 3,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        accept: Literal["application/json", "application/hal+json"] = "application/json",
+        cache: Cache | None = None,
+        cache_searches: bool = False,
+    ) -> None:
+        super().__init__(
+            api_key,
+            environment=environment,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit=rate_limit,
+            accept=accept,
+            cache=cache,
+            cache_searches=cache_searches,
+        )
+        self._http = AsyncHTTP(
+            self._settings, self._redact, http_client=http_client, transport=transport
+        )
+        self._locks: dict[str, anyio.Lock] = {}
+
+    async def __aenter__(self) -> AsyncKvKClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections (a borrowed ``http_client`` stays open)."""
+        await self._http.aclose()
+
+    async def _get(self, path: str, params: QueryParams, *, paid: bool) -> str:
+        use_cache = paid or self.cache_searches
+        key = self._key(path, params)
+        if use_cache and (hit := self.cache.get(key)) is not None:
+            self.usage.count(paid=paid, cached=True)
+            return hit
+        async with self._locks.setdefault(key, anyio.Lock()):
+            if use_cache and (hit := self.cache.get(key)) is not None:
+                self.usage.count(paid=paid, cached=True)
+                return hit
+            text = await self._fetch(path, params, paid=paid)
+            if use_cache:
+                self.cache.set(key, text)
+            return text
+
+    async def _fetch(self, path: str, params: QueryParams, *, paid: bool) -> str:
+        try:
+            response = await self._http.request("GET", path, params=params, idempotent=True)
+        except NotFoundError as exc:
+            if exc.code != NO_RESULTS:
+                raise
+            text = self._empty_page(
+                int(dict(params)["pagina"]), int(dict(params)["resultatenPerPagina"])
+            )
+        else:
+            text = response.text
+        finally:
+            self.usage.count(paid=paid, cached=False)
+        return text
+
+    async def search(self, **criteria: Any) -> SearchPage:
+        """Search the register (Zoeken v2, free); the arguments of `KvKClient.search`."""
+        params = self._search_params(**_search_defaults(criteria))
+        text = await self._get("v2/zoeken", params, paid=False)
+        return self._decode(SearchPage, text, "v2/zoeken")
+
+    async def iter_search(
+        self, *, per_page: int = 100, **criteria: Any
+    ) -> AsyncIterator[SearchResult]:
+        """Yield every result of a search, up to 1000 (see `KvKClient.iter_search`)."""
+        page, seen = 1, 0
+        while True:
+            result = await self.search(page=page, per_page=per_page, **criteria)
+            for item in result.results:
+                if seen >= MAX_SEARCH_RESULTS:
+                    break
+                seen += 1
+                yield item
+            if _last_page(result, seen):
+                return
+            page += 1
+
+    async def basic_profile(self, kvk_number: str, *, geo_data: bool = False) -> BasicProfile:
+        """Fetch the Basisprofiel (see `KvKClient.basic_profile`)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}"
+        return self._decode(BasicProfile, await self._get(path, _geo(geo_data), paid=True), path)
+
+    async def owner(self, kvk_number: str, *, geo_data: bool = False) -> Owner:
+        """Fetch the owner part of the Basisprofiel (see `KvKClient.owner`)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/eigenaar"
+        return self._decode(Owner, await self._get(path, _geo(geo_data), paid=True), path)
+
+    async def main_branch(self, kvk_number: str, *, geo_data: bool = False) -> BranchProfile:
+        """Fetch the main branch (see `KvKClient.main_branch`)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/hoofdvestiging"
+        return self._decode(BranchProfile, await self._get(path, _geo(geo_data), paid=True), path)
+
+    async def branches(self, kvk_number: str) -> BranchList:
+        """List all branches (see `KvKClient.branches`)."""
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/vestigingen"
+        return self._decode(BranchList, await self._get(path, [], paid=True), path)
+
+    async def branch_profile(self, branch_number: str, *, geo_data: bool = False) -> BranchProfile:
+        """Fetch the Vestigingsprofiel (see `KvKClient.branch_profile`)."""
+        path = f"v1/vestigingsprofielen/{validation.branch_number(branch_number)}"
+        return self._decode(BranchProfile, await self._get(path, _geo(geo_data), paid=True), path)
+
+    async def naming(self, kvk_number: str) -> Naming:
+        """Fetch all names (see `KvKClient.naming`)."""
+        path = f"v1/naamgevingen/kvknummer/{validation.kvk_number(kvk_number)}"
+        return self._decode(Naming, await self._get(path, [], paid=True), path)
+
+    async def organisation(self, kvk_number: str, branch_number: str | None = None) -> Organisation:
+        """Everything the register says about an organisation (see `KvKClient.organisation`)."""
+        kvk = validation.kvk_number(kvk_number)
+        profile = await self.basic_profile(kvk)
+        wanted = branch_number or (
+            profile.main_branch.branch_number if profile.main_branch else None
+        )
+        branch = await self.branch_profile(wanted) if wanted else None
+        if branch is not None:
+            self._check_branch_owner(kvk, branch)
+        return build_organisation(profile, branch, branch_requested=branch_number is not None)
+
+
+_SEARCH_ARGS = (
+    "name kvk_number rsin branch_number street city postcode house_number house_letter po_box types"
+).split()
+
+
+def _search_defaults(criteria: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(criteria) - {*_SEARCH_ARGS, "include_inactive", "page", "per_page"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise CrmValidationError(name, criteria[name], "not a search criterion")
+    full: dict[str, Any] = dict.fromkeys(_SEARCH_ARGS)
+    full.update(include_inactive=False, page=1, per_page=10)
+    full.update(criteria)
+    return full
+
+
+def _geo(geo_data: bool) -> list[tuple[str, str]]:
+    return [("geoData", "true")] if geo_data else []
+
+
+def _last_page(result: SearchPage, seen: int) -> bool:
+    if not result.results or seen >= MAX_SEARCH_RESULTS:
+        if result.total > MAX_SEARCH_RESULTS and seen >= MAX_SEARCH_RESULTS:
+            warnings.warn(
+                f"KvK found {result.total} results but shows only {MAX_SEARCH_RESULTS}: "
+                "narrow the search",
+                UserWarning,
+                stacklevel=3,
+            )
+        return True
+    return result.page * result.per_page >= result.total

@@ -1,0 +1,343 @@
+"""The update service: what changed in the register since the CRM record was filled.
+
+For a record linked to the register (it has a KvK number), `UpdateService`
+fetches the register data (paid, cached per client) and lists, field by
+field, the CRM value beside the register value, plus whether the
+registration ended or was removed. A person accepts or rejects each field;
+`UpdateReport.apply` returns a copy with only the accepted fields changed.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
+from typing import Any
+
+import attrs
+
+from ..errors import CrmConnectError, NotFoundError
+from ..errors import ValidationError as CrmValidationError
+from ..models import Address, AddressKind, Organisation
+from ._client import KvKClient
+from ._normalise import normalise_name, same_city
+
+__all__ = [
+    "UPDATE_FIELDS",
+    "FieldChange",
+    "RegistrationStatus",
+    "UpdateReport",
+    "UpdateService",
+    "UpdateSummary",
+]
+
+UPDATE_FIELDS: dict[str, str] = {
+    "name": "Name",
+    "statutory_name": "Statutory name",
+    "trade_names": "Trade names",
+    "legal_form": "Legal form",
+    "branch_number": "Branch number",
+    "rsin": "RSIN",
+    "registration_date": "Registration date",
+    "end_date": "End date",
+    "visiting_address": "Visiting address",
+    "postal_address": "Postal address",
+    "sbi_activities": "SBI activities",
+    "employees_total": "Employees (total)",
+    "employees_full_time": "Employees (full-time)",
+    "employees_part_time": "Employees (part-time)",
+    "employee_class": "Employee class",
+    "websites": "Websites",
+    "non_mailing": "Non-mailing indication",
+}
+"""Every field the update service compares, with its label."""
+
+_ADDRESS_FIELDS = {"visiting_address": AddressKind.VISITING, "postal_address": AddressKind.POSTAL}
+
+
+class RegistrationStatus(StrEnum):
+    """Where the registration stands."""
+
+    ACTIVE = "active"
+    ENDED = "ended"
+    """The register gives an end or deregistration date."""
+    REMOVED = "removed"
+    """KvK can no longer deliver the registration (IPD0005 / IPD0007)."""
+
+
+@attrs.frozen
+class FieldChange:
+    """One field in which the CRM and the register differ.
+
+    Attributes:
+        field: The `Organisation` attribute, e.g. ``"visiting_address"``.
+        label: A readable label.
+        crm_value: What the CRM has.
+        kvk_value: What the register says.
+    """
+
+    field: str
+    label: str
+    crm_value: Any
+    kvk_value: Any
+
+
+@attrs.frozen
+class UpdateReport:
+    """The differences for one CRM record, for a person to accept field by field.
+
+    Attributes:
+        organisation: The CRM record as it was checked.
+        register: The register's data, ``None`` when it was removed.
+        status: Active, ended or removed.
+        changes: The differing fields.
+        reason: The register's words when it was removed or ended.
+        error: Why the check failed, when it did (then nothing else is known).
+    """
+
+    organisation: Organisation
+    register: Organisation | None
+    status: RegistrationStatus = RegistrationStatus.ACTIVE
+    changes: tuple[FieldChange, ...] = ()
+    reason: str | None = None
+    error: CrmConnectError | None = None
+
+    @property
+    def fields(self) -> list[str]:
+        """The names of the changed fields (pass them to `apply` to accept all)."""
+        return [change.field for change in self.changes]
+
+    @property
+    def has_updates(self) -> bool:
+        """Whether some field differs."""
+        return bool(self.changes)
+
+    @property
+    def is_removed(self) -> bool:
+        """Whether the registration ended or was removed."""
+        return self.status is not RegistrationStatus.ACTIVE
+
+    def apply(self, org: Organisation | None = None, accept: Iterable[str] = ()) -> Organisation:
+        """Return a copy of the record with only the accepted fields taken from the register.
+
+        Args:
+            org: The record to update; defaults to the one checked.
+            accept: Field names from `fields`.
+
+        Raises:
+            ValidationError: A name is not one of the changed fields.
+        """
+        base = org if org is not None else self.organisation
+        by_field = {change.field: change for change in self.changes}
+        update: dict[str, Any] = {}
+        addresses = list(base.addresses)
+        for name in accept:
+            if name not in by_field:
+                raise CrmValidationError(
+                    "accept", name, f"not a changed field; changed: {self.fields}"
+                )
+            value = by_field[name].kvk_value
+            if name in _ADDRESS_FIELDS:
+                addresses = _replace_address(addresses, _ADDRESS_FIELDS[name], value)
+                update["addresses"] = addresses
+            else:
+                update[name] = value
+        return base.model_copy(update=update, deep=True)
+
+    def _repr_html_(self) -> str:
+        return _report_html(self)
+
+
+def _replace_address(addresses: list[Address], kind: AddressKind, new: Address) -> list[Address]:
+    kept = [a for a in addresses if a.kind != kind]
+    return [*kept, new]
+
+
+@attrs.frozen
+class UpdateSummary:
+    """The outcome of checking a whole CRM.
+
+    Attributes:
+        reports: One report per record, in input order.
+        pending_updates: Records with at least one changed field.
+        removals: Records whose registration ended or was removed.
+        errors: Records that could not be checked.
+    """
+
+    reports: tuple[UpdateReport, ...]
+
+    @property
+    def pending_updates(self) -> int:
+        """Records with at least one changed field (the count on PerfectView's icon)."""
+        return sum(1 for r in self.reports if r.has_updates)
+
+    @property
+    def removals(self) -> int:
+        """Records whose registration ended or was removed."""
+        return sum(1 for r in self.reports if r.is_removed)
+
+    @property
+    def errors(self) -> int:
+        """Records that could not be checked."""
+        return sum(1 for r in self.reports if r.error is not None)
+
+
+def compare(crm: Organisation, register: Organisation) -> tuple[FieldChange, ...]:
+    """The fields in which the register differs from the CRM (pure).
+
+    Fields the register leaves empty and shielded addresses are not proposed:
+    the register not saying something is no reason to erase the CRM's value.
+    """
+    changes = []
+    for field, label in UPDATE_FIELDS.items():
+        theirs = _value(register, field)
+        if theirs in (None, [], "") or (isinstance(theirs, Address) and theirs.shielded):
+            continue
+        ours = _value(crm, field)
+        if not _same(field, ours, theirs):
+            changes.append(FieldChange(field, label, ours, theirs))
+    return tuple(changes)
+
+
+def _value(org: Organisation, field: str) -> Any:
+    return getattr(org, field)
+
+
+def _same(field: str, ours: Any, theirs: Any) -> bool:
+    if isinstance(theirs, Address):
+        return isinstance(ours, Address) and _same_address(ours, theirs)
+    if field == "sbi_activities":
+        return {(a.code, a.main) for a in ours} == {(a.code, a.main) for a in theirs}
+    if field in {"websites", "trade_names"}:
+        return [_loose(v) for v in ours] == [_loose(v) for v in theirs]
+    if isinstance(theirs, str) and isinstance(ours, str):
+        return " ".join(ours.split()).casefold() == " ".join(theirs.split()).casefold()
+    return bool(ours == theirs)
+
+
+def _loose(value: str) -> str:
+    return value.strip().casefold().removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def _same_address(ours: Address, theirs: Address) -> bool:
+    if _address_key(ours) != _address_key(theirs):
+        return False
+    if ours.city is None or theirs.city is None:
+        return ours.city is theirs.city
+    return same_city(ours.city, theirs.city)
+
+
+def _address_key(a: Address) -> tuple[Any, ...]:
+    street = normalise_name(a.street, strip_holding=False) if a.street else None
+    letter = a.house_letter.upper() if a.house_letter else None
+    addition = a.house_number_addition.upper() if a.house_number_addition else None
+    postcode = a.postcode.replace(" ", "").upper() if a.postcode else None
+    return (street, a.house_number, letter, addition, postcode, a.po_box)
+
+
+class UpdateService:
+    """Checks CRM records that are linked to the register for changes and removals.
+
+    Args:
+        client: A `KvKClient`; its cache makes each profile a single paid call.
+
+    Example:
+        ```python
+        service = UpdateService(kvk)
+        report = service.check_updates(crm_record)
+        updated = report.apply(crm_record, accept=["visiting_address", "employees_total"])
+        ```
+    """
+
+    def __init__(self, client: KvKClient) -> None:
+        self.client = client
+
+    def check_updates(self, org: Organisation) -> UpdateReport:
+        """Compare one record with the register.
+
+        Raises:
+            ValidationError: The record has no (valid) KvK number.
+        """
+        if not org.kvk_number:
+            raise CrmValidationError(
+                "kvk_number", org.kvk_number, "the record is not linked to KvK"
+            )
+        try:
+            register = self.client.organisation(org.kvk_number, org.branch_number)
+        except NotFoundError as exc:
+            return UpdateReport(
+                org, None, RegistrationStatus.REMOVED, reason=exc.remote_message or str(exc)
+            )
+        changes = compare(org, register)
+        if register.end_date is not None:
+            reason = f"registration ended on {register.end_date.isoformat()}"
+            return UpdateReport(org, register, RegistrationStatus.ENDED, changes, reason)
+        return UpdateReport(org, register, RegistrationStatus.ACTIVE, changes)
+
+    def check_updates_many(
+        self,
+        orgs: Sequence[Organisation],
+        *,
+        workers: int = 4,
+        on_progress: Callable[[int, int, UpdateReport], None] | None = None,
+    ) -> UpdateSummary:
+        """Check many records; failures are reported per record, never dropped.
+
+        Args:
+            orgs: The CRM records (each with a KvK number).
+            workers: Requests in flight at once.
+            on_progress: Called after each record with (done, total, report).
+        """
+        done = itertools.count(1)
+        lock = threading.Lock()
+
+        def one(org: Organisation) -> UpdateReport:
+            try:
+                report = self.check_updates(org)
+            except CrmConnectError as exc:
+                report = UpdateReport(org, None, error=exc)
+            with lock:
+                position = next(done)
+                if on_progress is not None:
+                    on_progress(position, len(orgs), report)
+            return report
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            return UpdateSummary(tuple(pool.map(one, orgs)))
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Address):
+        return value.one_line()
+    if isinstance(value, list):
+        return ", ".join(
+            f"{v.code}{' (main)' if v.main else ''}" if hasattr(v, "code") else str(v)
+            for v in value
+        )
+    return str(value)
+
+
+def _report_html(report: UpdateReport) -> str:
+    esc = html.escape
+    changed = {c.field for c in report.changes}
+    register = report.register
+    rows = []
+    for field, label in UPDATE_FIELDS.items():
+        ours = _show(getattr(report.organisation, field))
+        theirs = _show(getattr(register, field)) if register else ""
+        style = ' style="background:#fff3cd;font-weight:bold"' if field in changed else ""
+        rows.append(
+            f"<tr{style}><td>{esc(label)}</td><td>{esc(ours)}</td><td>{esc(theirs)}</td></tr>"
+        )
+    status = esc(report.status.value) + (f": {esc(report.reason)}" if report.reason else "")
+    return (
+        f"<div><p><b>{esc(report.organisation.name)}</b> ({status}, "
+        f"{len(report.changes)} changed)</p>"
+        "<table><thead><tr><th>field</th><th>CRM</th><th>KvK</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
