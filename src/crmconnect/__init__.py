@@ -42,10 +42,9 @@ from .models import (
 )
 
 __all__ = [
-    "__version__",
+    "APIError",
     "Address",
     "AddressKind",
-    "APIError",
     "AuthenticationError",
     "BankAccount",
     "ConfigurationError",
@@ -64,4 +63,5 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "ValidationError",
+    "__version__",
 ]

@@ -70,6 +70,7 @@ from ._updates import (
     UpdateService,
     UpdateSummary,
     compare,
+    format_value,
 )
 
 __all__ = [
@@ -117,6 +118,7 @@ __all__ = [
     "build_organisation",
     "compare",
     "employee_class",
+    "format_value",
     "name_similarity",
     "normalise_city",
     "normalise_name",

@@ -155,7 +155,8 @@ def score_result(org: Organisation, result: SearchResult, strategy: Strategy) ->
     """Score one search result against a CRM record (0-100, pure).
 
     A result with the record's own KvK and branch number scores 100. Results
-    found by KvK number score 85-99 (name, city and main branch break ties).
+    found by KvK number score 80-99 (a main branch gets 8 more; name, city and
+    address break ties).
     Others weigh name similarity (60 %), city (25 %) and address (15 %); an
     unknown city or address counts half.
     """
@@ -169,8 +170,8 @@ def score_result(org: Organisation, result: SearchResult, strategy: Strategy) ->
     city = _agreement(_city_of(org), found.city if found else None, same_city)
     address = 1.0 if strategy is Strategy.POSTCODE else _street_agreement(org, result)
     if strategy is Strategy.KVK_NUMBER:
-        main = 5.0 if result.type == "hoofdvestiging" else 0.0
-        return min(99.0, 80.0 + main + 14.0 * (0.5 * name / 100 + 0.3 * city + 0.2 * address))
+        main = 8.0 if result.type == "hoofdvestiging" else 0.0
+        return min(99.0, 80.0 + main + 11.0 * (0.5 * name / 100 + 0.3 * city + 0.2 * address))
     return round(0.6 * name + 25.0 * city + 15.0 * address, 1)
 
 

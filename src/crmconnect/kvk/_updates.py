@@ -32,6 +32,8 @@ __all__ = [
     "UpdateReport",
     "UpdateService",
     "UpdateSummary",
+    "compare",
+    "format_value",
 ]
 
 UPDATE_FIELDS: dict[str, str] = {
@@ -309,7 +311,8 @@ class UpdateService:
             return UpdateSummary(tuple(pool.map(one, orgs)))
 
 
-def _show(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """Show a field value as text: addresses on one line, SBI codes with "(main)"."""
     if value is None:
         return ""
     if isinstance(value, Address):
@@ -328,8 +331,8 @@ def _report_html(report: UpdateReport) -> str:
     register = report.register
     rows = []
     for field, label in UPDATE_FIELDS.items():
-        ours = _show(getattr(report.organisation, field))
-        theirs = _show(getattr(register, field)) if register else ""
+        ours = format_value(getattr(report.organisation, field))
+        theirs = format_value(getattr(register, field)) if register else ""
         style = ' style="background:#fff3cd;font-weight:bold"' if field in changed else ""
         rows.append(
             f"<tr{style}><td>{esc(label)}</td><td>{esc(ours)}</td><td>{esc(theirs)}</td></tr>"
