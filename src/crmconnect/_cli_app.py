@@ -1,0 +1,362 @@
+"""The commands of ``crmconnect`` (see `crmconnect._cli` for the entry point).
+
+Exit codes scripts can rely on:
+
+| code | meaning |
+|---|---|
+| 0 | done |
+| 1 | bad input or configuration (nothing was sent) |
+| 2 | wrong command-line usage |
+| 3 | the remote service refused or failed |
+| 4 | network failure |
+| 5 | a batch finished, but some records failed (they are in the output) |
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from ._crmfile import CrmRow, read_organisations, write_rows
+from .errors import APIError, ConfigurationError, CrmConnectError, TransportError, ValidationError
+from .kvk import (
+    KvKClient,
+    Matcher,
+    MatchResult,
+    UpdateReport,
+    UpdateService,
+    format_value,
+)
+from .models import Organisation
+
+__all__ = ["app"]
+
+EXIT_INPUT, EXIT_REMOTE, EXIT_NETWORK, EXIT_PARTIAL = 1, 3, 4, 5
+_T = TypeVar("_T")
+
+app = typer.Typer(help="Connect a CRM to the KvK register.", no_args_is_help=True)
+kvk_app = typer.Typer(help="Search, profile, match and check updates in the KvK register.")
+app.add_typer(kvk_app, name="kvk")
+console = Console()
+
+Environment = Annotated[
+    str, typer.Option(help="production or test", envvar="CRMCONNECT_KVK_ENVIRONMENT")
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(help="KvK API key", envvar="CRMCONNECT_KVK_API_KEY", show_default=False),
+]
+BaseUrl = Annotated[
+    str | None, typer.Option(help="Override the API root URL", envvar="CRMCONNECT_KVK_BASE_URL")
+]
+Sandbox = Annotated[bool, typer.Option("--sandbox", help="Use the built-in offline KvK sandbox")]
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn our errors into one red line and an exit code; no tracebacks."""
+    try:
+        yield
+    except (ValidationError, ConfigurationError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_INPUT) from None
+    except APIError as exc:
+        console.print(f"[red]remote error:[/red] {exc}")
+        raise typer.Exit(EXIT_REMOTE) from None
+    except TransportError as exc:
+        console.print(f"[red]network error:[/red] {exc}")
+        raise typer.Exit(EXIT_NETWORK) from None
+    except CrmConnectError as exc:  # pragma: no cover - any other error of ours
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def _client(
+    environment: str, api_key: str | None, base_url: str | None, sandbox: bool
+) -> KvKClient:
+    if sandbox:
+        from .sandbox import KvKSandbox
+
+        return KvKClient(environment="test", transport=KvKSandbox().transport())
+    return KvKClient(api_key, environment=environment, base_url=base_url)  # type: ignore[arg-type]
+
+
+def _with_progress(label: str, total: int, run: Callable[[Callable[..., None]], _T]) -> _T:
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        return run(lambda done, _total, _result: progress.update(task, completed=done))
+
+
+@kvk_app.command()
+def search(
+    name: Annotated[str | None, typer.Option(help="Name or trade name")] = None,
+    kvk_number: Annotated[str | None, typer.Option(help="8-digit KvK number")] = None,
+    city: Annotated[str | None, typer.Option(help="City")] = None,
+    postcode: Annotated[str | None, typer.Option(help="Postcode (with house number)")] = None,
+    house_number: Annotated[int | None, typer.Option(help="House number")] = None,
+    include_inactive: Annotated[bool, typer.Option(help="Also ended registrations")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many results")] = 50,
+    environment: Environment = "production",
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """Search the register (free)."""
+    with user_errors(), _client(environment, api_key, base_url, sandbox) as kvk:
+        table = Table("KvK number", "branch", "type", "name", "address")
+        hits = kvk.iter_search(
+            name=name,
+            kvk_number=kvk_number,
+            city=city,
+            postcode=postcode,
+            house_number=house_number,
+            include_inactive=include_inactive,
+            per_page=min(100, max(1, limit)),
+        )
+        for count, hit in enumerate(hits, start=1):
+            place = hit.address
+            where = ", ".join(p for p in (place.street, place.city) if p) if place else ""
+            table.add_row(hit.kvk_number, hit.branch_number or "", hit.type or "", hit.name, where)
+            if count >= limit:
+                break
+        console.print(table if table.row_count else "no results")
+
+
+@kvk_app.command()
+def profile(
+    kvk_number: Annotated[str, typer.Argument(help="8-digit KvK number")],
+    branch_number: Annotated[str | None, typer.Option(help="12-digit branch number")] = None,
+    environment: Environment = "production",
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """Show what the register says about an organisation (paid profile calls)."""
+    with user_errors(), _client(environment, api_key, base_url, sandbox) as kvk:
+        _print_organisation(kvk.organisation(kvk_number, branch_number))
+
+
+def _print_organisation(org: Organisation) -> None:
+    table = Table("field", "value", show_header=False)
+    shown = org.model_dump(
+        exclude={"addresses", "sbi_activities", "contact", "contacts", "bank_accounts", "id"}
+    )
+    for field, value in shown.items():
+        if value not in (None, [], ""):
+            table.add_row(
+                field, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            )
+    for address in org.addresses:
+        table.add_row(f"{address.kind.value} address", address.one_line())
+    for activity in org.sbi_activities:
+        table.add_row(
+            "SBI" + (" (main)" if activity.main else ""),
+            f"{activity.code} {activity.description or ''}",
+        )
+    console.print(table)
+
+
+MATCH_COLUMNS = (
+    "line",
+    "id",
+    "name",
+    "status",
+    "kvk_number",
+    "branch_number",
+    "score",
+    "strategy",
+    "matched_name",
+    "matched_address",
+    "candidates",
+    "notes",
+)
+CANDIDATE_COLUMNS = (
+    "line",
+    "id",
+    "rank",
+    "score",
+    "strategy",
+    "kvk_number",
+    "branch_number",
+    "name",
+    "address",
+)
+
+
+@kvk_app.command()
+def match(
+    file: Annotated[Path, typer.Argument(help="CRM export (CSV)", exists=True, dir_okay=False)],
+    output: Annotated[
+        Path | None, typer.Option(help="Result CSV (default: FILE.matches.csv)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Searches in flight at once")] = 8,
+    environment: Environment = "production",
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """Match every organisation of a CRM export to the register (free searches only)."""
+    with user_errors(), _client(environment, api_key, base_url, sandbox) as kvk:
+        mapping, rows = read_organisations(file)
+        console.print("columns: " + ", ".join(f"{k} ← {v!r}" for k, v in mapping.items()))
+        readable = [row for row in rows if row.organisation is not None]
+        orgs = [row.organisation for row in readable if row.organisation is not None]
+        results = _with_progress(
+            "matching",
+            len(orgs),
+            lambda cb: Matcher(kvk).match_many(orgs, workers=workers, on_progress=cb),
+        )
+        by_line = dict(zip((row.line for row in readable), results, strict=True))
+        target = output or file.with_suffix(".matches.csv")
+        write_rows(target, MATCH_COLUMNS, (_match_row(row, by_line.get(row.line)) for row in rows))
+        write_rows(
+            target.with_suffix(".candidates.csv"),
+            CANDIDATE_COLUMNS,
+            _candidate_rows(readable, by_line),
+        )
+        _summarise_matches(rows, results, target)
+        if any(row.error for row in rows) or any(r.error for r in results):
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _match_row(row: CrmRow, result: MatchResult | None) -> dict[str, Any]:
+    base = {
+        "line": row.line,
+        "id": row.raw.get("id", ""),
+        "name": row.organisation.name if row.organisation else "",
+    }
+    if result is None:
+        return {**base, "status": "invalid", "notes": row.error}
+    best = result.best
+    return {
+        **base,
+        "id": result.organisation.id or "",
+        "status": result.status.value,
+        "kvk_number": best.kvk_number if best else "",
+        "branch_number": (best.branch_number or "") if best else "",
+        "score": f"{best.score:.1f}" if best else "",
+        "strategy": best.strategy.value if best else "",
+        "matched_name": best.name if best else "",
+        "matched_address": best.address if best else "",
+        "candidates": len(result.candidates),
+        "notes": "; ".join([*result.notes, *([str(result.error)] if result.error else [])]),
+    }
+
+
+def _candidate_rows(
+    rows: Sequence[CrmRow], by_line: dict[int, MatchResult]
+) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        result = by_line[row.line]
+        for rank, candidate in enumerate(result.candidates, start=1):
+            yield {
+                "line": row.line,
+                "id": result.organisation.id or "",
+                "rank": rank,
+                "score": f"{candidate.score:.1f}",
+                "strategy": candidate.strategy.value,
+                "kvk_number": candidate.kvk_number,
+                "branch_number": candidate.branch_number or "",
+                "name": candidate.name,
+                "address": candidate.address,
+            }
+
+
+def _summarise_matches(
+    rows: Sequence[CrmRow], results: Sequence[MatchResult], target: Path
+) -> None:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status.value] = counts.get(result.status.value, 0) + 1
+    invalid = sum(1 for row in rows if row.error)
+    parts = [f"{n} {status}" for status, n in sorted(counts.items())] + (
+        [f"{invalid} invalid"] if invalid else []
+    )
+    console.print(f"{len(rows)} records: " + ", ".join(parts) + f" → {target}")
+
+
+UPDATE_COLUMNS = (
+    "line",
+    "id",
+    "name",
+    "kvk_number",
+    "status",
+    "field",
+    "crm_value",
+    "kvk_value",
+    "notes",
+)
+
+
+@kvk_app.command()
+def updates(
+    file: Annotated[
+        Path, typer.Argument(help="CRM export (CSV) with KvK numbers", exists=True, dir_okay=False)
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="Result CSV (default: FILE.updates.csv)")
+    ] = None,
+    environment: Environment = "production",
+    api_key: ApiKey = None,
+    base_url: BaseUrl = None,
+    sandbox: Sandbox = False,
+) -> None:
+    """List the register's changes and removals for linked CRM records (paid profiles)."""
+    with user_errors(), _client(environment, api_key, base_url, sandbox) as kvk:
+        _, rows = read_organisations(file)
+        linked = [
+            row for row in rows if row.organisation is not None and row.organisation.kvk_number
+        ]
+        orgs = [row.organisation for row in linked if row.organisation is not None]
+        summary = _with_progress(
+            "checking",
+            len(orgs),
+            lambda cb: UpdateService(kvk).check_updates_many(orgs, on_progress=cb),
+        )
+        target = output or file.with_suffix(".updates.csv")
+        lines = [row.line for row in linked]
+        write_rows(target, UPDATE_COLUMNS, _update_rows(zip(lines, summary.reports, strict=True)))
+        console.print(
+            f"{len(orgs)} linked records: {summary.pending_updates} with updates, "
+            f"{summary.removals} ended or removed, {summary.errors} failed → {target}"
+        )
+        if summary.errors:
+            raise typer.Exit(EXIT_PARTIAL)
+
+
+def _update_rows(reports: Iterator[tuple[int, UpdateReport]] | Any) -> Iterator[dict[str, Any]]:
+    for line, report in reports:
+        org = report.organisation
+        base = {
+            "line": line,
+            "id": org.id or "",
+            "name": org.name,
+            "kvk_number": org.kvk_number,
+            "status": "error" if report.error else report.status.value,
+            "notes": str(report.error) if report.error else (report.reason or ""),
+        }
+        if not report.changes:
+            yield base
+        for change in report.changes:
+            yield {
+                **base,
+                "field": change.field,
+                "crm_value": format_value(change.crm_value),
+                "kvk_value": format_value(change.kvk_value),
+            }
+
+
+@app.command()
+def demo() -> None:
+    """Run the main job offline: match, enrich and check a sample CRM against the KvK sandbox."""
+    from ._demo import run_demo
+
+    with user_errors():
+        run_demo(console)

@@ -1,0 +1,167 @@
+"""Reading CRM exports (CSV) into `Organisation` records, and writing results.
+
+Headers are matched loosely: case, spaces, punctuation, Dutch or English
+("KvK-nummer", "kvk_number", "Plaats", "city"). A row that cannot be read is
+kept with its error, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pydantic
+
+from . import validation
+from .errors import ValidationError
+from .models import Address, Organisation
+
+__all__ = ["COLUMNS", "CrmRow", "read_organisations", "write_rows"]
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "relatienummer", "relationnumber", "relatiecode", "code", "crmid"),
+    "name": ("name", "naam", "bedrijfsnaam", "companyname", "organisation", "organisatie"),
+    "kvk_number": ("kvknumber", "kvknummer", "kvk", "cocnumber", "chamberofcommerce"),
+    "branch_number": ("branchnumber", "vestigingsnummer", "vestiging", "branch"),
+    "street": ("street", "straat", "straatnaam", "adres"),
+    "house_number": ("housenumber", "huisnummer", "nr", "number"),
+    "postcode": ("postcode", "postalcode", "zip", "zipcode"),
+    "city": ("city", "plaats", "woonplaats", "vestigingsplaats", "town"),
+    "legal_form": ("legalform", "rechtsvorm"),
+    "rsin": ("rsin",),
+    "employees_total": ("employees", "employeestotal", "werkzamepersonen", "medewerkers"),
+    "website": ("website", "websites", "url"),
+}
+"""Canonical column → accepted header spellings (lower case, letters and digits only)."""
+
+
+@attrs.frozen
+class CrmRow:
+    """One row of a CRM export.
+
+    Attributes:
+        line: The line number in the file (the header is line 1).
+        raw: The row as read.
+        organisation: The record, or ``None`` when the row could not be read.
+        error: Why the row could not be read.
+    """
+
+    line: int
+    raw: dict[str, str]
+    organisation: Organisation | None
+    error: str | None = None
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", header.casefold())
+
+
+def _mapping(headers: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for header in headers:
+        for column, spellings in COLUMNS.items():
+            if _key(header) in spellings and column not in found:
+                found[column] = header
+    return found
+
+
+def read_organisations(path: str | Path) -> tuple[dict[str, str], list[CrmRow]]:
+    """Read a CRM export.
+
+    Args:
+        path: A CSV file (delimiter sniffed; UTF-8 with or without BOM, else Windows-1252).
+
+    Returns:
+        The column mapping (canonical → header) and one `CrmRow` per data row.
+
+    Raises:
+        ValidationError: The file has no name column.
+    """
+    text = _decode(Path(path).read_bytes())
+    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    mapping = _mapping(reader.fieldnames or [])
+    if "name" not in mapping:
+        raise ValidationError("columns", reader.fieldnames, "a name column is required")
+    rows = [
+        _row(line, raw, mapping)
+        for line, raw in enumerate(reader, start=2)
+        if any((value or "").strip() for value in raw.values())
+    ]
+    return mapping, rows
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252")
+
+
+def _row(line: int, raw: dict[str, str], mapping: dict[str, str]) -> CrmRow:
+    values = {column: (raw.get(header) or "").strip() for column, header in mapping.items()}
+    try:
+        return CrmRow(line, raw, _organisation(values))
+    except (ValidationError, pydantic.ValidationError) as exc:
+        return CrmRow(line, raw, None, " ".join(str(exc).split()))
+
+
+def _organisation(values: dict[str, str]) -> Organisation:
+    if not values.get("name"):
+        raise ValidationError("name", values.get("name", ""), "the name is empty")
+    address = _address(values)
+    employees = values.get("employees_total")
+    return Organisation(
+        id=values.get("id") or None,
+        name=values["name"],
+        kvk_number=_kvk(values.get("kvk_number")),
+        branch_number=values.get("branch_number") or None,
+        legal_form=values.get("legal_form") or None,
+        rsin=values.get("rsin") or None,
+        employees_total=int(employees) if employees and employees.isdigit() else None,
+        websites=[values["website"]] if values.get("website") else [],
+        addresses=[address] if address else [],
+    )
+
+
+def _kvk(value: str | None) -> str | None:
+    # Excel drops leading zeros: a 7-digit KvK number is padded back to 8.
+    if not value:
+        return None
+    try:
+        return validation.kvk_number(value, pad=True)
+    except ValidationError:
+        return value  # kept as given; the matcher notes and skips it
+
+
+def _address(values: dict[str, str]) -> Address | None:
+    if not any(values.get(k) for k in ("street", "house_number", "postcode", "city")):
+        return None
+    number = letter = addition = None
+    if values.get("house_number"):
+        parsed = validation.split_house_number(values["house_number"])
+        number, letter, addition = parsed.number, parsed.letter, parsed.addition
+    return Address(
+        street=values.get("street") or None,
+        house_number=number,
+        house_letter=letter,
+        house_number_addition=addition,
+        postcode=values.get("postcode") or None,
+        city=values.get("city") or None,
+    )
+
+
+def write_rows(path: str | Path, header: Sequence[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Write dictionaries as a UTF-8 CSV file (comma-separated); returns the row count."""
+    count = 0
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(header), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count
