@@ -45,8 +45,8 @@ def new_records() -> list[Organisation]:
 
 def run_demo(console: Console) -> None:
     """Run the demo and print what a CRM user would see."""
-    from .sandbox import KvKSandbox
     from .sandbox import Address as RegisterAddress
+    from .sandbox import KvKSandbox
 
     sandbox = KvKSandbox()
     with sandbox.serve() as url:

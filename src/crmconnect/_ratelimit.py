@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import anyio
 import threading
 import time
+
+import anyio
 
 __all__ = ["TokenBucket"]
 

@@ -66,7 +66,7 @@ class RetryPolicy:
         if isinstance(error, RateLimitError) and error.retry_after is not None:
             return min(error.retry_after, MAX_RETRY_AFTER)
         backoff = min(self.initial_wait * 2 ** (attempt - 1), self.max_wait)
-        return float(backoff + random.uniform(0, self.jitter))  # noqa: S311 - not crypto
+        return float(backoff + random.uniform(0, self.jitter))
 
     def attempts(self) -> int:
         """Attempts to make, honouring the test cap."""

@@ -90,7 +90,7 @@ class ConnectError(TransportError):
     """
 
 
-class TimeoutError(TransportError):  # noqa: A001 - deliberate, lives in our namespace
+class TimeoutError(TransportError):
     """The request timed out. Whether the remote acted on it is unknown."""
 
 

@@ -20,9 +20,7 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, str_strip_whitespace=True
-    )
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
 
 
 class AddressKind(StrEnum):
