@@ -300,7 +300,12 @@ class _Cascade:
         ranked = self.ranked()
         if not ranked or ranked[0].score < self.settings.min_score:
             return None
-        if len(ranked) > 1 and ranked[0].score - ranked[1].score < self.settings.margin:
+        if len(ranked) == 1:
+            return ranked[0]
+        # A perfect score (own KvK and branch number) needs no margin, only to be alone.
+        if ranked[0].score >= 100.0 > ranked[1].score:
+            return ranked[0]
+        if ranked[0].score - ranked[1].score < self.settings.margin:
             return None
         return ranked[0]
 
