@@ -43,7 +43,10 @@ def test_deregistered_company_is_ended_and_removed_one_is_removed(sandbox: KvKSa
         ended = service.check_updates(Organisation(name="Bolderbast", kvk_number="69599068"))
         removed = service.check_updates(Organisation(name="Katrien", kvk_number="68727720"))
         summary = service.check_updates_many(
-            [Organisation(name="Bolderbast", kvk_number="69599068"), Organisation(name="Katrien", kvk_number="68727720")]
+            [
+                Organisation(name="Bolderbast", kvk_number="69599068"),
+                Organisation(name="Katrien", kvk_number="68727720"),
+            ]
         )
         assert kvk.search(kvk_number="69599068").results == []
         inactive = kvk.search(kvk_number="69599068", include_inactive=True).results
@@ -57,12 +60,22 @@ def test_deregistered_company_is_ended_and_removed_one_is_removed(sandbox: KvKSa
 def test_matching_cascade_against_the_register(sandbox: KvKSandbox) -> None:
     with KvKClient(environment="test", transport=sandbox.transport()) as kvk:
         matcher = Matcher(kvk)
-        by_name_city = matcher.match(Organisation.model_validate({"name": "Test BV Donald", "addresses": [{"city": "LOLLUM"}]}))
-        by_kvk = matcher.match(Organisation(name="Dagobert", kvk_number="69599084", branch_number="38509520"))
+        by_name_city = matcher.match(
+            Organisation.model_validate(
+                {"name": "Test BV Donald", "addresses": [{"city": "LOLLUM"}]}
+            )
+        )
+        by_kvk = matcher.match(
+            Organisation(name="Dagobert", kvk_number="69599084", branch_number="38509520")
+        )
         nothing = matcher.match(Organisation(name="Bestaat Niet Bakkerij"))
     assert by_name_city.status is MatchStatus.MATCHED and by_name_city.best is not None
     assert by_name_city.best.kvk_number == "68750110"
-    assert by_kvk.best is not None and by_kvk.best.branch_number == "000038509520" and by_kvk.best.score == 100
+    assert (
+        by_kvk.best is not None
+        and by_kvk.best.branch_number == "000038509520"
+        and by_kvk.best.score == 100
+    )
     assert nothing.status is MatchStatus.NO_MATCH
 
 
@@ -78,7 +91,9 @@ def test_injected_faults_are_retried(sandbox: KvKSandbox) -> None:
 
 def test_sandbox_rate_limit_answers_429_and_the_client_waits(sandbox: KvKSandbox) -> None:
     limited = KvKSandbox(rate_limit=2)
-    with KvKClient(environment="test", transport=limited.transport(), rate_limit=None, max_retries=0) as kvk:
+    with KvKClient(
+        environment="test", transport=limited.transport(), rate_limit=None, max_retries=0
+    ) as kvk:
         with pytest.raises(RateLimitError) as caught:
             for _ in range(10):
                 kvk.search(name="Test")
@@ -129,5 +144,9 @@ def test_demo_runs_offline(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_transport_requires_a_known_key(sandbox: KvKSandbox) -> None:
     with httpx.Client(transport=sandbox.transport()) as raw:
-        answer = raw.get("https://api.kvk.nl/test/api/v2/zoeken", params={"naam": "Test"}, headers={"apikey": "wrong"})
+        answer = raw.get(
+            "https://api.kvk.nl/test/api/v2/zoeken",
+            params={"naam": "Test"},
+            headers={"apikey": "wrong"},
+        )
     assert answer.status_code == 401

@@ -42,7 +42,7 @@ def hit(
 
 def org(name: str, city: str | None = None, **fields: object) -> Organisation:
     addresses = [Address(city=city)] if city else []
-    return Organisation(name=name, addresses=addresses, **fields)  # type: ignore[arg-type]
+    return Organisation(name=name, addresses=addresses, **fields)
 
 
 def test_own_kvk_and_branch_number_scores_100() -> None:

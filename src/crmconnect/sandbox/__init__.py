@@ -1,0 +1,91 @@
+"""Offline emulators of the services crmconnect talks to, shipped with the library.
+
+`KvKSandbox` answers like KvK's Zoeken, Basisprofiel, Vestigingsprofiel and
+Naamgeving APIs, from an in-memory register that starts with KvK's fictional
+test companies (add thousands more with `generate_companies`). Run it
+in-process through an httpx transport, or as a loopback HTTP server for any
+application (also from the command line: ``python -m crmconnect.sandbox kvk``).
+Latency, rate limits and failures can be switched on at will with `Faults`.
+
+Example:
+    ```python
+    import httpx
+
+    from crmconnect.sandbox import TEST_API_KEY, KvKSandbox, generate_companies
+
+    sandbox = KvKSandbox()
+    for company in generate_companies(1000, seed=1):
+        sandbox.add(company)
+
+    with httpx.Client(
+        transport=sandbox.transport(),
+        base_url="https://api.kvk.nl/test/api",
+        headers={"apikey": TEST_API_KEY, "Accept": "application/hal+json"},
+    ) as client:
+        found = client.get("/v2/zoeken", params={"kvkNummer": "69599084"}).json()
+        assert found["totaal"] == 2
+
+    sandbox.faults.fail_next(1, "503")  # the next request fails
+    sandbox.deregister("69599084", "20260101")  # now hidden from Zoeken
+
+    with sandbox.serve(port=0) as url:  # e.g. http://127.0.0.1:54321
+        print(f"point your app at {url}/test/api")
+    ```
+"""
+
+from ._core import (
+    FaultKind,
+    Faults,
+    Handler,
+    Headers,
+    SandboxRequest,
+    SandboxResponse,
+    SandboxStats,
+    SandboxTransport,
+    ServiceHandler,
+    serve,
+)
+from ._kvk import DEMO_API_KEY, MAX_RESULTS, TEST_API_KEY, KvKSandbox
+from ._kvk_data import (
+    Address,
+    AddressKind,
+    Branch,
+    Company,
+    GeoData,
+    Register,
+    SbiActivity,
+    generate_companies,
+    kvk_test_companies,
+)
+
+__all__ = [
+    "DEMO_API_KEY",
+    "MAX_RESULTS",
+    "TEST_API_KEY",
+    "Address",
+    "AddressKind",
+    "Branch",
+    "Company",
+    "FaultKind",
+    "Faults",
+    "GeoData",
+    "Handler",
+    "Headers",
+    "KvKSandbox",
+    "Register",
+    "SandboxRequest",
+    "SandboxResponse",
+    "SandboxStats",
+    "SandboxTransport",
+    "SbiActivity",
+    "ServiceHandler",
+    "generate_companies",
+    "kvk_test_companies",
+    "serve",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "crmconnect.sandbox"
+del _name, _obj

@@ -1,0 +1,124 @@
+"""Command line: run a sandbox as a loopback HTTP server until Ctrl-C.
+
+Usage::
+
+    python -m crmconnect.sandbox kvk --port 8123 [--host 127.0.0.1] [--latency 0.02]
+        [--rate-limit 100] [--synthetic 10000] [--seed 0]
+
+One subcommand per emulated service; each registers its own options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from ._kvk import DEMO_API_KEY, TEST_API_KEY, KvKSandbox
+from ._kvk_data import generate_companies, kvk_test_companies
+
+__all__ = ["build_parser", "main"]
+
+Runner = Callable[[argparse.Namespace], int]
+
+
+def _add_common(parser: argparse.ArgumentParser, default_port: int) -> None:
+    """Options every service shares: where to listen and how to misbehave."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=default_port, help="port (default: %(default)s; 0 = any free)"
+    )
+    parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, help="requests per second before 429"
+    )
+    parser.add_argument(
+        "--error-rate", type=float, default=0.0, help="share (0..1) of requests that fail at random"
+    )
+
+
+def _add_kvk(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "kvk",
+        help="KvK Zoeken, Basisprofiel, Vestigingsprofiel and Naamgeving",
+        description="Serve the KvK sandbox under /test/api and /api until Ctrl-C.",
+    )
+    _add_common(parser, default_port=8123)
+    parser.add_argument(
+        "--synthetic", type=int, default=0, metavar="N", help="add N synthetic companies"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for --synthetic and --error-rate")
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        metavar="KEY",
+        help="accepted key (repeatable; default: KvK's test key and 'sandbox')",
+    )
+    parser.add_argument(
+        "--deprecation-warning", metavar="TEXT", help="announce TEXT in a 'warning: 299' header"
+    )
+    parser.set_defaults(run=_run_kvk)
+
+
+def _run_kvk(args: argparse.Namespace) -> int:
+    companies = kvk_test_companies() + generate_companies(args.synthetic, seed=args.seed)
+    sandbox = KvKSandbox(
+        companies,
+        api_keys=args.api_key,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        deprecation_warning=args.deprecation_warning,
+    )
+    sandbox.faults.error_rate = args.error_rate
+    keys = args.api_key or [TEST_API_KEY, DEMO_API_KEY]
+    with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
+        print(f"KvK sandbox with {len(sandbox.register)} companies on {url}", flush=True)
+        print(f"  test environment: {url}/test/api   production paths: {url}/api")
+        print(f"  API key (header 'apikey'): {' or '.join(keys)}")
+        print("  Press Ctrl-C to stop.", flush=True)
+        return _wait()
+
+
+def _wait() -> int:
+    """Sleep until Ctrl-C or SIGTERM (both stop the server cleanly)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    # A shell starts background jobs with SIGINT ignored; take Ctrl-C back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with one subcommand per emulated service."""
+    parser = argparse.ArgumentParser(
+        prog="python -m crmconnect.sandbox",
+        description="Offline emulators of the services crmconnect talks to.",
+    )
+    commands = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
+    _add_kvk(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen sandbox until Ctrl-C."""
+    args = build_parser().parse_args(argv)
+    run: Runner = args.run
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
