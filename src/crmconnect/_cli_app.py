@@ -229,7 +229,7 @@ def match(
 def _match_row(row: CrmRow, result: MatchResult | None) -> dict[str, Any]:
     base = {
         "line": row.line,
-        "id": row.raw.get("id", ""),
+        "id": row.values.get("id", ""),
         "name": row.organisation.name if row.organisation else "",
     }
     if result is None:

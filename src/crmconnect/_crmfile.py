@@ -46,12 +46,14 @@ class CrmRow:
     Attributes:
         line: The line number in the file (the header is line 1).
         raw: The row as read.
+        values: The row's values under the canonical column names.
         organisation: The record, or ``None`` when the row could not be read.
         error: Why the row could not be read.
     """
 
     line: int
     raw: dict[str, str]
+    values: dict[str, str]
     organisation: Organisation | None
     error: str | None = None
 
@@ -105,9 +107,9 @@ def _decode(data: bytes) -> str:
 def _row(line: int, raw: dict[str, str], mapping: dict[str, str]) -> CrmRow:
     values = {column: (raw.get(header) or "").strip() for column, header in mapping.items()}
     try:
-        return CrmRow(line, raw, _organisation(values))
+        return CrmRow(line, raw, values, _organisation(values))
     except (ValidationError, pydantic.ValidationError) as exc:
-        return CrmRow(line, raw, None, " ".join(str(exc).split()))
+        return CrmRow(line, raw, values, None, " ".join(str(exc).split()))
 
 
 def _organisation(values: dict[str, str]) -> Organisation:
