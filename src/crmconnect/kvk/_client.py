@@ -16,7 +16,7 @@ import os
 import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import attrs
@@ -244,6 +244,69 @@ class _KvKBase:
                 f"belongs to KvK number {branch.kvk_number}, not {kvk_number}",
             )
 
+    # -- calls (what to fetch, without fetching) ------------------------------------
+
+    def _search_call(self, criteria: dict[str, Any]) -> _Call[SearchPage]:
+        return _Call(
+            "v2/zoeken", self._search_params(**_search_defaults(criteria)), SearchPage, False
+        )
+
+    @staticmethod
+    def _profile_call(
+        model: type[_ModelT], kvk_number: str, suffix: str = "", geo_data: bool | None = False
+    ) -> _Call[_ModelT]:
+        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}{suffix}"
+        return _Call(path, _geo(bool(geo_data)), model, True)
+
+    @staticmethod
+    def _branch_call(branch_number: str, geo_data: bool) -> _Call[BranchProfile]:
+        path = f"v1/vestigingsprofielen/{validation.branch_number(branch_number)}"
+        return _Call(path, _geo(geo_data), BranchProfile, True)
+
+    @staticmethod
+    def _naming_call(kvk_number: str) -> _Call[Naming]:
+        path = f"v1/naamgevingen/kvknummer/{validation.kvk_number(kvk_number)}"
+        return _Call(path, [], Naming, True)
+
+    # -- cache ------------------------------------------------------------------------
+
+    def _cached(self, key: str, call: _Call[Any]) -> str | None:
+        if not (call.paid or self.cache_searches):
+            return None
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.usage.count(paid=call.paid, cached=True)
+        return hit
+
+    def _store(self, key: str, call: _Call[Any], text: str) -> None:
+        self.usage.count(paid=call.paid, cached=False)
+        if call.paid or self.cache_searches:
+            self.cache.set(key, text)
+
+    def _no_results(self, error: NotFoundError, call: _Call[Any]) -> str:
+        """Zoeken's 404 IPD5200 is an empty page; every other not-found is raised."""
+        if error.code != NO_RESULTS or call.model is not SearchPage:
+            raise error
+        params = dict(call.params)
+        return self._empty_page(int(params["pagina"]), int(params["resultatenPerPagina"]))
+
+    def _organisation_from(
+        self, kvk: str, profile: BasicProfile, branch: BranchProfile | None, requested: bool
+    ) -> Organisation:
+        if branch is not None:
+            self._check_branch_owner(kvk, branch)
+        return build_organisation(profile, branch, branch_requested=requested)
+
+
+@attrs.frozen
+class _Call(Generic[_ModelT]):
+    """One GET: path, parameters, the model of its answer, and whether it is paid."""
+
+    path: str
+    params: QueryParams
+    model: type[_ModelT]
+    paid: bool
+
 
 def _nine_digits(value: str) -> str:
     # KvK checks only the pattern here; test-environment RSINs do not all pass the elfproef.
@@ -372,36 +435,23 @@ class KvKClient(_KvKBase):
         """Close the connections (a borrowed ``http_client`` stays open)."""
         self._http.close()
 
-    def _get(self, path: str, params: QueryParams, *, paid: bool) -> str:
-        """GET a body, through the cache for paid calls (one fetch per key at a time)."""
-        use_cache = paid or self.cache_searches
-        key = self._key(path, params)
-        if use_cache and (hit := self.cache.get(key)) is not None:
-            self.usage.count(paid=paid, cached=True)
-            return hit
-        with self._lock_for(key):
-            if use_cache and (hit := self.cache.get(key)) is not None:
-                self.usage.count(paid=paid, cached=True)
-                return hit
-            text = self._fetch(path, params, paid=paid)
-            if use_cache:
-                self.cache.set(key, text)
-            return text
+    def _run(self, call: _Call[_ModelT]) -> _ModelT:
+        """Fetch through the cache, one request per key at a time, and parse."""
+        key = self._key(call.path, call.params)
+        text = self._cached(key, call)
+        if text is None:
+            with self._lock_for(key):
+                text = self._cached(key, call)
+                if text is None:
+                    text = self._fetch(call)
+                    self._store(key, call, text)
+        return self._decode(call.model, text, call.path)
 
-    def _fetch(self, path: str, params: QueryParams, *, paid: bool) -> str:
+    def _fetch(self, call: _Call[Any]) -> str:
         try:
-            response = self._http.request("GET", path, params=params, idempotent=True)
+            return self._http.request("GET", call.path, params=call.params, idempotent=True).text
         except NotFoundError as exc:
-            if exc.code != NO_RESULTS:
-                raise
-            text = self._empty_page(
-                int(dict(params)["pagina"]), int(dict(params)["resultatenPerPagina"])
-            )
-        else:
-            text = response.text
-        finally:
-            self.usage.count(paid=paid, cached=False)
-        return text
+            return self._no_results(exc, call)
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
@@ -449,23 +499,8 @@ class KvKClient(_KvKBase):
         Raises:
             ValidationError: A parameter is invalid; nothing was sent.
         """
-        params = self._search_params(
-            name=name,
-            kvk_number=kvk_number,
-            rsin=rsin,
-            branch_number=branch_number,
-            street=street,
-            city=city,
-            postcode=postcode,
-            house_number=house_number,
-            house_letter=house_letter,
-            po_box=po_box,
-            types=types,
-            include_inactive=include_inactive,
-            page=page,
-            per_page=per_page,
-        )
-        return self._decode(SearchPage, self._get("v2/zoeken", params, paid=False), "v2/zoeken")
+        criteria = {k: v for k, v in locals().items() if k != "self"}  # all are criteria
+        return self._run(self._search_call(criteria))
 
     def iter_search(self, *, per_page: int = 100, **criteria: Any) -> Iterator[SearchResult]:
         """Yield every result of a search, page by page, up to KvK's 1000-result cap.
@@ -497,23 +532,19 @@ class KvKClient(_KvKBase):
             ValidationError: The number is not 8 digits; nothing was sent.
             NotFoundError: KvK cannot deliver it (IPD0005: unknown or deregistered).
         """
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}"
-        return self._decode(BasicProfile, self._get(path, _geo(geo_data), paid=True), path)
+        return self._run(self._profile_call(BasicProfile, kvk_number, "", geo_data))
 
     def owner(self, kvk_number: str, *, geo_data: bool = False) -> Owner:
         """Fetch the owner part of the Basisprofiel (``/eigenaar``, paid, cached)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/eigenaar"
-        return self._decode(Owner, self._get(path, _geo(geo_data), paid=True), path)
+        return self._run(self._profile_call(Owner, kvk_number, "/eigenaar", geo_data))
 
     def main_branch(self, kvk_number: str, *, geo_data: bool = False) -> BranchProfile:
         """Fetch the main branch of a registration (``/hoofdvestiging``, paid, cached)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/hoofdvestiging"
-        return self._decode(BranchProfile, self._get(path, _geo(geo_data), paid=True), path)
+        return self._run(self._profile_call(BranchProfile, kvk_number, "/hoofdvestiging", geo_data))
 
     def branches(self, kvk_number: str) -> BranchList:
         """List all branches of a registration (``/vestigingen``, paid, cached; not paged)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/vestigingen"
-        return self._decode(BranchList, self._get(path, [], paid=True), path)
+        return self._run(self._profile_call(BranchList, kvk_number, "/vestigingen"))
 
     def branch_profile(self, branch_number: str, *, geo_data: bool = False) -> BranchProfile:
         """Fetch the Vestigingsprofiel of a branch (paid, cached).
@@ -522,13 +553,11 @@ class KvKClient(_KvKBase):
             ValidationError: Not a branch number; nothing was sent.
             NotFoundError: KvK cannot deliver it (IPD0007).
         """
-        path = f"v1/vestigingsprofielen/{validation.branch_number(branch_number)}"
-        return self._decode(BranchProfile, self._get(path, _geo(geo_data), paid=True), path)
+        return self._run(self._branch_call(branch_number, geo_data))
 
     def naming(self, kvk_number: str) -> Naming:
         """Fetch all names of a registration and its branches (Naamgeving, paid, cached)."""
-        path = f"v1/naamgevingen/kvknummer/{validation.kvk_number(kvk_number)}"
-        return self._decode(Naming, self._get(path, [], paid=True), path)
+        return self._run(self._naming_call(kvk_number))
 
     def organisation(self, kvk_number: str, branch_number: str | None = None) -> Organisation:
         """Everything the register says about an organisation, as an `Organisation`.
@@ -546,9 +575,7 @@ class KvKClient(_KvKBase):
             profile.main_branch.branch_number if profile.main_branch else None
         )
         branch = self.branch_profile(wanted) if wanted else None
-        if branch is not None:
-            self._check_branch_owner(kvk, branch)
-        return build_organisation(profile, branch, branch_requested=branch_number is not None)
+        return self._organisation_from(kvk, profile, branch, branch_number is not None)
 
 
 class AsyncKvKClient(_KvKBase):
@@ -602,41 +629,30 @@ class AsyncKvKClient(_KvKBase):
         """Close the connections (a borrowed ``http_client`` stays open)."""
         await self._http.aclose()
 
-    async def _get(self, path: str, params: QueryParams, *, paid: bool) -> str:
-        use_cache = paid or self.cache_searches
-        key = self._key(path, params)
-        if use_cache and (hit := self.cache.get(key)) is not None:
-            self.usage.count(paid=paid, cached=True)
-            return hit
-        async with self._locks.setdefault(key, anyio.Lock()):
-            if use_cache and (hit := self.cache.get(key)) is not None:
-                self.usage.count(paid=paid, cached=True)
-                return hit
-            text = await self._fetch(path, params, paid=paid)
-            if use_cache:
-                self.cache.set(key, text)
-            return text
+    async def _run(self, call: _Call[_ModelT]) -> _ModelT:
+        """Fetch through the cache, one request per key at a time, and parse."""
+        key = self._key(call.path, call.params)
+        text = self._cached(key, call)
+        if text is None:
+            async with self._locks.setdefault(key, anyio.Lock()):
+                text = self._cached(key, call)
+                if text is None:
+                    text = await self._fetch(call)
+                    self._store(key, call, text)
+        return self._decode(call.model, text, call.path)
 
-    async def _fetch(self, path: str, params: QueryParams, *, paid: bool) -> str:
+    async def _fetch(self, call: _Call[Any]) -> str:
         try:
-            response = await self._http.request("GET", path, params=params, idempotent=True)
-        except NotFoundError as exc:
-            if exc.code != NO_RESULTS:
-                raise
-            text = self._empty_page(
-                int(dict(params)["pagina"]), int(dict(params)["resultatenPerPagina"])
+            response = await self._http.request(
+                "GET", call.path, params=call.params, idempotent=True
             )
-        else:
-            text = response.text
-        finally:
-            self.usage.count(paid=paid, cached=False)
-        return text
+        except NotFoundError as exc:
+            return self._no_results(exc, call)
+        return response.text
 
     async def search(self, **criteria: Any) -> SearchPage:
         """Search the register (Zoeken v2, free); the arguments of `KvKClient.search`."""
-        params = self._search_params(**_search_defaults(criteria))
-        text = await self._get("v2/zoeken", params, paid=False)
-        return self._decode(SearchPage, text, "v2/zoeken")
+        return await self._run(self._search_call(criteria))
 
     async def iter_search(
         self, *, per_page: int = 100, **criteria: Any
@@ -656,33 +672,28 @@ class AsyncKvKClient(_KvKBase):
 
     async def basic_profile(self, kvk_number: str, *, geo_data: bool = False) -> BasicProfile:
         """Fetch the Basisprofiel (see `KvKClient.basic_profile`)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}"
-        return self._decode(BasicProfile, await self._get(path, _geo(geo_data), paid=True), path)
+        return await self._run(self._profile_call(BasicProfile, kvk_number, "", geo_data))
 
     async def owner(self, kvk_number: str, *, geo_data: bool = False) -> Owner:
         """Fetch the owner part of the Basisprofiel (see `KvKClient.owner`)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/eigenaar"
-        return self._decode(Owner, await self._get(path, _geo(geo_data), paid=True), path)
+        return await self._run(self._profile_call(Owner, kvk_number, "/eigenaar", geo_data))
 
     async def main_branch(self, kvk_number: str, *, geo_data: bool = False) -> BranchProfile:
         """Fetch the main branch (see `KvKClient.main_branch`)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/hoofdvestiging"
-        return self._decode(BranchProfile, await self._get(path, _geo(geo_data), paid=True), path)
+        call = self._profile_call(BranchProfile, kvk_number, "/hoofdvestiging", geo_data)
+        return await self._run(call)
 
     async def branches(self, kvk_number: str) -> BranchList:
         """List all branches (see `KvKClient.branches`)."""
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}/vestigingen"
-        return self._decode(BranchList, await self._get(path, [], paid=True), path)
+        return await self._run(self._profile_call(BranchList, kvk_number, "/vestigingen"))
 
     async def branch_profile(self, branch_number: str, *, geo_data: bool = False) -> BranchProfile:
         """Fetch the Vestigingsprofiel (see `KvKClient.branch_profile`)."""
-        path = f"v1/vestigingsprofielen/{validation.branch_number(branch_number)}"
-        return self._decode(BranchProfile, await self._get(path, _geo(geo_data), paid=True), path)
+        return await self._run(self._branch_call(branch_number, geo_data))
 
     async def naming(self, kvk_number: str) -> Naming:
         """Fetch all names (see `KvKClient.naming`)."""
-        path = f"v1/naamgevingen/kvknummer/{validation.kvk_number(kvk_number)}"
-        return self._decode(Naming, await self._get(path, [], paid=True), path)
+        return await self._run(self._naming_call(kvk_number))
 
     async def organisation(self, kvk_number: str, branch_number: str | None = None) -> Organisation:
         """Everything the register says about an organisation (see `KvKClient.organisation`)."""
@@ -692,9 +703,7 @@ class AsyncKvKClient(_KvKBase):
             profile.main_branch.branch_number if profile.main_branch else None
         )
         branch = await self.branch_profile(wanted) if wanted else None
-        if branch is not None:
-            self._check_branch_owner(kvk, branch)
-        return build_organisation(profile, branch, branch_requested=branch_number is not None)
+        return self._organisation_from(kvk, profile, branch, branch_number is not None)
 
 
 _SEARCH_ARGS = (
