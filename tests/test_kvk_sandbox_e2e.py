@@ -150,3 +150,30 @@ def test_transport_requires_a_known_key(sandbox: KvKSandbox) -> None:
             headers={"apikey": "wrong"},
         )
     assert answer.status_code == 401
+
+
+def test_branch_of_another_company_is_refused(sandbox: KvKSandbox) -> None:
+    from crmconnect import ValidationError
+
+    with KvKClient(environment="test", transport=sandbox.transport()) as kvk:
+        with pytest.raises(ValidationError) as caught:
+            kvk.organisation("68750110", "000038509504")
+        requested = kvk.organisation("69599084", "000038509520")
+    assert caught.value.field == "branch_number" and "69599084" in str(caught.value)
+    assert requested.name == "Test EMZ Nevenvestiging Govert"
+    assert requested.is_main_branch is False
+
+
+def test_geo_data_and_branch_list(sandbox: KvKSandbox) -> None:
+    with KvKClient(environment="test", transport=sandbox.transport()) as kvk:
+        branch = kvk.branch_profile("990064773193", geo_data=True)
+        plain = kvk.branch_profile("990064773193")
+        listing = kvk.branches("69599084")
+        assert kvk.usage.profile_calls == 3, "with and without geoData are different answers"
+    geo = branch.addresses[0].geo_data
+    assert geo is not None and geo.latitude is not None
+    assert plain.addresses[0].geo_data is None
+    assert listing.total_count == 2 and {b.branch_number for b in listing.branches} == {
+        "000038509504",
+        "000038509520",
+    }
