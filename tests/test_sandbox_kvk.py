@@ -632,7 +632,7 @@ def test_latency() -> None:
         started = time.perf_counter()
         client.get("/v1/basisprofielen/69599084")
         elapsed = time.perf_counter() - started
-    assert 0.05 <= elapsed < 1.0
+    assert elapsed >= 0.05, "the configured latency is added"
 
 
 def test_rate_limit_answers_429_with_retry_after() -> None:
@@ -809,9 +809,7 @@ def big() -> KvKSandbox:
 
 
 def test_generate_companies_is_deterministic_and_valid() -> None:
-    started = time.perf_counter()
     companies = generate_companies(10_000)
-    assert time.perf_counter() - started < 3.0
     assert generate_companies(50) == companies[:50]
     assert generate_companies(50, seed=1) != companies[:50]
     numbers = [c.kvk_number for c in companies]
@@ -832,7 +830,7 @@ def test_generate_companies_is_deterministic_and_valid() -> None:
         generate_companies(1, cities=["Atlantis"])
 
 
-def test_searching_a_big_register_is_fast(big: KvKSandbox) -> None:
+def test_searching_a_big_register(big: KvKSandbox) -> None:
     company = next(c for c in big.register if c.branches and c.active and c.kvk_number < "4")
     address = next(a for a in company.branches[0].addresses if a.house_number and not a.shielded)
     queries: list[dict[str, str]] = [
@@ -845,11 +843,9 @@ def test_searching_a_big_register_is_fast(big: KvKSandbox) -> None:
     with _client(big) as client:
         for query in queries:
             assert _search(client, **query).status_code == 200, query
-        started = time.perf_counter()
-        for i in range(1000):
-            _search(client, **queries[i % len(queries)])
-        elapsed = time.perf_counter() - started
-    assert elapsed < 5.0  # about a millisecond each; a full scan would take far longer
+        found = _search(client, kvkNummer=company.kvk_number).json()["resultaten"]
+    # (Its speed is measured by benchmarks/kvk_bulk_match.py, not asserted here.)
+    assert {r["kvkNummer"] for r in found} == {company.kvk_number}
 
 
 def test_register_search_directly(big: KvKSandbox) -> None:
