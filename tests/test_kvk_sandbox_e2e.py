@@ -177,3 +177,26 @@ def test_geo_data_and_branch_list(sandbox: KvKSandbox) -> None:
         "000038509504",
         "000038509520",
     }
+
+
+@pytest.mark.anyio
+async def test_async_matcher_matches_many_in_order(sandbox: KvKSandbox) -> None:
+    from crmconnect.kvk import AsyncMatcher
+
+    records = [
+        Organisation.model_validate({"name": "Test BV Donald", "addresses": [{"city": "Lollum"}]}),
+        Organisation(name="Bestaat Niet Bakkerij"),
+        Organisation(name="Test EMZ Dagobert", kvk_number="69599084"),
+    ]
+    seen: list[int] = []
+    async with AsyncKvKClient(environment="test", transport=sandbox.transport()) as kvk:
+        results = await AsyncMatcher(kvk, enrich=True).match_many(
+            records, concurrency=2, on_progress=lambda done, total, _: seen.append(done)
+        )
+    assert [r.status for r in results] == [
+        MatchStatus.MATCHED,
+        MatchStatus.NO_MATCH,
+        MatchStatus.MATCHED,
+    ]
+    assert results[0].enriched is not None and results[0].enriched.kvk_number == "68750110"
+    assert sorted(seen) == [1, 2, 3]

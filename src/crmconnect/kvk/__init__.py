@@ -24,6 +24,7 @@ from ._client import (
 )
 from ._enrich import build_organisation, employee_class
 from ._matching import (
+    AsyncMatcher,
     Candidate,
     Matcher,
     MatchResult,
@@ -79,6 +80,7 @@ __all__ = [
     "TEST_API_KEY",
     "UPDATE_FIELDS",
     "AsyncKvKClient",
+    "AsyncMatcher",
     "BasicProfile",
     "BranchList",
     "BranchProfile",

@@ -21,17 +21,19 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from enum import StrEnum
 from typing import Any
 
+import anyio
 import attrs
 
 from .. import validation
 from ..errors import CrmConnectError, is_retriable
 from ..errors import ValidationError as CrmValidationError
 from ..models import Organisation
-from ._client import KvKClient
+from ._client import AsyncKvKClient, KvKClient
 from ._models import SearchResult
 from ._normalise import best_name_similarity, house_number_matches, normalise_name, same_city
 
 __all__ = [
+    "AsyncMatcher",
     "Candidate",
     "MatchResult",
     "MatchSettings",
@@ -394,19 +396,91 @@ class Matcher:
             on_progress: Called after each record.
         """
         results: list[MatchResult | None] = [None] * len(orgs)
-        done = 0
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             futures = {pool.submit(self.match, org): i for i, org in enumerate(orgs)}
-            for future in as_completed(futures):
-                index = futures[future]
-                results[index] = future.result()
-                done += 1
+            for done, future in enumerate(as_completed(futures), start=1):
+                result = results[futures[future]] = future.result()
                 if on_progress is not None:
-                    on_progress(done, len(orgs), results[index])  # type: ignore[arg-type]
-        final = [r for r in results if r is not None]
+                    on_progress(done, len(orgs), result)
         return [
-            self.match(r.organisation) if r.error is not None and is_retriable(r.error) else r
-            for r in final
+            self.match(r.organisation) if _retry_worthy(r) else r for r in results if r is not None
+        ]
+
+
+def _retry_worthy(result: MatchResult) -> bool:
+    return result.error is not None and is_retriable(result.error)
+
+
+class AsyncMatcher:
+    """The asynchronous twin of `Matcher`, on an `AsyncKvKClient`.
+
+    Example:
+        ```python
+        async with AsyncKvKClient(environment="test") as kvk:
+            results = await AsyncMatcher(kvk).match_many(records)
+        ```
+    """
+
+    def __init__(
+        self,
+        client: AsyncKvKClient,
+        settings: MatchSettings | None = None,
+        *,
+        enrich: bool = False,
+    ) -> None:
+        self.client = client
+        self.settings = settings or MatchSettings()
+        self.enrich = enrich
+
+    async def match(self, org: Organisation) -> MatchResult:
+        """Match one record. Failures are reported in the result, never raised."""
+        cascade = _Cascade(org, self.settings)
+        try:
+            for strategy, params in cascade.steps():
+                if cascade.add(strategy, (await self.client.search(**params)).results):
+                    break
+            result = cascade.result()
+            if self.enrich and result.best is not None:
+                best = result.best
+                enriched = await self.client.organisation(best.kvk_number, best.branch_number)
+                result = attrs.evolve(result, enriched=enriched)
+            return result
+        except CrmConnectError as exc:
+            return cascade.result(error=exc)
+
+    async def match_many(
+        self,
+        orgs: Sequence[Organisation],
+        *,
+        concurrency: int = 8,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[MatchResult]:
+        """Match many records concurrently (see `Matcher.match_many`).
+
+        Args:
+            orgs: The CRM records.
+            concurrency: Records in progress at once.
+            on_progress: Called after each record.
+        """
+        results: list[MatchResult | None] = [None] * len(orgs)
+        limiter = anyio.CapacityLimiter(max(1, concurrency))
+        done = 0
+
+        async def one(index: int, org: Organisation) -> None:
+            nonlocal done
+            async with limiter:
+                result = results[index] = await self.match(org)
+            done += 1  # no await between read and write: safe on one event loop
+            if on_progress is not None:
+                on_progress(done, len(orgs), result)
+
+        async with anyio.create_task_group() as group:
+            for index, org in enumerate(orgs):
+                group.start_soon(one, index, org)
+        return [
+            await self.match(r.organisation) if _retry_worthy(r) else r
+            for r in results
+            if r is not None
         ]
 
 
