@@ -140,7 +140,7 @@ def test_two_equal_branches_are_ambiguous_for_a_person_to_choose() -> None:
     assert result.status is MatchStatus.AMBIGUOUS
     assert result.best is None
     assert {c.kvk_number for c in result.candidates} == {"11111111", "22222222"}
-    assert "<table>" in result._repr_html_() and "11111111" in result._repr_html_()
+    assert "<table " in result._repr_html_() and "11111111" in result._repr_html_()
 
 
 def test_invalid_crm_kvk_number_is_noted_and_skipped() -> None:

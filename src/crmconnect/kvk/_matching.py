@@ -31,6 +31,7 @@ from ..models import Organisation
 from ._client import AsyncKvKClient, KvKClient
 from ._models import SearchResult
 from ._normalise import best_name_similarity, house_number_matches, normalise_name, same_city
+from ._updates import TABLE_STYLE
 
 __all__ = [
     "AsyncMatcher",
@@ -496,7 +497,7 @@ def _match_html(result: MatchResult) -> str:
     error = f"<p style='color:#b00'>{esc(str(result.error))}</p>" if result.error else ""
     return (
         f"<div><p><b>{esc(result.organisation.name)}</b>: {esc(result.status.value)}</p>{error}"
-        "<table><thead><tr><th>score</th><th>strategy</th><th>KvK number</th>"
+        f"<table {TABLE_STYLE}><thead><tr><th>score</th><th>strategy</th><th>KvK number</th>"
         "<th>branch</th><th>name</th><th>address</th></tr></thead>"
         f"<tbody>{rows}</tbody></table></div>"
     )

@@ -311,6 +311,10 @@ class UpdateService:
             return UpdateSummary(tuple(pool.map(one, orgs)))
 
 
+TABLE_STYLE = 'style="border-collapse:collapse;text-align:left" cellpadding="4" border="1"'
+"""Attributes of the tables in the notebook views (self-contained HTML)."""
+
+
 def format_value(value: Any) -> str:
     """Show a field value as text: addresses on one line, SBI codes with "(main)"."""
     if value is None:
@@ -331,8 +335,8 @@ def _report_html(report: UpdateReport) -> str:
     register = report.register
     rows = []
     for field, label in UPDATE_FIELDS.items():
-        ours = format_value(getattr(report.organisation, field))
-        theirs = format_value(getattr(register, field)) if register else ""
+        ours = format_value(getattr(report.organisation, field)) or "—"
+        theirs = (format_value(getattr(register, field)) if register else "") or "—"
         style = ' style="background:#fff3cd;font-weight:bold"' if field in changed else ""
         rows.append(
             f"<tr{style}><td>{esc(label)}</td><td>{esc(ours)}</td><td>{esc(theirs)}</td></tr>"
@@ -341,6 +345,6 @@ def _report_html(report: UpdateReport) -> str:
     return (
         f"<div><p><b>{esc(report.organisation.name)}</b> ({status}, "
         f"{len(report.changes)} changed)</p>"
-        "<table><thead><tr><th>field</th><th>CRM</th><th>KvK</th></tr></thead>"
+        f"<table {TABLE_STYLE}><thead><tr><th>field</th><th>CRM</th><th>KvK</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
