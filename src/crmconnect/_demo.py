@@ -65,6 +65,7 @@ def run_demo(console: Console) -> None:
         with KvKClient(TEST_API_KEY, environment="test", base_url=f"{url}/test/api") as kvk:
             results = Matcher(kvk, enrich=True).match_many(new_records())
             console.print(_matches_table(results))
+            console.print(_enrichment_table(results))
             summary = UpdateService(kvk).check_updates_many(linked)
             console.print(_updates_table(summary))
             console.print(
@@ -77,33 +78,41 @@ def run_demo(console: Console) -> None:
 
 def _matches_table(results: list[MatchResult]) -> Table:
     table = Table(
-        "CRM",
-        "name",
-        "status",
-        "KvK",
-        "branch",
-        "score",
-        "by",
-        "legal form",
-        "visiting address",
-        "employees",
-        "SBI (main)",
-        title="New records: match and enrich",
+        "CRM", "name", "status", "KvK", "branch", "score", "by", title="New records: matching"
     )
     for r in results:
-        best, data = r.best, r.enriched
-        main = data.main_activity if data else None
+        best = r.best
         table.add_row(
             r.organisation.id or "",
             r.organisation.name,
             _status(r),
             best.kvk_number if best else "",
             (best.branch_number or "") if best else "",
-            f"{best.score:.0f}" if best else f"candidates: {len(r.candidates)}",
+            f"{best.score:.0f}" if best else "",
             best.strategy.value if best else "",
-            (data.legal_form or "") if data else "",
-            data.visiting_address.one_line() if data and data.visiting_address else "",
-            str(data.employees_total) if data and data.employees_total is not None else "",
+        )
+    return table
+
+
+def _enrichment_table(results: list[MatchResult]) -> Table:
+    table = Table(
+        "CRM",
+        "legal form",
+        "visiting address",
+        "employees",
+        "SBI (main)",
+        title="New records: enrichment from the register",
+    )
+    for r in results:
+        data = r.enriched
+        if data is None:
+            continue
+        main = data.main_activity
+        table.add_row(
+            r.organisation.id or "",
+            data.legal_form or "",
+            data.visiting_address.one_line() if data.visiting_address else "(shielded)",
+            str(data.employees_total) if data.employees_total is not None else "",
             main.code if main else "",
         )
     return table
@@ -111,7 +120,12 @@ def _matches_table(results: list[MatchResult]) -> Table:
 
 def _status(result: MatchResult) -> str:
     colour = {"matched": "green", "ambiguous": "yellow"}.get(result.status.value, "red")
-    return f"[{colour}]{result.status.value}[/{colour}]"
+    extra = (
+        f" ({len(result.candidates)} to choose)"
+        if result.best is None and result.candidates
+        else ""
+    )
+    return f"[{colour}]{result.status.value}{extra}[/{colour}]"
 
 
 def _updates_table(summary: UpdateSummary) -> Table:
