@@ -118,3 +118,13 @@ def test_sandbox_module_help() -> None:
         check=False,
     )
     assert done.returncode == 0 and "--latency" in done.stdout
+
+
+def test_single_column_export_and_missing_name_column(tmp_path: Path) -> None:
+    single = write_csv(tmp_path / "names.csv", "naam\nTest BV Donald\n")
+    result = runner.invoke(app, ["kvk", "match", str(single), "--sandbox"])
+    assert result.exit_code == 0, result.output
+    assert read_csv(tmp_path / "names.matches.csv")[0]["kvk_number"] == "68750110"
+    nameless = write_csv(tmp_path / "bad.csv", "foo;bar\n1;2\n")
+    result = runner.invoke(app, ["kvk", "match", str(nameless), "--sandbox"])
+    assert result.exit_code == 1 and "name column is required" in result.output

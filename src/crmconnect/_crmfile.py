@@ -84,7 +84,12 @@ def read_organisations(path: str | Path) -> tuple[dict[str, str], list[CrmRow]]:
         ValidationError: The file has no name column.
     """
     text = _decode(Path(path).read_bytes())
-    dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
+            text[:4096], delimiters=",;\t|"
+        )
+    except csv.Error:  # one column, or too little text to tell
+        dialect = csv.excel
     reader = csv.DictReader(text.splitlines(), dialect=dialect)
     mapping = _mapping(reader.fieldnames or [])
     if "name" not in mapping:
