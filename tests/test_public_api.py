@@ -8,6 +8,7 @@ import pytest
 
 PACKAGES = [
     "crmconnect",
+    "crmconnect.eboekhouden",
     "crmconnect.kvk",
     "crmconnect.models",
     "crmconnect.validation",

@@ -9,6 +9,7 @@ CrmConnectError
 │   └── TimeoutError          the request timed out [retriable]
 ├── APIError                  the remote service answered with an error
 │   ├── AuthenticationError   401/403: the key or the session is not accepted
+│   ├── ConflictError         the record already exists (duplicate code or invoice)
 │   ├── NotFoundError         the remote record does not exist (or no longer)
 │   ├── RateLimitError        429 or a quota answer [retriable], has ``retry_after``
 │   └── ServerError           5xx or a "try again later" code [retriable]
@@ -32,6 +33,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "ConfigurationError",
+    "ConflictError",
     "ConnectError",
     "CrmConnectError",
     "MappingError",
@@ -135,6 +137,10 @@ class APIError(CrmConnectError):
 
 class AuthenticationError(APIError):
     """The credentials were refused (HTTP 401/403 or an in-band login error)."""
+
+
+class ConflictError(APIError):
+    """The remote service already has this record (a duplicate code or invoice number)."""
 
 
 class NotFoundError(APIError):
