@@ -29,7 +29,7 @@ from ._models import (
 )
 
 try:
-    from ._client import DEFAULT_URL, EBoekhoudenClient
+    from ._client import DEFAULT_URL, EBoekhoudenClient, PaymentState, PaymentStatus
 except ImportError as _missing:  # pragma: no cover - exercised without the extra
     if _missing.name not in {"zeep", "requests", "lxml"}:
         raise
@@ -54,6 +54,8 @@ __all__ = [
     "MutationLine",
     "OpenItem",
     "OpenItemKind",
+    "PaymentState",
+    "PaymentStatus",
     "Relation",
     "RelationType",
     "error_from_result",

@@ -12,13 +12,17 @@ write is checked before it is repeated (see `book_invoice`).
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.resources
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
+import attrs
 import requests
 import tenacity
 import zeep
@@ -42,12 +46,60 @@ from ._models import (
     Balance,
     CostCentre,
     Ledger,
+    Mutation,
+    MutationKind,
     OpenItem,
     OpenItemKind,
     Relation,
 )
 
-__all__ = ["DEFAULT_URL", "EBoekhoudenClient"]
+__all__ = ["DEFAULT_URL", "EBoekhoudenClient", "PaymentState", "PaymentStatus"]
+
+_EARLIEST = dt.date(1900, 1, 1)
+_LATEST = dt.date(2200, 1, 1)
+"""GetMutaties requires both dates; these mean "no date filter" (as peers send)."""
+
+
+class PaymentState(StrEnum):
+    """Whether an invoice is paid."""
+
+    PAID = "paid"
+    OPEN = "open"
+    PARTLY_PAID = "partly_paid"
+    UNKNOWN = "unknown"
+    """Not open and not booked: the bookkeeping does not know the invoice."""
+
+
+@attrs.frozen
+class PaymentStatus:
+    """The payment state of one invoice.
+
+    Attributes:
+        invoice_number: The invoice number.
+        state: Paid, open, partly paid or unknown.
+        amount: The invoice total, when known.
+        paid: What was paid, when known.
+        outstanding: What is still to be paid, when known.
+    """
+
+    invoice_number: str
+    state: PaymentState
+    amount: Decimal | None = None
+    paid: Decimal | None = None
+    outstanding: Decimal | None = None
+
+    @classmethod
+    def from_open_item(cls, item: OpenItem) -> PaymentStatus:
+        """The status an open item describes."""
+        if item.outstanding == 0:
+            state = PaymentState.PAID
+        elif item.paid != 0:
+            state = PaymentState.PARTLY_PAID
+        else:
+            state = PaymentState.OPEN
+        number = item.invoice_number or ""
+        return cls(number, state, item.amount, item.paid, item.outstanding)
+
 
 DEFAULT_URL = "https://soap.e-boekhouden.nl/soap.asmx"
 _BINDING = "{http://www.e-boekhouden.nl/soap}soapAppSoap"
@@ -286,6 +338,75 @@ class EBoekhoudenClient:
         updated = relation.model_copy(update={"id": existing.id, "added": existing.added})
         self.update_relation(updated)
         return updated
+
+    # -- bookings and payments --------------------------------------------------------
+
+    def mutations(
+        self,
+        *,
+        invoice_number: str | None = None,
+        number: int = 0,
+        date_from: dt.date = _EARLIEST,
+        date_to: dt.date = _LATEST,
+    ) -> list[Mutation]:
+        """Bookings (GetMutaties), filtered by invoice number or mutation number.
+
+        The service returns at most the last 500 mutations and allows 5,000 calls
+        a month: filter narrowly, never use it for bulk history.
+        """
+        filter_ = {
+            "MutatieNr": number,
+            "Factuurnummer": invoice_number,
+            "DatumVan": date_from,
+            "DatumTm": date_to,
+        }
+        result = self._call(
+            "GetMutaties", cFilter={k: v for k, v in filter_.items() if v is not None}
+        )
+        return [Mutation.model_validate(i) for i in _items(result, "Mutaties", "cMutatieList")]
+
+    def find_invoice_booking(self, invoice_number: str, relation_code: str) -> Mutation | None:
+        """The invoice booking (sales or purchase) of this invoice number and relation, if any."""
+        kinds = {MutationKind.SALES_INVOICE, MutationKind.PURCHASE_INVOICE}
+        return next(
+            (
+                m
+                for m in self.mutations(invoice_number=invoice_number)
+                if m.kind in kinds
+                and m.invoice_number == invoice_number
+                and m.relation_code == relation_code
+            ),
+            None,
+        )
+
+    def payment_status(
+        self, invoice_numbers: Iterable[str], kind: OpenItemKind | str = OpenItemKind.DEBTORS
+    ) -> dict[str, PaymentStatus]:
+        """Paid, open or partly paid, with the outstanding amount, per invoice number.
+
+        Comes from GetOpenPosten (one call for all invoices). An invoice that is
+        not open is paid if it was booked, and unknown if it was not.
+        """
+        open_by_number = {item.invoice_number: item for item in self.open_items(kind)}
+        statuses = {}
+        for number in invoice_numbers:
+            item = open_by_number.get(number)
+            statuses[number] = (
+                PaymentStatus.from_open_item(item) if item else self._closed_status(number)
+            )
+        return statuses
+
+    def _closed_status(self, invoice_number: str) -> PaymentStatus:
+        booked = [m for m in self.mutations(invoice_number=invoice_number) if m.lines]
+        invoices = [
+            m
+            for m in booked
+            if m.kind in {MutationKind.SALES_INVOICE, MutationKind.PURCHASE_INVOICE}
+        ]
+        if not invoices:
+            return PaymentStatus(invoice_number, PaymentState.UNKNOWN)
+        amount = sum((m.total_incl for m in invoices), Decimal("0.00"))
+        return PaymentStatus(invoice_number, PaymentState.PAID, amount, amount, Decimal("0.00"))
 
     # -- reads ------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 __all__ = [
     "Administration",
@@ -213,6 +213,23 @@ class Mutation(_Wire):
     payment_reference: str | None = Field(None, alias="Betalingskenmerk")
     in_ex_vat: InExVat | None = Field(None, alias="InExBTW")
     lines: list[MutationLine] = Field(default_factory=list, alias="MutatieRegels")
+
+    @field_validator("lines", mode="before")
+    @classmethod
+    def _unwrap_lines(cls, value: Any) -> Any:
+        # On the wire the lines sit in an ArrayOf wrapper: {"cMutatieRegel": [...]}
+        # on input, {"cMutatieListRegel": [...]} in GetMutaties answers; None when empty.
+        if value is None:
+            return []
+        if isinstance(value, dict) and len(value) == 1:
+            inner = next(iter(value.values()))
+            return [] if inner is None else inner if isinstance(inner, list) else [inner]
+        return value
+
+    @property
+    def total_incl(self) -> Decimal:
+        """The sum of the lines including VAT."""
+        return sum((line.amount_incl for line in self.lines), Decimal("0.00"))
 
     def to_wire(self) -> dict[str, Any]:
         """The dictionary zeep takes; lines go in the ``ArrayOfCMutatieRegel`` wrapper."""
