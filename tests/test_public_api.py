@@ -10,6 +10,7 @@ PACKAGES = [
     "crmconnect",
     "crmconnect.eboekhouden",
     "crmconnect.kvk",
+    "crmconnect.mapping",
     "crmconnect.models",
     "crmconnect.validation",
     "crmconnect.sandbox",

@@ -37,9 +37,13 @@ from .models import (
     AddressKind,
     BankAccount,
     ContactDetails,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
     Organisation,
     Person,
     SbiActivity,
+    VatCategory,
 )
 
 __all__ = [
@@ -53,6 +57,9 @@ __all__ = [
     "ConnectError",
     "ContactDetails",
     "CrmConnectError",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
     "MappingError",
     "NotFoundError",
     "Organisation",
@@ -65,5 +72,6 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "ValidationError",
+    "VatCategory",
     "__version__",
 ]

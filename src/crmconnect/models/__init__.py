@@ -5,6 +5,7 @@ host sees one shape whatever the remote service. Public names are English;
 Dutch terms appear only in the docstrings.
 """
 
+from ._invoice import Invoice, InvoiceKind, InvoiceLine, VatCategory
 from ._party import (
     Address,
     AddressKind,
@@ -20,9 +21,13 @@ __all__ = [
     "AddressKind",
     "BankAccount",
     "ContactDetails",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
     "Organisation",
     "Person",
     "SbiActivity",
+    "VatCategory",
 ]
 
 for _name in __all__:
