@@ -29,7 +29,13 @@ from ._models import (
 )
 
 try:
-    from ._client import DEFAULT_URL, EBoekhoudenClient, PaymentState, PaymentStatus
+    from ._client import (
+        DEFAULT_URL,
+        Booking,
+        EBoekhoudenClient,
+        PaymentState,
+        PaymentStatus,
+    )
 except ImportError as _missing:  # pragma: no cover - exercised without the extra
     if _missing.name not in {"zeep", "requests", "lxml"}:
         raise
@@ -44,6 +50,7 @@ __all__ = [
     "SESSION_ERROR_PATTERN",
     "Administration",
     "Balance",
+    "Booking",
     "CostCentre",
     "EBoekhoudenClient",
     "InExVat",

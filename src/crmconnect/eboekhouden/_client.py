@@ -35,29 +35,49 @@ from ..errors import (
     APIError,
     ConfigurationError,
     ConnectError,
+    NotFoundError,
     ServerError,
     TimeoutError,
     TransportError,
     ValidationError,
 )
+from ..mapping import BookingLine, VatTable, vat_breakdown
+from ..models import Invoice, InvoiceKind
 from ._errors import error_from_result, is_session_error
 from ._models import (
     Administration,
     Balance,
     CostCentre,
+    InExVat,
     Ledger,
     Mutation,
     MutationKind,
+    MutationLine,
     OpenItem,
     OpenItemKind,
     Relation,
 )
 
-__all__ = ["DEFAULT_URL", "EBoekhoudenClient", "PaymentState", "PaymentStatus"]
+__all__ = ["DEFAULT_URL", "Booking", "EBoekhoudenClient", "PaymentState", "PaymentStatus"]
 
 _EARLIEST = dt.date(1900, 1, 1)
 _LATEST = dt.date(2200, 1, 1)
 """GetMutaties requires both dates; these mean "no date filter" (as peers send)."""
+
+
+@attrs.frozen
+class Booking:
+    """The booking of an invoice.
+
+    Attributes:
+        mutation_number: e-Boekhouden's number of the booking (``Mutatienummer``).
+        invoice_number: The invoice number.
+        created: ``False`` when the invoice had been booked before and nothing was written.
+    """
+
+    mutation_number: int
+    invoice_number: str
+    created: bool
 
 
 class PaymentState(StrEnum):
@@ -141,6 +161,8 @@ class EBoekhoudenClient:
         timeout: Seconds per request.
         max_retries: Retries of reads after transport or server errors.
         session: A `requests.Session` for zeep to use (borrowed, never closed here).
+        debtors_ledger: The debtors ledger (category DEB) for sales invoices.
+        creditors_ledger: The creditors ledger (category CRED) for purchase invoices.
 
     Example:
         ```python
@@ -161,6 +183,8 @@ class EBoekhoudenClient:
         timeout: float = 30.0,
         max_retries: int = 2,
         session: requests.Session | None = None,
+        debtors_ledger: str = "1300",
+        creditors_ledger: str = "1600",
     ) -> None:
         self._username = _setting(username, "USERNAME")
         self._code1 = _setting(security_code_1, "SECURITY_CODE_1")
@@ -169,6 +193,9 @@ class EBoekhoudenClient:
             raise ConfigurationError(f"source must be at most 10 characters, got {source!r}")
         self.source = source
         self.administration_guid = administration_guid
+        # Codes of e-Boekhouden's default chart; check them with `ledgers()`.
+        self.debtors_ledger = debtors_ledger
+        self.creditors_ledger = creditors_ledger
         self.url = url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_URL") or DEFAULT_URL
         self._redact = Redactor([self._code1, self._code2])
         for secret in (self._code1, self._code2):
@@ -240,15 +267,8 @@ class EBoekhoudenClient:
         """One SOAP call; transport failures mapped, secrets masked."""
         try:
             raw = getattr(self._service, operation)(**arguments)
-        except requests.exceptions.ConnectionError as exc:
-            kind = ConnectError if _not_sent(exc) else TransportError
-            raise kind(
-                self._redact(f"e-Boekhouden {operation}: {exc}"), service="eboekhouden"
-            ) from None
-        except requests.exceptions.Timeout as exc:
-            raise TimeoutError(
-                self._redact(f"e-Boekhouden {operation}: {exc}"), service="eboekhouden"
-            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_error(operation, exc) from None
         except zeep.exceptions.TransportError as exc:
             raise _server_error(operation, exc.status_code, self._redact) from None
         except zeep.exceptions.Error as exc:
@@ -257,6 +277,14 @@ class EBoekhoudenClient:
             ) from None
         result = zeep.helpers.serialize_object(raw, dict)
         return result if isinstance(result, dict) else {}
+
+    def _transport_error(self, operation: str, exc: Exception) -> TransportError:
+        message = self._redact(f"e-Boekhouden {operation}: {type(exc).__name__}: {exc}")
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or _not_sent(exc):
+            return ConnectError(message, service="eboekhouden")  # never sent
+        if isinstance(exc, requests.exceptions.Timeout):
+            return TimeoutError(message, service="eboekhouden")
+        return TransportError(message, service="eboekhouden")
 
     def _check(self, result: Mapping[str, Any], operation: str) -> None:
         error = error_from_result(result, operation=operation, redact=self._redact)
@@ -340,6 +368,81 @@ class EBoekhoudenClient:
         return updated
 
     # -- bookings and payments --------------------------------------------------------
+
+    def book_invoice(
+        self, invoice: Invoice, vat_table: VatTable, *, relation: Relation | None = None
+    ) -> Booking:
+        """Book a sales (FactuurVerstuurd) or purchase (FactuurOntvangen) invoice, once.
+
+        The VAT table turns the invoice into one line per VAT rate and ledger
+        before anything is written (an uncovered category raises `MappingError`).
+        The relation is made sure of first: created or updated when ``relation``
+        is given, else it must exist. When this invoice number was already
+        booked for this relation, that booking is returned and nothing is
+        written. A write whose answer was lost (timeout, dropped connection) is
+        checked by invoice number before anyone would repeat it.
+
+        Raises:
+            MappingError: An invoice line's VAT category is not in the table.
+            NotFoundError: No ``relation`` was given and its code is unknown.
+        """
+        lines = vat_breakdown(invoice, vat_table)
+        self._ensure_relation(invoice.relation_code, relation)
+        existing = self.find_invoice_booking(invoice.number, invoice.relation_code)
+        if existing is not None:
+            return Booking(existing.number, invoice.number, created=False)
+        mutation = self._invoice_mutation(invoice, lines)
+        try:
+            result = self._call("AddMutatie", write=True, oMut=mutation.to_wire())
+        except ConnectError:
+            raise  # never sent: nothing to check
+        except TransportError:
+            # Ambiguous: the service may have booked it before the answer was lost.
+            found = self.find_invoice_booking(invoice.number, invoice.relation_code)
+            if found is None:
+                raise
+            return Booking(found.number, invoice.number, created=True)
+        return Booking(int(result["Mutatienummer"]), invoice.number, created=True)
+
+    def _ensure_relation(self, code: str, relation: Relation | None) -> None:
+        if relation is not None:
+            if relation.code != code:
+                raise ValidationError(
+                    "relation.code", relation.code, f"the invoice is for {code!r}"
+                )
+            self.upsert_relation(relation)
+        elif self.relation_by_code(code) is None:
+            raise NotFoundError(
+                f"e-Boekhouden has no relation {code!r}; pass relation= to create it",
+                service="eboekhouden",
+            )
+
+    def _invoice_mutation(self, invoice: Invoice, lines: list[BookingLine]) -> Mutation:
+        sales = invoice.kind is InvoiceKind.SALES
+        including = invoice.amounts_include_vat
+        term = (invoice.due_date - invoice.date).days if invoice.due_date else None
+        return Mutation(
+            kind=MutationKind.SALES_INVOICE if sales else MutationKind.PURCHASE_INVOICE,
+            date=invoice.date,
+            ledger_code=self.debtors_ledger if sales else self.creditors_ledger,
+            relation_code=invoice.relation_code,
+            invoice_number=invoice.number,
+            description=invoice.description or f"Factuur {invoice.number}",
+            payment_term_days=str(term) if term is not None else None,
+            in_ex_vat=InExVat.INCLUDING if including else InExVat.EXCLUDING,
+            lines=[
+                MutationLine(
+                    amount_entered=line.amount_incl if including else line.amount_excl,
+                    amount_excl=line.amount_excl,
+                    vat_amount=line.vat_amount,
+                    amount_incl=line.amount_incl,
+                    vat_code=line.vat_code,
+                    vat_percentage=line.rate,
+                    ledger_code=line.ledger,
+                )
+                for line in lines
+            ],
+        )
 
     def mutations(
         self,
@@ -466,7 +569,7 @@ def _items(result: Mapping[str, Any], wrapper: str, element: str) -> list[Mappin
     return list(inner) if isinstance(inner, list) else [inner]
 
 
-def _not_sent(exc: requests.exceptions.ConnectionError) -> bool:
+def _not_sent(exc: Exception) -> bool:
     text = str(exc)
     return "Connection refused" in text or "Failed to establish" in text
 
