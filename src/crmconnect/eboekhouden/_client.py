@@ -566,7 +566,9 @@ def _items(result: Mapping[str, Any], wrapper: str, element: str) -> list[Mappin
     inner = outer.get(element) if isinstance(outer, Mapping) else outer
     if inner is None:
         return []
-    return list(inner) if isinstance(inner, list) else [inner]
+    items = list(inner) if isinstance(inner, list) else [inner]
+    # An xsi:nil list item comes back from zeep as a dict of Nones: skip it.
+    return [i for i in items if isinstance(i, Mapping) and any(v is not None for v in i.values())]
 
 
 def _not_sent(exc: Exception) -> bool:
