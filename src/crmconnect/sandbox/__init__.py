@@ -7,6 +7,11 @@ in-process through an httpx transport, or as a loopback HTTP server for any
 application (also from the command line: ``python -m crmconnect.sandbox kvk``).
 Latency, rate limits and failures can be switched on at will with `Faults`.
 
+`EBoekhoudenSandbox` answers like e-Boekhouden's SOAP service (``/soap.asmx``)
+over in-memory books: relations, ledgers, VAT codes, mutations, open items and
+balances, with its sessions, in-band errors and 500-mutation limit
+(``python -m crmconnect.sandbox eboekhouden``).
+
 Example:
     ```python
     import httpx
@@ -30,6 +35,11 @@ Example:
 
     with sandbox.serve(port=0) as url:  # e.g. http://127.0.0.1:54321
         print(f"point your app at {url}/test/api")
+
+    books = EBoekhoudenSandbox()  # accepts DEMO_CREDENTIALS
+    books.fail_next(1, "drop_after", "AddMutatie")  # booked, but the answer is lost
+    with books.serve() as url:
+        print(f"SOAP at {url}/soap.asmx")
     ```
 """
 
@@ -45,6 +55,31 @@ from ._core import (
     ServiceHandler,
     serve,
 )
+from ._eboekhouden import (
+    DEMO_ADMINISTRATION,
+    DEMO_CREDENTIALS,
+    DEMO_SECURITY_CODE_1,
+    DEMO_SECURITY_CODE_2,
+    DEMO_USERNAME,
+    SOAP_NAMESPACE,
+    SOAP_PATH,
+    EBoekhoudenCredentials,
+    EBoekhoudenSandbox,
+)
+from ._eboekhouden_data import (
+    MUTATION_LIMIT,
+    VAT_CODES,
+    AdministrationRecord,
+    Bookkeeping,
+    CostCentreRecord,
+    InBandError,
+    LedgerRecord,
+    LineRecord,
+    MutationRecord,
+    OpenItemRecord,
+    RelationRecord,
+    VatCode,
+)
 from ._kvk import DEMO_API_KEY, MAX_RESULTS, TEST_API_KEY, KvKSandbox
 from ._kvk_data import (
     Address,
@@ -59,26 +94,47 @@ from ._kvk_data import (
 )
 
 __all__ = [
+    "DEMO_ADMINISTRATION",
     "DEMO_API_KEY",
+    "DEMO_CREDENTIALS",
+    "DEMO_SECURITY_CODE_1",
+    "DEMO_SECURITY_CODE_2",
+    "DEMO_USERNAME",
     "MAX_RESULTS",
+    "MUTATION_LIMIT",
+    "SOAP_NAMESPACE",
+    "SOAP_PATH",
     "TEST_API_KEY",
+    "VAT_CODES",
     "Address",
     "AddressKind",
+    "AdministrationRecord",
+    "Bookkeeping",
     "Branch",
     "Company",
+    "CostCentreRecord",
+    "EBoekhoudenCredentials",
+    "EBoekhoudenSandbox",
     "FaultKind",
     "Faults",
     "GeoData",
     "Handler",
     "Headers",
+    "InBandError",
     "KvKSandbox",
+    "LedgerRecord",
+    "LineRecord",
+    "MutationRecord",
+    "OpenItemRecord",
     "Register",
+    "RelationRecord",
     "SandboxRequest",
     "SandboxResponse",
     "SandboxStats",
     "SandboxTransport",
     "SbiActivity",
     "ServiceHandler",
+    "VatCode",
     "generate_companies",
     "kvk_test_companies",
     "serve",

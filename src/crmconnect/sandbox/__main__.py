@@ -4,6 +4,8 @@ Usage::
 
     python -m crmconnect.sandbox kvk --port 8123 [--host 127.0.0.1] [--latency 0.02]
         [--rate-limit 100] [--synthetic 10000] [--seed 0]
+    python -m crmconnect.sandbox eboekhouden --port 8124 [--username U
+        --security-code-1 C1 --security-code-2 C2] [--latency 0.02] [--rate-limit 100]
 
 One subcommand per emulated service; each registers its own options.
 """
@@ -17,6 +19,12 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from ._eboekhouden import (
+    DEMO_CREDENTIALS,
+    SOAP_PATH,
+    EBoekhoudenCredentials,
+    EBoekhoudenSandbox,
+)
 from ._kvk import DEMO_API_KEY, TEST_API_KEY, KvKSandbox
 from ._kvk_data import generate_companies, kvk_test_companies
 
@@ -85,6 +93,58 @@ def _run_kvk(args: argparse.Namespace) -> int:
         return _wait()
 
 
+def _add_eboekhouden(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "eboekhouden",
+        help="e-Boekhouden SOAP (relations, mutations, open items, ledgers, balances)",
+        description=(
+            f"Serve the e-Boekhouden sandbox's SOAP service at {SOAP_PATH} until Ctrl-C. "
+            "Give all three credential options, or none for the demo login "
+            f"(username {DEMO_CREDENTIALS.username!r}, security codes "
+            f"{DEMO_CREDENTIALS.security_code_1!r} and {DEMO_CREDENTIALS.security_code_2!r})."
+        ),
+    )
+    _add_common(parser, default_port=8124)
+    parser.add_argument("--username", metavar="U", help="accepted username")
+    parser.add_argument("--security-code-1", metavar="C1", help="accepted security code 1")
+    parser.add_argument("--security-code-2", metavar="C2", help="accepted security code 2")
+    parser.add_argument(
+        "--session-ttl",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="idle seconds before a session expires (default: never)",
+    )
+    parser.set_defaults(run=_run_eboekhouden, parser=parser)
+
+
+def _run_eboekhouden(args: argparse.Namespace) -> int:
+    given = [args.username, args.security_code_1, args.security_code_2]
+    if any(value is not None for value in given) and not all(given):
+        parser: argparse.ArgumentParser = args.parser
+        parser.error("give --username, --security-code-1 and --security-code-2 together, or none")
+    demo = not any(given)
+    credentials = DEMO_CREDENTIALS if demo else EBoekhoudenCredentials(*given)
+    sandbox = EBoekhoudenSandbox(
+        credentials,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        session_ttl=args.session_ttl,
+    )
+    sandbox.faults.error_rate = args.error_rate
+    with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
+        print(f"e-Boekhouden sandbox on {url}", flush=True)
+        print(f"  SOAP endpoint: {url}{SOAP_PATH}")
+        print(f"  username: {credentials.username}")
+        if demo:  # documented demo codes: safe to show
+            print(f"  security code 1: {credentials.security_code_1}")
+            print(f"  security code 2: {credentials.security_code_2}")
+        else:  # never echo real-looking codes
+            print("  security codes: as given on the command line (not shown)")
+        print("  Press Ctrl-C to stop.", flush=True)
+        return _wait()
+
+
 def _wait() -> int:
     """Sleep until Ctrl-C or SIGTERM (both stop the server cleanly)."""
     signal.signal(signal.SIGTERM, _interrupt)
@@ -110,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
     _add_kvk(commands)
+    _add_eboekhouden(commands)
     return parser
 
 

@@ -11,7 +11,10 @@ random errors) and count what happened in `SandboxStats`.
 
 A handler may also provide ``render_error(request, status, retry_after)`` to
 shape injected errors like its service does, and ``path_family(path)`` to name
-the counters in `SandboxStats`; see `ServiceHandler`.
+the counters in `SandboxStats`; see `ServiceHandler`. A handler whose
+operations share one URL (SOAP) may provide ``route_path(request)``: the path
+that fault matching (``path_prefix``) and ``path_family`` see instead of
+``request.path``, e.g. ``"/soap.asmx/AddMutatie/"``.
 """
 
 from __future__ import annotations
@@ -49,8 +52,13 @@ __all__ = [
     "serve",
 ]
 
-FaultKind = Literal["500", "503", "timeout", "drop"]
-"""What an injected fault does: answer 500 or 503, time out, or drop the connection."""
+FaultKind = Literal["500", "503", "timeout", "drop", "drop_after"]
+"""What an injected fault does: answer 500 or 503, time out, or drop the connection.
+
+``"drop"`` drops it before the handler sees the request; ``"drop_after"`` lets
+the handler answer (so a write is done) and then drops the connection without
+that answer: an "ambiguous write".
+"""
 
 _FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 SERVER_TIMEOUT_HANG = 30.0
@@ -439,9 +447,11 @@ class Faults:
 
         Args:
             count: How many requests fail.
-            kind: ``"500"``, ``"503"``, ``"timeout"`` or ``"drop"``.
+            kind: ``"500"``, ``"503"``, ``"timeout"``, ``"drop"`` or
+                ``"drop_after"`` (the request is handled, the answer lost).
             path_prefix: Only requests whose path starts with this fail
-                (e.g. ``"/test/api/v2/zoeken"``); ``None`` for any request.
+                (e.g. ``"/test/api/v2/zoeken"``; the handler's ``route_path``
+                when it has one); ``None`` for any request.
 
         Raises:
             ValueError: For a count below 1 or an unknown kind.
@@ -513,9 +523,14 @@ class _Pipeline:
         self.stats = stats if stats is not None else SandboxStats()
 
     def process(self, request: SandboxRequest) -> _Outcome:
-        decision = self.faults._decide(request.path)
+        route = self._route(request)
+        decision = self.faults._decide(route)
         delay = self.faults.latency
-        family = self._family(request.path)
+        family = self._family(route)
+        if decision.action == "drop_after":
+            self.handler(request)  # done, but the answer never reaches the client
+            self.stats._record(family, None, decision.action, False)
+            return _Outcome(delay, failure="drop")
         if decision.action in ("timeout", "drop"):
             self.stats._record(family, None, decision.action, False)
             return _Outcome(delay, failure=cast(Literal["timeout", "drop"], decision.action))
@@ -527,6 +542,10 @@ class _Pipeline:
             fault = None if decision.action == "429" else decision.action
         self.stats._record(family, response.status, fault, decision.action == "429")
         return _Outcome(delay, response=response)
+
+    def _route(self, request: SandboxRequest) -> str:
+        route_path = getattr(self.handler, "route_path", None)
+        return str(route_path(request)) if callable(route_path) else request.path
 
     def _family(self, path: str) -> str:
         if self.service is not None:
@@ -578,9 +597,9 @@ def _raise_failure(kind: Literal["timeout", "drop"], request: httpx.Request) -> 
 class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """An httpx transport (sync and async) that answers from a sandbox handler.
 
-    ``"timeout"`` faults raise `httpx.ReadTimeout` and ``"drop"`` faults raise
-    `httpx.RemoteProtocolError` at once (after the latency), both with the
-    request attached, as httpx's own transports do.
+    ``"timeout"`` faults raise `httpx.ReadTimeout` and ``"drop"`` (and
+    ``"drop_after"``) faults raise `httpx.RemoteProtocolError` at once (after
+    the latency), both with the request attached, as httpx's own transports do.
 
     Args:
         handler: The sandbox that answers.
@@ -762,9 +781,9 @@ def serve(
 ) -> Iterator[str]:
     """Run a sandbox on a loopback HTTP server for the duration of a ``with`` block.
 
-    ``"drop"`` faults close the connection without answering; ``"timeout"``
-    faults hang for `SERVER_TIMEOUT_HANG` seconds (or until the server stops)
-    and then close it.
+    ``"drop"`` and ``"drop_after"`` faults close the connection without
+    answering; ``"timeout"`` faults hang for `SERVER_TIMEOUT_HANG` seconds (or
+    until the server stops) and then close it.
 
     Args:
         handler: The sandbox that answers.
