@@ -269,6 +269,14 @@ class EBoekhoudenClient:
             raw = getattr(self._service, operation)(**arguments)
         except requests.exceptions.RequestException as exc:
             raise self._transport_error(operation, exc) from None
+        except zeep.exceptions.Fault as exc:
+            # ASP.NET answers an internal failure with HTTP 500 and a soap:Server fault.
+            kind = ServerError if "server" in str(exc.code or "").casefold() else APIError
+            raise kind(
+                self._redact(f"e-Boekhouden {operation}: SOAP fault {exc.code}: {exc.message}"),
+                service="eboekhouden",
+                code=str(exc.code) if exc.code else None,
+            ) from None
         except zeep.exceptions.TransportError as exc:
             raise _server_error(operation, exc.status_code, self._redact) from None
         except zeep.exceptions.Error as exc:
