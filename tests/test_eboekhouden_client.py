@@ -253,3 +253,73 @@ def test_writes_are_not_retried_blindly(sandbox: EBoekhoudenSandbox) -> None:
         with pytest.raises(ServerError):
             books.book_invoice(invoice("F20"), TABLE)
     assert sandbox.stats.requests["AddMutatie"] == 1
+
+
+def relations_for(count: int) -> list[Relation]:
+    return [
+        Relation(code=f"1{i:03d}", company=f"Klant {i} B.V.", city="Utrecht") for i in range(count)
+    ]
+
+
+def invoices_for(count: int, day_step: int = 1) -> list[Invoice]:
+    line = InvoiceLine(
+        description="Advies",
+        quantity=Decimal("1"),
+        unit_price=Decimal("50.00"),
+        vat_category=VatCategory.NL_HIGH,
+    )
+    return [
+        Invoice(
+            number=f"B{i:04d}",
+            relation_code=f"1{i % 3:03d}",
+            date=dt.date(2026, 1, 1) + dt.timedelta(days=i * day_step),
+            lines=[line],
+        )
+        for i in range(count)
+    ]
+
+
+def test_push_relations_writes_only_what_changed(sandbox: EBoekhoudenSandbox) -> None:
+    with client(sandbox) as books:
+        first = books.push_relations(relations_for(3))
+        writes = sandbox.stats.requests["AddRelatie"] + sandbox.stats.requests["UpdateRelatie"]
+        again = books.push_relations(relations_for(3))
+        assert (
+            sandbox.stats.requests["AddRelatie"] + sandbox.stats.requests["UpdateRelatie"] == writes
+        )
+        changed = relations_for(3)
+        changed[1] = changed[1].model_copy(update={"city": "Zeist"})
+        third = books.push_relations(changed)
+    assert (len(first.created), len(again.unchanged), third.updated) == (3, 3, ("1001",))
+    assert {r.values.get("code"): r.values.get("city") for r in sandbox.relations}[
+        "1001"
+    ] == "Zeist"
+
+
+def test_push_invoices_books_each_once_with_bulk_lookups(sandbox: EBoekhoudenSandbox) -> None:
+    with client(sandbox) as books:
+        result = books.push_invoices(invoices_for(6), TABLE, relations_for(3))
+        calls = sandbox.stats.total
+        rerun = books.push_invoices(invoices_for(6), TABLE)
+    assert len(result.created) == 6 and not result.failed
+    assert len(rerun.unchanged) == 6 and rerun.writes == 0
+    assert sandbox.stats.total - calls <= 2, "the rerun only looks up, in bulk"
+    assert len(sandbox.mutations) == 6
+
+
+def test_bulk_lookup_splits_windows_at_the_cap() -> None:
+    sandbox = EBoekhoudenSandbox(mutation_limit=3)
+    with client(sandbox) as books:
+        books.mutation_cap = 3
+        books.push_invoices(invoices_for(10, day_step=3), TABLE, relations_for(3))
+        rerun = books.push_invoices(invoices_for(10, day_step=3), TABLE)
+    assert len(rerun.unchanged) == 10
+    assert len(sandbox.mutations) == 10
+
+
+def test_push_reports_failures_and_goes_on(sandbox: EBoekhoudenSandbox) -> None:
+    orphan = invoices_for(1)[0].model_copy(update={"number": "X1", "relation_code": "9999"})
+    with client(sandbox) as books:
+        result = books.push_invoices([orphan, *invoices_for(2)], TABLE, relations_for(3))
+    assert [key for key, _ in result.failed] == ["X1"]
+    assert set(result.created) == {"B0000", "B0001"}

@@ -10,6 +10,7 @@ Example:
     ```
 """
 
+from ._bulk import PushResult
 from ._errors import ERROR_PATTERNS, SESSION_ERROR_PATTERN, error_from_result
 from ._models import (
     Administration,
@@ -63,6 +64,7 @@ __all__ = [
     "OpenItemKind",
     "PaymentState",
     "PaymentStatus",
+    "PushResult",
     "Relation",
     "RelationType",
     "error_from_result",

@@ -17,7 +17,7 @@ import importlib.resources
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -43,6 +43,7 @@ from ..errors import (
 )
 from ..mapping import BookingLine, VatTable, vat_breakdown
 from ..models import Invoice, InvoiceKind
+from ._bulk import MUTATION_CAP, PushResult, push_invoices, push_relations
 from ._errors import error_from_result, is_session_error
 from ._models import (
     Administration,
@@ -195,6 +196,8 @@ class EBoekhoudenClient:
         self.administration_guid = administration_guid
         # Codes of e-Boekhouden's default chart; check them with `ledgers()`.
         self.debtors_ledger = debtors_ledger
+        self.mutation_cap = MUTATION_CAP
+        """The most mutations GetMutaties returns; bulk look-ups split at it."""
         self.creditors_ledger = creditors_ledger
         self.url = url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_URL") or DEFAULT_URL
         self._redact = Redactor([self._code1, self._code2])
@@ -394,12 +397,16 @@ class EBoekhoudenClient:
             MappingError: An invoice line's VAT category is not in the table.
             NotFoundError: No ``relation`` was given and its code is unknown.
         """
-        lines = vat_breakdown(invoice, vat_table)
+        vat_breakdown(invoice, vat_table)  # an uncovered category raises before any call
         self._ensure_relation(invoice.relation_code, relation)
         existing = self.find_invoice_booking(invoice.number, invoice.relation_code)
         if existing is not None:
             return Booking(existing.number, invoice.number, created=False)
-        mutation = self._invoice_mutation(invoice, lines)
+        return self._book(invoice, vat_table)
+
+    def _book(self, invoice: Invoice, vat_table: VatTable) -> Booking:
+        """Write the booking; when the answer is lost, look it up before anything repeats it."""
+        mutation = self._invoice_mutation(invoice, vat_breakdown(invoice, vat_table))
         try:
             result = self._call("AddMutatie", write=True, oMut=mutation.to_wire())
         except ConnectError:
@@ -411,6 +418,16 @@ class EBoekhoudenClient:
                 raise
             return Booking(found.number, invoice.number, created=True)
         return Booking(int(result["Mutatienummer"]), invoice.number, created=True)
+
+    def push_relations(self, relations: Iterable[Relation]) -> PushResult:
+        """Create or update many relations by code with one look-up (see `push_relations`)."""
+        return push_relations(self, relations)
+
+    def push_invoices(
+        self, invoices: Sequence[Invoice], vat_table: VatTable, relations: Iterable[Relation] = ()
+    ) -> PushResult:
+        """Book many invoices, each once, with bulk look-ups (see `push_invoices`)."""
+        return push_invoices(self, invoices, vat_table, relations)
 
     def _ensure_relation(self, code: str, relation: Relation | None) -> None:
         if relation is not None:
