@@ -1,0 +1,157 @@
+"""Push benchmark: N relations and N invoices to the e-Boekhouden sandbox on loopback.
+
+The sandbox runs in its own process (``python -m crmconnect.sandbox eboekhouden``)
+with 20 ms latency. The script pushes the relations and invoices with the
+client's bulk methods, then pushes the same data again (a rerun without
+changes), and prints per run: remote calls per relation and per invoice,
+sessions opened, writes, wall time and its ratio to the latency floor
+(calls x 20 ms, the time the calls take one after another).
+
+Goals: one session per run, at most 1.1 calls per record on the create path,
+and a rerun that writes nothing. Run ``python benchmarks/eboekhouden_push.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import requests
+
+from crmconnect.eboekhouden import EBoekhoudenClient, Relation
+from crmconnect.mapping import VatTable
+from crmconnect.models import Invoice, InvoiceLine, VatCategory
+
+LATENCY = 0.02
+TABLE = VatTable.from_toml(
+    'required_categories = ["nl_high", "nl_low"]\n[sales]\n'
+    'nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }\n'
+    'nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }\n'
+    '[sales.product_groups]\nconsultancy = "8011"\n'
+)
+
+
+def data(count: int) -> tuple[list[Relation], list[Invoice]]:
+    relations = [
+        Relation(code=f"{1000 + i}", company=f"Klant {i} B.V.", city="Utrecht")
+        for i in range(count)
+    ]
+    invoices = [
+        Invoice(
+            number=f"F{i:05d}",
+            relation_code=f"{1000 + i}",
+            date=dt.date(2026, 1, 1) + dt.timedelta(days=i % 300),
+            lines=[
+                InvoiceLine(
+                    description="Advies",
+                    quantity=Decimal(3),
+                    unit_price=Decimal("99.95"),
+                    vat_category=VatCategory.NL_HIGH,
+                    product_group="consultancy",
+                ),
+                InvoiceLine(
+                    description="Boek",
+                    quantity=Decimal(1),
+                    unit_price=Decimal("12.50"),
+                    vat_category=VatCategory.NL_LOW,
+                ),
+            ],
+        )
+        for i in range(count)
+    ]
+    return relations, invoices
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "crmconnect.sandbox",
+        "eboekhouden",
+        "--port",
+        str(port),
+        "--latency",
+        str(LATENCY),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(f"{url}/soap.asmx?wsdl", timeout=1)
+            return process, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("sandbox did not start")
+
+
+def counting_session() -> tuple[requests.Session, collections.Counter[str]]:
+    calls: collections.Counter[str] = collections.Counter()
+    session = requests.Session()
+
+    def count(response: requests.Response, *args: object, **kwargs: object) -> None:
+        action = response.request.headers.get("SOAPAction", "").strip('"').rsplit("/", 1)[-1]
+        calls[action] += 1
+
+    session.hooks["response"].append(count)
+    return session, calls
+
+
+def run(label: str, url: str, relations: list[Relation], invoices: list[Invoice]) -> None:
+    session, calls = counting_session()
+    started = time.perf_counter()
+    with EBoekhoudenClient(
+        "demo", "sandbox-code-1", "sandbox-code-2", url=f"{url}/soap.asmx", session=session
+    ) as books:
+        pushed_relations = books.push_relations(relations)
+        relation_calls = sum(calls.values())
+        pushed_invoices = books.push_invoices(invoices, TABLE)
+    wall = time.perf_counter() - started
+    total = sum(calls.values())
+    invoice_calls = total - relation_calls - calls["CloseSession"]
+    writes = calls["AddRelatie"] + calls["UpdateRelatie"] + calls["AddMutatie"]
+    floor = total * LATENCY
+    print(f"\n== {label} ({len(relations)} relations, {len(invoices)} invoices)")
+    print(f"calls                {total:8d}  {dict(sorted(calls.items()))}")
+    print(f"calls per relation   {relation_calls / len(relations):8.3f}")
+    print(f"calls per invoice    {invoice_calls / len(invoices):8.3f}")
+    print(f"sessions opened      {calls['OpenSession'] + calls['OpenSessionSub']:8d}")
+    print(
+        f"writes               {writes:8d}  (relations created {len(pushed_relations.created)}, "
+        f"updated {len(pushed_relations.updated)}; invoices booked {len(pushed_invoices.created)}; "
+        f"failed {len(pushed_relations.failed) + len(pushed_invoices.failed)})"
+    )
+    print(
+        f"wall time            {wall:8.1f} s   latency floor {floor:.1f} s   ratio {wall / floor:.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=2000)
+    args = parser.parse_args()
+    relations, invoices = data(args.records)
+    process, url = start_sandbox()
+    try:
+        run("first push", url, relations, invoices)
+        run("rerun without changes", url, relations, invoices)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
