@@ -103,7 +103,9 @@ def counting_session() -> tuple[requests.Session, collections.Counter[str]]:
     session = requests.Session()
 
     def count(response: requests.Response, *args: object, **kwargs: object) -> None:
-        action = response.request.headers.get("SOAPAction", "").strip('"').rsplit("/", 1)[-1]
+        header = response.request.headers.get("SOAPAction", "")
+        text = header.decode() if isinstance(header, bytes) else header
+        action = text.strip('"').rsplit("/", 1)[-1]
         calls[action] += 1
 
     session.hooks["response"].append(count)
