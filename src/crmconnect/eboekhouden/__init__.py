@@ -11,6 +11,7 @@ Example:
 """
 
 from ._bulk import PushResult
+from ._convert import NameStyle, format_person_name, relation_from
 from ._errors import ERROR_PATTERNS, SESSION_ERROR_PATTERN, error_from_result
 from ._models import (
     Administration,
@@ -60,6 +61,7 @@ __all__ = [
     "Mutation",
     "MutationKind",
     "MutationLine",
+    "NameStyle",
     "OpenItem",
     "OpenItemKind",
     "PaymentState",
@@ -68,7 +70,9 @@ __all__ = [
     "Relation",
     "RelationType",
     "error_from_result",
+    "format_person_name",
     "money",
+    "relation_from",
 ]
 
 for _name in __all__:
