@@ -1,0 +1,331 @@
+"""Record the e-Boekhouden cassettes in ``cassettes/eboekhouden/`` (vcrpy).
+
+By default the answers come from the e-Boekhouden sandbox served on loopback,
+whose address is rewritten to e-Boekhouden's (``https://soap.e-boekhouden.nl``)
+so that the cassettes replay for a client with its default URL. With
+``--real`` they come from the real service (needs network), with the login
+from ``CRMCONNECT_EBOEKHOUDEN_USERNAME``, ``..._SECURITY_CODE_1`` and
+``..._SECURITY_CODE_2`` (never printed). Recording against the real service
+WRITES a relation and invoices: use a test administration. The sandbox registers
+payments between calls (``payment_status``) and expires the session
+(``session_expired``); the real service cannot, so those sessions are shorter
+there and ``tests/test_eboekhouden_cassettes.py`` expects the sandbox recordings.
+
+Secrets are scrubbed BEFORE anything is written (``before_record_request`` /
+``before_record_response``), in the SOAP bodies as well as in the headers:
+
+* ``SecurityCode1``, ``SecurityCode2`` and ``Username`` (personal data) become ``***``;
+* ``SessionID`` becomes `SESSION_PLACEHOLDER`, in requests and in answers (OpenSession's
+  result carries it). Every session in a cassette thus has the same fake ID, which
+  still replays: the replaying client sends whatever ID the cassette's OpenSession
+  gave, and the tests match requests on method, URI and ``SOAPAction``, never on body;
+* ``Host``, ``Cookie``, ``Set-Cookie`` and ``Authorization`` headers are dropped
+  (ASP.NET may set a session cookie), and ``Content-Length`` is recomputed;
+* the loopback origin becomes ``https://soap.e-boekhouden.nl``.
+
+Then every cassette is checked for the literal secret values used (both security
+codes, also the deliberately wrong ones, each session ID the service handed out,
+raw and XML-escaped) and for the loopback address; a hit deletes the cassette and
+stops the script.
+
+    .venv/bin/python scripts/record_eboekhouden_cassettes.py [--real]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import vcr
+
+from crmconnect import AuthenticationError
+from crmconnect.eboekhouden import EBoekhoudenClient, Relation
+from crmconnect.mapping import VatTable
+from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
+from crmconnect.sandbox import EBoekhoudenSandbox
+
+CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "eboekhouden"
+ORIGIN = "https://soap.e-boekhouden.nl"
+SOAP_PATH = "/soap.asmx"
+
+DEMO = ("demo", "sandbox-code-1", "sandbox-code-2")
+WRONG_CODES = ("wrong-code-1-do-not-record", "wrong-code-2-do-not-record")
+
+PLACEHOLDER = "***"
+SESSION_PLACEHOLDER = "SCRUBBED-SESSION-ID"
+"""The fake session ID in every cassette (also imported by the tests)."""
+
+SECRET_ELEMENTS = ("SecurityCode1", "SecurityCode2", "Username")
+REQUEST_HEADERS_DROPPED = ("host", "cookie", "authorization")
+RESPONSE_HEADERS_DROPPED = ("set-cookie", "authorization", "www-authenticate")
+
+# Why a regular expression on the XML text is safe here:
+# * the elements are xs:string leaves in the WSDL (no child elements), so their
+#   whole value is the text between the start and the end tag;
+# * XML text never holds a raw "<" (lxml, zeep's serialiser, and ASP.NET's
+#   XmlSerializer escape it as "&lt;"), and neither side writes CDATA sections or
+#   comments, so "[^<]*" is exactly the value;
+# * the name is matched whole, with any namespace prefix ("ns0:" from zeep, none
+#   from ASP.NET) and any attributes, so SecurityCode1 never matches a longer name;
+#   a self-closing (empty) element has no value and is left alone;
+# * and a backstop (`check`) searches every cassette for the literal secrets
+#   afterwards, so a form the pattern missed stops the script instead of leaking.
+_ELEMENT = r"(<(?:[\w.-]+:)?{name}(?:\s[^<>]*)?(?<!/)>)[^<]*(</(?:[\w.-]+:)?{name}\s*>)"
+SECRETS_RE = re.compile(_ELEMENT.format(name="(?:" + "|".join(SECRET_ELEMENTS) + ")"))
+SESSION_RE = re.compile(_ELEMENT.format(name="SessionID"))
+_SESSION_VALUE_RE = re.compile(r"<(?:[\w.-]+:)?SessionID(?:\s[^<>]*)?(?<!/)>([^<]*)<")
+
+TABLE = VatTable.from_toml(
+    """
+    [sales]
+    nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
+    nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }
+    zero = { vat_code = "GEEN", ledger = "8000" }
+    reverse_charge = { vat_code = "VERL_VERK", ledger = "8020" }
+    exempt = { vat_code = "GEEN", ledger = "8000" }
+    eu_goods = { vat_code = "BI_EU_VERK", ledger = "8100" }
+    eu_services = { vat_code = "BI_EU_VERK_D", ledger = "8100" }
+    export_outside_eu = { vat_code = "BU_EU_VERK", ledger = "8100" }
+    """
+)
+
+RELATION = Relation(
+    code="CRMC-1001",
+    company="Bakkerij Jansen & Zn B.V.",
+    address="Oudegracht 1",
+    postcode="3511 AA",
+    city="Utrecht",
+    email="administratie@bakkerij-jansen.example",
+    iban="NL91ABNA0417164300",
+    added=dt.datetime(2026, 3, 1),
+)
+
+
+def invoice(number: str) -> Invoice:
+    """A sales invoice with two VAT rates: 2 x 100.00 at 21 % and 10.00 at 9 %."""
+    return Invoice(
+        number=number,
+        relation_code="CRMC-1001",
+        date=dt.date(2026, 3, 1),
+        due_date=dt.date(2026, 3, 31),
+        kind=InvoiceKind.SALES,
+        lines=[
+            InvoiceLine(
+                description="Advies",
+                quantity=Decimal("2"),
+                unit_price=Decimal("100.00"),
+                vat_category=VatCategory.NL_HIGH,
+            ),
+            InvoiceLine(
+                description="Boek",
+                quantity=Decimal("1"),
+                unit_price=Decimal("10.00"),
+                vat_category=VatCategory.NL_LOW,
+            ),
+        ],
+    )
+
+
+# -- scrubbing ------------------------------------------------------------------------
+
+
+def scrub_xml(text: str) -> str:
+    """Security codes and username to ``***``, session IDs to the fixed fake one."""
+    text = SECRETS_RE.sub(lambda m: m.group(1) + PLACEHOLDER + m.group(2), text)
+    return SESSION_RE.sub(lambda m: m.group(1) + SESSION_PLACEHOLDER + m.group(2), text)
+
+
+def _set_length(headers: dict[str, Any], body: bytes, *, listed: bool) -> None:
+    for name in list(headers):
+        if name.lower() == "content-length":
+            headers[name] = [str(len(body))] if listed else str(len(body))
+
+
+class Recorder:
+    """A vcr that scrubs as described above; remembers the session IDs it scrubbed."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.session_ids: set[str] = set()
+
+    def _text(self, body: bytes | str | None) -> bytes | None:
+        if body is None:
+            return None
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        self.session_ids.update(
+            v for v in _SESSION_VALUE_RE.findall(text) if v and v != SESSION_PLACEHOLDER
+        )
+        return scrub_xml(text.replace(self.origin, ORIGIN)).encode("utf-8")
+
+    def request(self, request: Any) -> Any:
+        request.uri = request.uri.replace(self.origin, ORIGIN)
+        body = self._text(request.body)
+        if body is not None:
+            request.body = body
+            _set_length(request.headers, body, listed=False)
+        return request
+
+    def response(self, answer: dict[str, Any]) -> dict[str, Any]:
+        headers = answer.get("headers", {})
+        for name in list(headers):
+            if name.lower() in RESPONSE_HEADERS_DROPPED:
+                del headers[name]
+        body = self._text(answer["body"]["string"])
+        if body is not None:
+            answer["body"]["string"] = body
+            _set_length(headers, body, listed=True)
+        return answer
+
+    def vcr(self) -> vcr.VCR:
+        return vcr.VCR(
+            cassette_library_dir=str(CASSETTES),
+            record_mode="all",
+            filter_headers=list(REQUEST_HEADERS_DROPPED),
+            before_record_request=self.request,
+            before_record_response=self.response,
+            decode_compressed_response=True,
+        )
+
+
+def check(path: Path, secrets: set[str]) -> None:
+    """Delete the cassette and stop when a secret (or the loopback address) is in it."""
+    text = path.read_text(encoding="utf-8")
+    forms = {form for s in secrets if s for form in (s, escape(s))}
+    leaked = [form for form in forms if form in text]
+    if leaked or "127.0.0.1" in text or "localhost" in text:
+        path.unlink()
+        # Never print the secret itself: only that something leaked.
+        raise SystemExit(f"{path.name}: scrubbing missed a secret or the loopback address")
+
+
+# -- the sessions -----------------------------------------------------------------------
+
+Session = Callable[[EBoekhoudenClient, EBoekhoudenSandbox | None], None]
+Place = AbstractContextManager[tuple[str, EBoekhoudenSandbox | None]]
+
+
+def relations(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+    """Upsert a new relation, read it back, update it, read it again, miss one."""
+    books.upsert_relation(RELATION)
+    books.relation_by_code("CRMC-1001")
+    books.upsert_relation(RELATION.model_copy(update={"city": "Zeist"}))
+    books.relation_by_code("CRMC-1001")
+    books.relation_by_code("CRMC-9999")
+
+
+def book_invoice(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+    """Book a sales invoice with two VAT rates (with its relation), again, and read it."""
+    books.book_invoice(invoice("CRMC-F2026-001"), TABLE, relation=RELATION)
+    books.book_invoice(invoice("CRMC-F2026-001"), TABLE, relation=RELATION)
+    books.mutations(invoice_number="CRMC-F2026-001")
+
+
+def payment_status(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+    """Book, then open -> partly paid -> paid as the sandbox registers payments."""
+    books.book_invoice(invoice("CRMC-F2026-010"), TABLE, relation=RELATION)
+    books.payment_status(["CRMC-F2026-010"])
+    if sandbox is None:
+        return  # the real service learns of payments from a bank import
+    sandbox.pay("CRMC-F2026-010", Decimal("100.00"), dt.date(2026, 3, 10))
+    books.payment_status(["CRMC-F2026-010"])
+    sandbox.pay("CRMC-F2026-010", Decimal("152.90"), dt.date(2026, 3, 20))
+    books.payment_status(["CRMC-F2026-010", "CRMC-NOPE"])
+
+
+def session_expired(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+    """A read, the session expires, the next read reopens it once."""
+    books.ledgers(category="DEB")
+    if sandbox is not None:
+        sandbox.expire_sessions()
+    books.ledgers(category="DEB")
+
+
+SESSIONS: dict[str, Session] = {
+    "relations": relations,
+    "book_invoice": book_invoice,
+    "payment_status": payment_status,
+    "session_expired": session_expired,
+}
+
+
+# -- recording --------------------------------------------------------------------------
+
+
+def record_session(
+    name: str,
+    origin: str,
+    login: tuple[str, str, str],
+    session: Session,
+    sandbox: EBoekhoudenSandbox | None = None,
+) -> None:
+    """Record one client session (the client opens and closes it) into ``<name>.yaml``."""
+    path = CASSETTES / f"{name}.yaml"
+    path.unlink(missing_ok=True)
+    recorder = Recorder(origin)
+    with recorder.vcr().use_cassette(path.name):
+        with EBoekhoudenClient(*login, url=origin + SOAP_PATH, max_retries=0) as books:
+            session(books, sandbox)
+    check(path, {*login[1:], *WRONG_CODES, *recorder.session_ids})
+    print(f"recorded {path.relative_to(CASSETTES.parents[1])}")
+
+
+def bad_credentials(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+    """Wrong security codes: OpenSession answers an in-band authentication error."""
+    with suppress(AuthenticationError):  # the in-band error is the point
+        books.ledgers()
+
+
+def record_all(login: tuple[str, str, str], place: Callable[[], Place]) -> None:
+    """Every session, each against a fresh sandbox (or the real service)."""
+    for name, session in SESSIONS.items():
+        with place() as (url, sandbox):
+            record_session(name, url, login, session, sandbox)
+    with place() as (url, _):
+        record_session("bad_credentials", url, (login[0], *WRONG_CODES), bad_credentials)
+
+
+@contextmanager
+def served() -> Iterator[tuple[str, EBoekhoudenSandbox | None]]:
+    """A fresh sandbox on loopback: its root URL and the sandbox."""
+    sandbox = EBoekhoudenSandbox()
+    with sandbox.serve() as url:
+        yield url, sandbox
+
+
+def real() -> Place:
+    """The real service: no sandbox to register payments or expire sessions."""
+    return nullcontext((ORIGIN, None))
+
+
+def real_login() -> tuple[str, str, str]:
+    names = ("USERNAME", "SECURITY_CODE_1", "SECURITY_CODE_2")
+    values = [os.environ.get(f"CRMCONNECT_EBOEKHOUDEN_{name}", "") for name in names]
+    missing = [n for n, v in zip(names, values, strict=True) if not v]
+    if missing:
+        raise SystemExit("--real needs CRMCONNECT_EBOEKHOUDEN_" + ", _".join(missing))
+    return values[0], values[1], values[2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--real", action="store_true", help="record e-Boekhouden's real service (writes data!)"
+    )
+    args = parser.parse_args()
+    CASSETTES.mkdir(parents=True, exist_ok=True)
+    if args.real:
+        record_all(real_login(), real)
+    else:
+        record_all(DEMO, served)
+
+
+if __name__ == "__main__":
+    main()
