@@ -12,6 +12,7 @@ CrmConnectError
 │   ├── ConflictError         the record already exists (duplicate code or invoice)
 │   ├── NotFoundError         the remote record does not exist (or no longer)
 │   ├── RateLimitError        429 or a quota answer [retriable], has ``retry_after``
+│   ├── RemoteValidationError the service refused a value (also a ValidationError)
 │   └── ServerError           5xx or a "try again later" code [retriable]
 ├── MappingError              a value the mapping tables do not cover
 └── SyncError                 the synchronisation cannot go on
@@ -40,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "RemoteDeprecationWarning",
+    "RemoteValidationError",
     "ServerError",
     "SyncError",
     "TimeoutError",
@@ -157,6 +159,34 @@ class RateLimitError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
+
+
+class RemoteValidationError(APIError, ValidationError):
+    """The remote service refused a value; ``field`` names it where the service said which.
+
+    Both an `APIError` (with the remote code and text) and a `ValidationError`,
+    so ``except ValidationError`` catches refusals made here and there alike.
+
+    Attributes:
+        field: The field refused, by our (English) name, e.g. ``"iban"``; the
+            remote name when no translation is known; ``""`` when not said.
+        value: The value refused, when known.
+        reason: The service's text.
+    """
+
+    def __init__(self, message: str, *, field: str, value: object = None, **kwargs: Any) -> None:
+        # Not APIError.__init__: its super() call would reach ValidationError's signature.
+        self.service = kwargs.pop("service")
+        self.status_code = kwargs.pop("status_code", None)
+        self.code = kwargs.pop("code", None)
+        self.remote_message = kwargs.pop("remote_message", None)
+        self.context = dict(kwargs.pop("context", None) or {})
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
+        self.field = field
+        self.value = value
+        self.reason = self.remote_message or message
+        Exception.__init__(self, message)
 
 
 class ServerError(APIError):

@@ -1,4 +1,9 @@
-"""The e-Boekhouden connector (SOAP through zeep; ``pip install 'crmconnect[eboekhouden]'``).
+"""The e-Boekhouden connector: SOAP through zeep, or the REST API through httpx.
+
+`EBoekhoudenClient` speaks SOAP (``pip install 'crmconnect[eboekhouden]'``);
+`crmconnect.eboekhouden.rest.EBoekhoudenRestClient` speaks the REST API v1.
+Both are a `BooksClient`: the same methods, models and errors, so a host
+switches backend by configuration (`connect`).
 
 Example:
     ```python
@@ -10,9 +15,17 @@ Example:
     ```
 """
 
+from ._books import Booking, BooksClient, PaymentState, PaymentStatus
 from ._bulk import PushResult
+from ._config import EBoekhoudenSettings, connect
 from ._convert import NameStyle, format_person_name, relation_from
-from ._errors import ERROR_PATTERNS, SESSION_ERROR_PATTERN, error_from_result
+from ._errors import (
+    ERROR_CODES,
+    ERROR_PATTERNS,
+    FIELD_OF_CODE,
+    SESSION_ERROR_PATTERN,
+    error_from_result,
+)
 from ._models import (
     Administration,
     Balance,
@@ -31,30 +44,37 @@ from ._models import (
 )
 
 try:
-    from ._client import (
-        DEFAULT_URL,
-        Booking,
-        EBoekhoudenClient,
-        PaymentState,
-        PaymentStatus,
-    )
+    from ._client import DEFAULT_URL, EBoekhoudenClient
 except ImportError as _missing:  # pragma: no cover - exercised without the extra
     if _missing.name not in {"zeep", "requests", "lxml"}:
         raise
-    raise ImportError(
-        "crmconnect.eboekhouden needs zeep: pip install 'crmconnect[eboekhouden]'",
-        name=_missing.name,
-    ) from None
+    # The REST backend (crmconnect.eboekhouden.rest) works without zeep:
+    # only touching the SOAP client asks for the extra.
+    _SOAP_MISSING = _missing.name
+
+    def __getattr__(name: str) -> object:
+        if name in {"DEFAULT_URL", "EBoekhoudenClient"}:
+            raise ImportError(
+                "crmconnect.eboekhouden's SOAP client needs zeep: "
+                "pip install 'crmconnect[eboekhouden]'",
+                name=_SOAP_MISSING,
+            )
+        raise AttributeError(name)
+
 
 __all__ = [
     "DEFAULT_URL",
+    "ERROR_CODES",
     "ERROR_PATTERNS",
+    "FIELD_OF_CODE",
     "SESSION_ERROR_PATTERN",
     "Administration",
     "Balance",
     "Booking",
+    "BooksClient",
     "CostCentre",
     "EBoekhoudenClient",
+    "EBoekhoudenSettings",
     "InExVat",
     "Ledger",
     "LedgerCategory",
@@ -69,6 +89,7 @@ __all__ = [
     "PushResult",
     "Relation",
     "RelationType",
+    "connect",
     "error_from_result",
     "format_person_name",
     "money",

@@ -1,9 +1,9 @@
 """Pushing many relations and invoices with few calls (bulk look-ups first).
 
 The create path costs about one call per record: existing relation codes come
-from one GetRelaties, existing invoice bookings from GetMutaties over date
-windows (split whenever a window hits the service's cap of 500) plus one
-GetOpenPosten. A rerun without changes writes nothing. A record that fails is
+from one relation listing, existing invoice bookings from the backend's bulk
+look-up (SOAP: GetMutaties over date windows, split whenever a window hits the
+service's cap of 500). A rerun without changes writes nothing. A record that fails is
 reported in the result with its error, never dropped; the others go on.
 """
 
@@ -21,9 +21,9 @@ from ..models import Invoice
 from ._models import Mutation, MutationKind, Relation
 
 if TYPE_CHECKING:
-    from ._client import EBoekhoudenClient
+    from ._books import BooksClient
 
-__all__ = ["PushResult", "booked_invoices", "push_invoices", "push_relations"]
+__all__ = ["PushResult", "booked_by_date_windows", "push_invoices", "push_relations"]
 
 MUTATION_CAP = 500
 """GetMutaties returns at most this many mutations per call."""
@@ -53,7 +53,7 @@ class PushResult:
         return len(self.created) + len(self.updated)
 
 
-def push_relations(client: EBoekhoudenClient, relations: Iterable[Relation]) -> PushResult:
+def push_relations(client: BooksClient, relations: Iterable[Relation]) -> PushResult:
     """Create missing relations and update changed ones, by code (one look-up in all).
 
     Only the fields a relation sets are compared and sent over the remote
@@ -79,8 +79,10 @@ def push_relations(client: EBoekhoudenClient, relations: Iterable[Relation]) -> 
     return PushResult(tuple(created), tuple(updated), tuple(unchanged), tuple(failed))
 
 
-def booked_invoices(client: EBoekhoudenClient, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
-    """(relation code, invoice number) pairs already booked, found in bulk."""
+def booked_by_date_windows(
+    client: BooksClient, invoices: Sequence[Invoice]
+) -> set[tuple[str, str]]:
+    """(relation code, invoice number) pairs already booked, from mutations by date window."""
     if not invoices:
         return set()
     dates = sorted(i.date for i in invoices)
@@ -92,7 +94,7 @@ def booked_invoices(client: EBoekhoudenClient, invoices: Sequence[Invoice]) -> s
     }
 
 
-def _bookings_between(client: EBoekhoudenClient, start: dt.date, end: dt.date) -> list[Mutation]:
+def _bookings_between(client: BooksClient, start: dt.date, end: dt.date) -> list[Mutation]:
     # GetMutaties stops at 500: a full window may hide more, so it is split in two.
     found = client.mutations(date_from=start, date_to=end)
     if len(found) < client.mutation_cap or start == end:
@@ -105,7 +107,7 @@ def _bookings_between(client: EBoekhoudenClient, start: dt.date, end: dt.date) -
 
 
 def push_invoices(
-    client: EBoekhoudenClient,
+    client: BooksClient,
     invoices: Sequence[Invoice],
     vat_table: VatTable,
     relations: Iterable[Relation] = (),
@@ -113,16 +115,19 @@ def push_invoices(
     """Book every invoice not yet booked; relations given are pushed first.
 
     Each invoice is mapped through the VAT table before anything is written
-    for it; a failing invoice is reported and the others go on.
+    for it; a failing invoice is reported and the others go on. An invoice
+    whose relation failed to push is reported with that relation's error.
     """
     relations = list(relations)
-    if relations:
-        push_relations(client, relations)
-    done = booked_invoices(client, invoices)
+    relation_errors = dict(push_relations(client, relations).failed) if relations else {}
+    done = client.booked_invoices(invoices)
     created, unchanged, failed = [], [], []
     for invoice in invoices:
         if (invoice.relation_code, invoice.number) in done:
             unchanged.append(invoice.number)
+            continue
+        if invoice.relation_code in relation_errors:
+            failed.append((invoice.number, relation_errors[invoice.relation_code]))
             continue
         try:
             client._book(invoice, vat_table)

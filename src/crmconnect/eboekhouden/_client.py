@@ -17,12 +17,9 @@ import importlib.resources
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
-from enum import StrEnum
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
 import requests
 import tenacity
 import zeep
@@ -35,91 +32,31 @@ from ..errors import (
     APIError,
     ConfigurationError,
     ConnectError,
-    NotFoundError,
     ServerError,
     TimeoutError,
     TransportError,
     ValidationError,
 )
-from ..mapping import BookingLine, VatTable, vat_breakdown
-from ..models import Invoice, InvoiceKind
-from ._bulk import MUTATION_CAP, PushResult, push_invoices, push_relations
+from ..models import Invoice
+from ._books import INVOICE_KINDS, BooksClient
+from ._bulk import MUTATION_CAP, booked_by_date_windows
 from ._errors import error_from_result, is_session_error
 from ._models import (
     Administration,
     Balance,
     CostCentre,
-    InExVat,
     Ledger,
     Mutation,
-    MutationKind,
-    MutationLine,
     OpenItem,
     OpenItemKind,
     Relation,
 )
 
-__all__ = ["DEFAULT_URL", "Booking", "EBoekhoudenClient", "PaymentState", "PaymentStatus"]
+__all__ = ["DEFAULT_URL", "EBoekhoudenClient"]
 
 _EARLIEST = dt.date(1900, 1, 1)
 _LATEST = dt.date(2200, 1, 1)
 """GetMutaties requires both dates; these mean "no date filter" (as peers send)."""
-
-
-@attrs.frozen
-class Booking:
-    """The booking of an invoice.
-
-    Attributes:
-        mutation_number: e-Boekhouden's number of the booking (``Mutatienummer``).
-        invoice_number: The invoice number.
-        created: ``False`` when the invoice had been booked before and nothing was written.
-    """
-
-    mutation_number: int
-    invoice_number: str
-    created: bool
-
-
-class PaymentState(StrEnum):
-    """Whether an invoice is paid."""
-
-    PAID = "paid"
-    OPEN = "open"
-    PARTLY_PAID = "partly_paid"
-    UNKNOWN = "unknown"
-    """Not open and not booked: the bookkeeping does not know the invoice."""
-
-
-@attrs.frozen
-class PaymentStatus:
-    """The payment state of one invoice.
-
-    Attributes:
-        invoice_number: The invoice number.
-        state: Paid, open, partly paid or unknown.
-        amount: The invoice total, when known.
-        paid: What was paid, when known.
-        outstanding: What is still to be paid, when known.
-    """
-
-    invoice_number: str
-    state: PaymentState
-    amount: Decimal | None = None
-    paid: Decimal | None = None
-    outstanding: Decimal | None = None
-
-    @classmethod
-    def from_open_item(cls, item: OpenItem) -> PaymentStatus:
-        """The status an open item describes."""
-        if item.outstanding == 0:
-            state = PaymentState.PAID
-        elif item.paid != 0:
-            state = PaymentState.PARTLY_PAID
-        else:
-            state = PaymentState.OPEN
-        number = item.invoice_number or ""
-        return cls(number, state, item.amount, item.paid, item.outstanding)
 
 
 DEFAULT_URL = "https://soap.e-boekhouden.nl/soap.asmx"
@@ -148,7 +85,7 @@ for _name in ("zeep", "zeep.transports", "zeep.wsdl.bindings.soap"):
     logging.getLogger(_name).addFilter(_ZEEP_FILTER)
 
 
-class EBoekhoudenClient:
+class EBoekhoudenClient(BooksClient):
     """Client for e-Boekhouden's SOAP API.
 
     Args:
@@ -219,12 +156,6 @@ class EBoekhoudenClient:
             f"security_code_1={mask_secret(self._code1)!r}, "
             f"security_code_2={mask_secret(self._code2)!r})"
         )
-
-    def __enter__(self) -> EBoekhoudenClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -- session ----------------------------------------------------------------------
 
@@ -363,119 +294,19 @@ class EBoekhoudenClient:
         )
         return [Relation.model_validate(item) for item in _items(result, "Relaties", "cRelatie")]
 
-    def relation_by_code(self, code: str) -> Relation | None:
-        """The relation with exactly this code, or ``None``."""
-        return next((r for r in self.relations(code=code) if r.code == code), None)
-
-    def upsert_relation(self, relation: Relation) -> Relation:
-        """Create or update by code: look up first, so a relation is never added twice."""
-        if not relation.code:
-            raise ValidationError("code", relation.code, "a relation needs a code")
-        existing = self.relation_by_code(relation.code)
-        if existing is None:
-            return relation.model_copy(update={"id": self.add_relation(relation)})
-        updated = relation.model_copy(update={"id": existing.id, "added": existing.added})
-        self.update_relation(updated)
-        return updated
-
     # -- bookings and payments --------------------------------------------------------
 
-    def book_invoice(
-        self, invoice: Invoice, vat_table: VatTable, *, relation: Relation | None = None
-    ) -> Booking:
-        """Book a sales (FactuurVerstuurd) or purchase (FactuurOntvangen) invoice, once.
-
-        The VAT table turns the invoice into one line per VAT rate and ledger
-        before anything is written (an uncovered category raises `MappingError`).
-        The relation is made sure of first: created or updated when ``relation``
-        is given, else it must exist. When this invoice number was already
-        booked for this relation, that booking is returned and nothing is
-        written. A write whose answer was lost (timeout, dropped connection) is
-        checked by invoice number before anyone would repeat it.
-
-        Raises:
-            MappingError: An invoice line's VAT category is not in the table.
-            NotFoundError: No ``relation`` was given and its code is unknown.
-        """
-        vat_breakdown(invoice, vat_table)  # an uncovered category raises before any call
-        self._ensure_relation(invoice.relation_code, relation)
-        existing = self.find_invoice_booking(invoice.number, invoice.relation_code)
-        if existing is not None:
-            return Booking(existing.number, invoice.number, created=False)
-        return self._book(invoice, vat_table)
-
-    def _book(self, invoice: Invoice, vat_table: VatTable) -> Booking:
-        """Write the booking; when the answer is lost, look it up before anything repeats it."""
-        mutation = self._invoice_mutation(invoice, vat_breakdown(invoice, vat_table))
-        try:
-            result = self._call("AddMutatie", write=True, oMut=mutation.to_wire())
-        except ConnectError:
-            raise  # never sent: nothing to check
-        except TransportError:
-            # Ambiguous: the service may have booked it before the answer was lost.
-            found = self.find_invoice_booking(invoice.number, invoice.relation_code)
-            if found is None:
-                raise
-            return Booking(found.number, invoice.number, created=True)
-        return Booking(int(result["Mutatienummer"]), invoice.number, created=True)
-
-    def push_relations(self, relations: Iterable[Relation]) -> PushResult:
-        """Create or update many relations by code with one look-up (see `push_relations`)."""
-        return push_relations(self, relations)
-
-    def push_invoices(
-        self, invoices: Sequence[Invoice], vat_table: VatTable, relations: Iterable[Relation] = ()
-    ) -> PushResult:
-        """Book many invoices, each once, with bulk look-ups (see `push_invoices`)."""
-        return push_invoices(self, invoices, vat_table, relations)
-
-    def _ensure_relation(self, code: str, relation: Relation | None) -> None:
-        if relation is not None:
-            if relation.code != code:
-                raise ValidationError(
-                    "relation.code", relation.code, f"the invoice is for {code!r}"
-                )
-            self.upsert_relation(relation)
-        elif self.relation_by_code(code) is None:
-            raise NotFoundError(
-                f"e-Boekhouden has no relation {code!r}; pass relation= to create it",
-                service="eboekhouden",
-            )
-
-    def _invoice_mutation(self, invoice: Invoice, lines: list[BookingLine]) -> Mutation:
-        sales = invoice.kind is InvoiceKind.SALES
-        including = invoice.amounts_include_vat
-        term = (invoice.due_date - invoice.date).days if invoice.due_date else None
-        return Mutation(
-            kind=MutationKind.SALES_INVOICE if sales else MutationKind.PURCHASE_INVOICE,
-            date=invoice.date,
-            ledger_code=self.debtors_ledger if sales else self.creditors_ledger,
-            relation_code=invoice.relation_code,
-            invoice_number=invoice.number,
-            description=invoice.description or f"Factuur {invoice.number}",
-            payment_term_days=str(term) if term is not None else None,
-            in_ex_vat=InExVat.INCLUDING if including else InExVat.EXCLUDING,
-            lines=[
-                MutationLine(
-                    amount_entered=line.amount_incl if including else line.amount_excl,
-                    amount_excl=line.amount_excl,
-                    vat_amount=line.vat_amount,
-                    amount_incl=line.amount_incl,
-                    vat_code=line.vat_code,
-                    vat_percentage=line.rate,
-                    ledger_code=line.ledger,
-                )
-                for line in lines
-            ],
-        )
+    def _add_mutation(self, mutation: Mutation) -> int:
+        result = self._call("AddMutatie", write=True, oMut=mutation.to_wire())
+        return int(result["Mutatienummer"])
 
     def mutations(
         self,
         *,
         invoice_number: str | None = None,
         number: int = 0,
-        date_from: dt.date = _EARLIEST,
-        date_to: dt.date = _LATEST,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
     ) -> list[Mutation]:
         """Bookings (GetMutaties), filtered by invoice number or mutation number.
 
@@ -485,56 +316,25 @@ class EBoekhoudenClient:
         filter_ = {
             "MutatieNr": number,
             "Factuurnummer": invoice_number,
-            "DatumVan": date_from,
-            "DatumTm": date_to,
+            "DatumVan": date_from or _EARLIEST,
+            "DatumTm": date_to or _LATEST,
         }
         result = self._call(
             "GetMutaties", cFilter={k: v for k, v in filter_.items() if v is not None}
         )
         return [Mutation.model_validate(i) for i in _items(result, "Mutaties", "cMutatieList")]
 
-    def find_invoice_booking(self, invoice_number: str, relation_code: str) -> Mutation | None:
-        """The invoice booking (sales or purchase) of this invoice number and relation, if any."""
-        kinds = {MutationKind.SALES_INVOICE, MutationKind.PURCHASE_INVOICE}
-        return next(
-            (
-                m
-                for m in self.mutations(invoice_number=invoice_number)
-                if m.kind in kinds
-                and m.invoice_number == invoice_number
-                and m.relation_code == relation_code
-            ),
-            None,
-        )
-
-    def payment_status(
-        self, invoice_numbers: Iterable[str], kind: OpenItemKind | str = OpenItemKind.DEBTORS
-    ) -> dict[str, PaymentStatus]:
-        """Paid, open or partly paid, with the outstanding amount, per invoice number.
-
-        Comes from GetOpenPosten (one call for all invoices). An invoice that is
-        not open is paid if it was booked, and unknown if it was not.
-        """
-        open_by_number = {item.invoice_number: item for item in self.open_items(kind)}
-        statuses = {}
-        for number in invoice_numbers:
-            item = open_by_number.get(number)
-            statuses[number] = (
-                PaymentStatus.from_open_item(item) if item else self._closed_status(number)
-            )
-        return statuses
-
-    def _closed_status(self, invoice_number: str) -> PaymentStatus:
-        booked = [m for m in self.mutations(invoice_number=invoice_number) if m.lines]
-        invoices = [
+    def invoice_bookings(self, invoice_number: str) -> list[Mutation]:
+        """The invoice bookings (sales or purchase) with this number (one GetMutaties)."""
+        return [
             m
-            for m in booked
-            if m.kind in {MutationKind.SALES_INVOICE, MutationKind.PURCHASE_INVOICE}
+            for m in self.mutations(invoice_number=invoice_number)
+            if m.kind in INVOICE_KINDS and m.invoice_number == invoice_number
         ]
-        if not invoices:
-            return PaymentStatus(invoice_number, PaymentState.UNKNOWN)
-        amount = sum((m.total_incl for m in invoices), Decimal("0.00"))
-        return PaymentStatus(invoice_number, PaymentState.PAID, amount, amount, Decimal("0.00"))
+
+    def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
+        """Pairs already booked: GetMutaties over the invoices' dates, split at the cap of 500."""
+        return booked_by_date_windows(self, invoices)
 
     # -- reads ------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ application (also from the command line: ``python -m crmconnect.sandbox kvk``).
 Latency, rate limits and failures can be switched on at will with `Faults`.
 
 `EBoekhoudenSandbox` answers like e-Boekhouden's SOAP service (``/soap.asmx``)
-over in-memory books: relations, ledgers, VAT codes, mutations, open items and
-balances, with its sessions, in-band errors and 500-mutation limit
+and its REST API (``/v1/``) over the same in-memory books: relations, ledgers,
+VAT codes, mutations, open items and balances, with their sessions, errors
+(in-band for SOAP) and SOAP's 500-mutation limit
 (``python -m crmconnect.sandbox eboekhouden``).
 
 Example:
@@ -39,7 +40,7 @@ Example:
     books = EBoekhoudenSandbox()  # accepts DEMO_CREDENTIALS
     books.fail_next(1, "drop_after", "AddMutatie")  # booked, but the answer is lost
     with books.serve() as url:
-        print(f"SOAP at {url}/soap.asmx")
+        print(f"SOAP at {url}/soap.asmx, REST under {url}/v1/")
     ```
 """
 
@@ -56,11 +57,13 @@ from ._core import (
     serve,
 )
 from ._eboekhouden import (
+    DEMO_ACCESS_TOKEN,
     DEMO_ADMINISTRATION,
     DEMO_CREDENTIALS,
     DEMO_SECURITY_CODE_1,
     DEMO_SECURITY_CODE_2,
     DEMO_USERNAME,
+    REST_PREFIX,
     SOAP_NAMESPACE,
     SOAP_PATH,
     EBoekhoudenCredentials,
@@ -94,6 +97,7 @@ from ._kvk_data import (
 )
 
 __all__ = [
+    "DEMO_ACCESS_TOKEN",
     "DEMO_ADMINISTRATION",
     "DEMO_API_KEY",
     "DEMO_CREDENTIALS",
@@ -102,6 +106,7 @@ __all__ = [
     "DEMO_USERNAME",
     "MAX_RESULTS",
     "MUTATION_LIMIT",
+    "REST_PREFIX",
     "SOAP_NAMESPACE",
     "SOAP_PATH",
     "TEST_API_KEY",

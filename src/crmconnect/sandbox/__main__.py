@@ -5,7 +5,8 @@ Usage::
     python -m crmconnect.sandbox kvk --port 8123 [--host 127.0.0.1] [--latency 0.02]
         [--rate-limit 100] [--synthetic 10000] [--seed 0]
     python -m crmconnect.sandbox eboekhouden --port 8124 [--username U
-        --security-code-1 C1 --security-code-2 C2] [--latency 0.02] [--rate-limit 100]
+        --security-code-1 C1 --security-code-2 C2] [--access-token T]
+        [--latency 0.02] [--rate-limit 100]
 
 One subcommand per emulated service; each registers its own options.
 """
@@ -19,8 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+import attrs
+
 from ._eboekhouden import (
     DEMO_CREDENTIALS,
+    REST_PREFIX,
     SOAP_PATH,
     EBoekhoudenCredentials,
     EBoekhoudenSandbox,
@@ -96,18 +100,25 @@ def _run_kvk(args: argparse.Namespace) -> int:
 def _add_eboekhouden(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "eboekhouden",
-        help="e-Boekhouden SOAP (relations, mutations, open items, ledgers, balances)",
+        help="e-Boekhouden SOAP and REST (relations, mutations, open items, ledgers, balances)",
         description=(
-            f"Serve the e-Boekhouden sandbox's SOAP service at {SOAP_PATH} until Ctrl-C. "
-            "Give all three credential options, or none for the demo login "
-            f"(username {DEMO_CREDENTIALS.username!r}, security codes "
-            f"{DEMO_CREDENTIALS.security_code_1!r} and {DEMO_CREDENTIALS.security_code_2!r})."
+            f"Serve the e-Boekhouden sandbox's SOAP service at {SOAP_PATH} and its REST API "
+            f"under {REST_PREFIX} until Ctrl-C. Give all three SOAP credential options, or "
+            f"none for the demo login (username {DEMO_CREDENTIALS.username!r}, security codes "
+            f"{DEMO_CREDENTIALS.security_code_1!r} and {DEMO_CREDENTIALS.security_code_2!r}, "
+            f"REST access token {DEMO_CREDENTIALS.access_token!r})."
         ),
     )
     _add_common(parser, default_port=8124)
     parser.add_argument("--username", metavar="U", help="accepted username")
     parser.add_argument("--security-code-1", metavar="C1", help="accepted security code 1")
     parser.add_argument("--security-code-2", metavar="C2", help="accepted security code 2")
+    parser.add_argument(
+        "--access-token",
+        metavar="T",
+        help="accepted REST access token (default: the demo token with the demo login, "
+        "else REST sessions are refused)",
+    )
     parser.add_argument(
         "--session-ttl",
         type=float,
@@ -124,7 +135,9 @@ def _run_eboekhouden(args: argparse.Namespace) -> int:
         parser: argparse.ArgumentParser = args.parser
         parser.error("give --username, --security-code-1 and --security-code-2 together, or none")
     demo = not any(given)
-    credentials = DEMO_CREDENTIALS if demo else EBoekhoudenCredentials(*given)
+    token = args.access_token or (DEMO_CREDENTIALS.access_token if demo else None)
+    login = DEMO_CREDENTIALS if demo else EBoekhoudenCredentials(*given)
+    credentials = attrs.evolve(login, access_token=token)
     sandbox = EBoekhoudenSandbox(
         credentials,
         latency=args.latency,
@@ -134,13 +147,17 @@ def _run_eboekhouden(args: argparse.Namespace) -> int:
     sandbox.faults.error_rate = args.error_rate
     with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
         print(f"e-Boekhouden sandbox on {url}", flush=True)
-        print(f"  SOAP endpoint: {url}{SOAP_PATH}")
+        print(f"  SOAP endpoint: {url}{SOAP_PATH}   REST API: {url}{REST_PREFIX}")
         print(f"  username: {credentials.username}")
         if demo:  # documented demo codes: safe to show
             print(f"  security code 1: {credentials.security_code_1}")
             print(f"  security code 2: {credentials.security_code_2}")
         else:  # never echo real-looking codes
             print("  security codes: as given on the command line (not shown)")
+        if token == DEMO_CREDENTIALS.access_token:
+            print(f"  REST access token: {token}")
+        else:
+            print("  REST access token: " + ("as given (not shown)" if token else "none: REST off"))
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
 

@@ -1,4 +1,7 @@
-"""`EBoekhoudenSandbox`: an offline e-Boekhouden SOAP service (``/soap.asmx``).
+"""`EBoekhoudenSandbox`: an offline e-Boekhouden, SOAP (``/soap.asmx``) and REST (``/v1/``).
+
+The REST API lives in `crmconnect.sandbox._eboekhouden_rest`, on the same
+books, credentials, sessions and faults; this module is the SOAP side.
 
 The handler speaks SOAP 1.1 (and 1.2), document/literal, in the namespace
 ``http://www.e-boekhouden.nl/soap``, and answers with exactly the element
@@ -71,16 +74,26 @@ from ._eboekhouden_data import (
     OpenItemRecord,
     RelationRecord,
 )
+from ._eboekhouden_rest import (
+    REST_PREFIX,
+    RestApi,
+    iter_routes,
+    rest_family,
+    rest_operation_prefix,
+    rest_route_path,
+)
 
 if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "DEMO_ACCESS_TOKEN",
     "DEMO_ADMINISTRATION",
     "DEMO_CREDENTIALS",
     "DEMO_SECURITY_CODE_1",
     "DEMO_SECURITY_CODE_2",
     "DEMO_USERNAME",
+    "REST_PREFIX",
     "SOAP_NAMESPACE",
     "SOAP_PATH",
     "EBoekhoudenCredentials",
@@ -101,6 +114,9 @@ DEMO_SECURITY_CODE_1 = "sandbox-code-1"
 
 DEMO_SECURITY_CODE_2 = "sandbox-code-2"
 """Security code 2 ("Beveiligingscode 2") of the demo credentials."""
+
+DEMO_ACCESS_TOKEN = "sandbox-api-token"
+"""The REST access token of the demo credentials."""
 
 DEMO_ADMINISTRATION = AdministrationRecord(
     "Demo B.V.", "Utrecht", "3F2504E0-4F89-41D3-9A0C-0305E82C3301", "2020"
@@ -131,29 +147,35 @@ def _mask(secret: str) -> str:
 
 @attrs.frozen(repr=False)
 class EBoekhoudenCredentials:
-    """The login the sandbox accepts: username and the two security codes.
+    """The logins the sandbox accepts: SOAP's username and codes, REST's access token.
 
-    The ``repr`` masks both codes.
+    The ``repr`` masks the codes and the token.
 
     Attributes:
-        username: The login name.
+        username: The SOAP login name.
         security_code_1: "Beveiligingscode 1".
-        security_code_2: "Beveiligingscode 2", sent again on every call.
+        security_code_2: "Beveiligingscode 2", sent again on every SOAP call.
+        access_token: The REST API token (``POST /v1/session``); ``None``
+            refuses every REST session.
     """
 
     username: str
     security_code_1: str
     security_code_2: str
+    access_token: str | None = None
 
     def __repr__(self) -> str:
         return (
             f"EBoekhoudenCredentials(username={self.username!r}, "
             f"security_code_1={_mask(self.security_code_1)!r}, "
-            f"security_code_2={_mask(self.security_code_2)!r})"
+            f"security_code_2={_mask(self.security_code_2)!r}, "
+            f"access_token={_mask(self.access_token or '')!r})"
         )
 
 
-DEMO_CREDENTIALS = EBoekhoudenCredentials(DEMO_USERNAME, DEMO_SECURITY_CODE_1, DEMO_SECURITY_CODE_2)
+DEMO_CREDENTIALS = EBoekhoudenCredentials(
+    DEMO_USERNAME, DEMO_SECURITY_CODE_1, DEMO_SECURITY_CODE_2, DEMO_ACCESS_TOKEN
+)
 """What the sandbox accepts when no credentials are given (documented, not secret)."""
 
 
@@ -551,6 +573,7 @@ _OPERATIONS: dict[str, _OperationSpec] = {
 class _Session:
     guid: str
     last_used: float
+    kind: Literal["soap", "rest"] = "soap"
 
 
 def _action(request: SandboxRequest) -> str | None:
@@ -574,10 +597,11 @@ def _own_wsdl() -> Path:
 
 
 class EBoekhoudenSandbox:
-    """An offline e-Boekhouden: the SOAP service at ``/soap.asmx`` over in-memory books.
+    """An offline e-Boekhouden: SOAP at ``/soap.asmx`` and REST under ``/v1/``, one set of books.
 
     Checks the login and the session on every call, answers errors in-band
-    (HTTP 200, ``ErrorMsg``) as the service does, keeps GetMutaties' limit of
+    (HTTP 200, ``ErrorMsg``) as the SOAP service does and as JSON error
+    bodies with REST's codes on ``/v1/``, keeps GetMutaties' limit of
     500 mutations, and injects faults on request (`faults`, `fail_next`):
     latency, 500s, 503s, rate limits, and an "ambiguous write" (``"drop_after"``:
     the write is done, then the connection drops).
@@ -651,6 +675,7 @@ class EBoekhoudenSandbox:
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
         self._sessions_opened = 0
+        self._rest = RestApi(self)
 
     def __repr__(self) -> str:
         return (
@@ -708,19 +733,24 @@ class EBoekhoudenSandbox:
         """Queue faults for the next ``count`` calls (of one operation, if given).
 
         Example: ``sandbox.fail_next(1, "drop_after", "AddMutatie")``: the next
-        AddMutatie is booked, but the client sees the connection drop.
+        AddMutatie is booked, but the client sees the connection drop; the same
+        over REST: ``sandbox.fail_next(1, "drop_after", "POST /v1/mutation")``.
 
         Args:
             count: How many calls fail.
             kind: ``"500"``, ``"503"``, ``"timeout"``, ``"drop"`` or ``"drop_after"``.
-            operation: Only calls of this SOAP operation; any request when ``None``.
+            operation: Only calls of this SOAP operation, or of this REST
+                endpoint (``"METHOD /v1/path"``); any request when ``None``.
 
         Raises:
             ValueError: For an unknown operation, a count below 1 or an unknown kind.
         """
         if operation is not None and operation not in _OPERATIONS:
-            raise ValueError(f"unknown operation {operation!r}")
-        prefix = f"{SOAP_PATH}/{operation}/" if operation else None
+            if operation not in set(iter_routes()):
+                raise ValueError(f"unknown operation {operation!r}")
+            prefix: str | None = rest_operation_prefix(operation)
+        else:
+            prefix = f"{SOAP_PATH}/{operation}/" if operation else None
         self.faults.fail_next(count, kind, path_prefix=prefix)
 
     # --- the data ------------------------------------------------------------------
@@ -913,12 +943,28 @@ class EBoekhoudenSandbox:
             if now - session.last_used > self.session_ttl:
                 del self._sessions[session_id]
 
-    def _new_session(self, guid: str) -> str:
-        session_id = secrets.token_hex(16).upper()
+    def _new_session(self, guid: str, kind: Literal["soap", "rest"] = "soap") -> str:
+        session_id = secrets.token_hex(16).upper() if kind == "soap" else secrets.token_urlsafe(32)
         with self._lock:
-            self._sessions[session_id] = _Session(guid, self._clock())
+            self._sessions[session_id] = _Session(guid, self._clock(), kind)
             self._sessions_opened += 1
         return session_id
+
+    def _rest_books(self, token: str) -> Bookkeeping:
+        """The books of a REST session token; ``SECURITY_010`` when unknown or expired."""
+        with self._lock:
+            self._drop_expired()
+            session = self._sessions.get(token) if token else None
+            if session is None or session.kind != "rest":
+                raise InBandError.of("SECURITY_010")
+            session.last_used = self._clock()
+            return self._books[session.guid]
+
+    def _end_rest_session(self, token: str) -> None:
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is not None and session.kind == "rest":
+                del self._sessions[token]
 
     def _login(self, args: _Node) -> None:
         """Check username and both security codes (constant-time for the codes).
@@ -942,7 +988,7 @@ class EBoekhoudenSandbox:
         with self._lock:
             self._drop_expired()
             session = self._sessions.get(session_id)
-            if session is None:
+            if session is None or session.kind != "soap":
                 raise InBandError.of("SECURITY_002")
             session.last_used = self._clock()
         code_2 = (_string(args, "SecurityCode2") or "").encode()
@@ -968,7 +1014,13 @@ class EBoekhoudenSandbox:
     def render_error(
         self, request: SandboxRequest, status: int, retry_after: int | None = None
     ) -> SandboxResponse:
-        """Answer an injected error: a SOAP fault for 500, IIS's HTML page otherwise."""
+        """Answer an injected error: REST's JSON error, a SOAP fault for 500, else IIS's page."""
+        if request.path.startswith(REST_PREFIX):
+            body: dict[str, object] = {"type": "error", "title": HTTPStatus(status).phrase}
+            if status == 500:
+                body.update(code="ERR_001", title="Something went wrong.")
+            headers = [("Retry-After", str(retry_after))] if retry_after is not None else []
+            return SandboxResponse.from_json(status, {**body, "status": status}, headers=headers)
         if status == 500 and request.method == "POST":
             version: SoapVersion = (
                 "1.2" if "soap+xml" in request.headers.get("Content-Type", "") else "1.1"
@@ -979,7 +1031,12 @@ class EBoekhoudenSandbox:
         return _plain(status, headers=headers)
 
     def route_path(self, request: SandboxRequest) -> str:
-        """The path faults and counters see: ``/soap.asmx/<Operation>/`` for SOAP calls."""
+        """The path faults and counters see: ``/soap.asmx/<Operation>/`` for SOAP calls.
+
+        REST calls: ``<path>/<METHOD>/``, e.g. ``/v1/mutation/POST/``.
+        """
+        if request.path.startswith(REST_PREFIX):
+            return rest_route_path(request)
         if request.method == "POST" and request.path.lower() == SOAP_PATH:
             operation = _action(request)
             if operation:
@@ -987,7 +1044,12 @@ class EBoekhoudenSandbox:
         return request.path
 
     def path_family(self, path: str) -> str:
-        """Name the counter of a (route) path: the SOAP operation, e.g. ``"AddMutatie"``."""
+        """Name the counter of a (route) path: the SOAP operation, e.g. ``"AddMutatie"``.
+
+        REST calls are counted as ``"POST /v1/mutation"``, ``"GET /v1/relation/{id}"``.
+        """
+        if path.startswith(REST_PREFIX):
+            return rest_family(path, default_path_family)
         if path.startswith(SOAP_PATH + "/"):
             return path[len(SOAP_PATH) + 1 :].strip("/") or "soap"
         if path.lower() == SOAP_PATH:
@@ -997,6 +1059,8 @@ class EBoekhoudenSandbox:
     # --- answering -----------------------------------------------------------------
 
     def _answer(self, request: SandboxRequest) -> SandboxResponse:
+        if request.path.startswith(REST_PREFIX):
+            return self._rest(request)
         if request.path.lower() != SOAP_PATH:
             return _plain(404, "The resource cannot be found.")
         if request.method == "GET" and any(k.lower() == "wsdl" for k, _ in request.query):

@@ -1,0 +1,329 @@
+"""What both e-Boekhouden backends (SOAP and REST) do alike, written once.
+
+`BooksClient` holds the logic on top of the remote calls: upserting relations
+by code, booking an invoice exactly once, bulk pushes and payment status. A
+backend implements only the primitives (`add_relation`, `relations`,
+`invoice_bookings`, `_add_mutation`, ...), so a host switches backend by
+configuration and keeps the same behaviour.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from enum import StrEnum
+from typing import Self
+
+import attrs
+
+from ..errors import ConflictError, ConnectError, NotFoundError, TransportError, ValidationError
+from ..mapping import BookingLine, VatTable, vat_breakdown
+from ..models import Invoice, InvoiceKind
+from ._bulk import PushResult, push_invoices, push_relations
+from ._models import (
+    Administration,
+    Balance,
+    CostCentre,
+    InExVat,
+    Ledger,
+    Mutation,
+    MutationKind,
+    MutationLine,
+    OpenItem,
+    OpenItemKind,
+    Relation,
+)
+
+__all__ = ["INVOICE_KINDS", "Booking", "BooksClient", "PaymentState", "PaymentStatus"]
+
+INVOICE_KINDS = frozenset({MutationKind.SALES_INVOICE, MutationKind.PURCHASE_INVOICE})
+
+
+@attrs.frozen
+class Booking:
+    """The booking of an invoice.
+
+    Attributes:
+        mutation_number: e-Boekhouden's number of the booking (``Mutatienummer``).
+        invoice_number: The invoice number.
+        created: ``False`` when the invoice had been booked before and nothing was written.
+    """
+
+    mutation_number: int
+    invoice_number: str
+    created: bool
+
+
+class PaymentState(StrEnum):
+    """Whether an invoice is paid."""
+
+    PAID = "paid"
+    OPEN = "open"
+    PARTLY_PAID = "partly_paid"
+    UNKNOWN = "unknown"
+    """Not open and not booked: the bookkeeping does not know the invoice."""
+
+
+@attrs.frozen
+class PaymentStatus:
+    """The payment state of one invoice.
+
+    Attributes:
+        invoice_number: The invoice number.
+        state: Paid, open, partly paid or unknown.
+        amount: The invoice total, when known.
+        paid: What was paid, when known.
+        outstanding: What is still to be paid, when known.
+    """
+
+    invoice_number: str
+    state: PaymentState
+    amount: Decimal | None = None
+    paid: Decimal | None = None
+    outstanding: Decimal | None = None
+
+    @classmethod
+    def from_open_item(cls, item: OpenItem) -> PaymentStatus:
+        """The status an open item describes."""
+        if item.outstanding == 0:
+            state = PaymentState.PAID
+        elif item.paid != 0:
+            state = PaymentState.PARTLY_PAID
+        else:
+            state = PaymentState.OPEN
+        number = item.invoice_number or ""
+        return cls(number, state, item.amount, item.paid, item.outstanding)
+
+
+class BooksClient(abc.ABC):
+    """The interface of both e-Boekhouden clients, and what they share.
+
+    Attributes:
+        debtors_ledger: The debtors ledger code (category DEB) of sales invoices.
+        creditors_ledger: The creditors ledger code (category CRED) of purchase invoices.
+        mutation_cap: The most mutations one `mutations` call may return
+            (SOAP: 500); bulk look-ups split their date windows at it.
+    """
+
+    debtors_ledger: str
+    creditors_ledger: str
+    mutation_cap: int
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End the session and release what the client opened."""
+
+    # -- primitives every backend implements ----------------------------------------------
+
+    @abc.abstractmethod
+    def add_relation(self, relation: Relation) -> int:
+        """Add a relation; returns its new ID. Never retried (see `upsert_relation`)."""
+
+    @abc.abstractmethod
+    def update_relation(self, relation: Relation) -> None:
+        """Replace a relation (all fields), found by its ``id``."""
+
+    @abc.abstractmethod
+    def relations(
+        self, *, code: str | None = None, keyword: str | None = None, id: int = 0
+    ) -> list[Relation]:
+        """Find relations by code, keyword or ID; all of them when no filter is given."""
+
+    @abc.abstractmethod
+    def mutations(
+        self,
+        *,
+        invoice_number: str | None = None,
+        number: int = 0,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> list[Mutation]:
+        """Bookings, filtered by invoice number, mutation number or dates."""
+
+    @abc.abstractmethod
+    def invoice_bookings(self, invoice_number: str) -> list[Mutation]:
+        """The invoice bookings (sales or purchase) with this number, lines included."""
+
+    @abc.abstractmethod
+    def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
+        """The (relation code, invoice number) pairs of these invoices already booked, in bulk."""
+
+    @abc.abstractmethod
+    def _add_mutation(self, mutation: Mutation) -> int:
+        """Write one mutation; returns its number. Never retried."""
+
+    @abc.abstractmethod
+    def open_items(self, kind: OpenItemKind | str = OpenItemKind.DEBTORS) -> list[OpenItem]:
+        """Open items of debtors or creditors."""
+
+    @abc.abstractmethod
+    def ledgers(self, *, code: str | None = None, category: str | None = None) -> list[Ledger]:
+        """Ledger accounts."""
+
+    @abc.abstractmethod
+    def cost_centres(self) -> list[CostCentre]:
+        """Cost centres."""
+
+    @abc.abstractmethod
+    def administrations(self) -> list[Administration]:
+        """Administrations this login may open (accountants)."""
+
+    @abc.abstractmethod
+    def balances(self, *, category: str | None = None) -> list[Balance]:
+        """Balances of the ledgers."""
+
+    # -- relations --------------------------------------------------------------------
+
+    def relation_by_code(self, code: str) -> Relation | None:
+        """The relation with exactly this code, or ``None``."""
+        return next((r for r in self.relations(code=code) if r.code == code), None)
+
+    def upsert_relation(self, relation: Relation) -> Relation:
+        """Create or update by code: look up first, so a relation is never added twice."""
+        if not relation.code:
+            raise ValidationError("code", relation.code, "a relation needs a code")
+        existing = self.relation_by_code(relation.code)
+        if existing is None:
+            return relation.model_copy(update={"id": self.add_relation(relation)})
+        updated = relation.model_copy(update={"id": existing.id, "added": existing.added})
+        self.update_relation(updated)
+        return updated
+
+    def push_relations(self, relations: Iterable[Relation]) -> PushResult:
+        """Create or update many relations by code with one look-up (see `push_relations`)."""
+        return push_relations(self, relations)
+
+    # -- bookings ---------------------------------------------------------------------
+
+    def book_invoice(
+        self, invoice: Invoice, vat_table: VatTable, *, relation: Relation | None = None
+    ) -> Booking:
+        """Book a sales (FactuurVerstuurd) or purchase (FactuurOntvangen) invoice, once.
+
+        The VAT table turns the invoice into one line per VAT rate and ledger
+        before anything is written (an uncovered category raises `MappingError`).
+        The relation is made sure of first: created or updated when ``relation``
+        is given, else it must exist. When this invoice number was already
+        booked for this relation, that booking is returned and nothing is
+        written. A write whose answer was lost (timeout, dropped connection) is
+        checked by invoice number before anyone would repeat it.
+
+        Raises:
+            MappingError: An invoice line's VAT category is not in the table.
+            NotFoundError: No ``relation`` was given and its code is unknown.
+        """
+        vat_breakdown(invoice, vat_table)  # an uncovered category raises before any call
+        self._ensure_relation(invoice.relation_code, relation)
+        existing = self.find_invoice_booking(invoice.number, invoice.relation_code)
+        if existing is not None:
+            return Booking(existing.number, invoice.number, created=False)
+        return self._book(invoice, vat_table)
+
+    def push_invoices(
+        self, invoices: Sequence[Invoice], vat_table: VatTable, relations: Iterable[Relation] = ()
+    ) -> PushResult:
+        """Book many invoices, each once, with bulk look-ups (see `push_invoices`)."""
+        return push_invoices(self, invoices, vat_table, relations)
+
+    def _book(self, invoice: Invoice, vat_table: VatTable) -> Booking:
+        """Write the booking; when the answer is lost, look it up before anything repeats it."""
+        mutation = self.invoice_mutation(invoice, vat_breakdown(invoice, vat_table))
+        try:
+            number = self._add_mutation(mutation)
+        except ConnectError:
+            raise  # never sent: nothing to check
+        except (TransportError, ConflictError) as error:
+            # Ambiguous: the service may have booked it before the answer was lost.
+            # Or refused as a duplicate (REST MUT_019/MUT_020): booked before this call.
+            found = self.find_invoice_booking(invoice.number, invoice.relation_code)
+            if found is None:
+                raise
+            created = isinstance(error, TransportError)
+            return Booking(found.number, invoice.number, created=created)
+        return Booking(number, invoice.number, created=True)
+
+    def _ensure_relation(self, code: str, relation: Relation | None) -> None:
+        if relation is not None:
+            if relation.code != code:
+                raise ValidationError(
+                    "relation.code", relation.code, f"the invoice is for {code!r}"
+                )
+            self.upsert_relation(relation)
+        elif self.relation_by_code(code) is None:
+            raise NotFoundError(
+                f"e-Boekhouden has no relation {code!r}; pass relation= to create it",
+                service="eboekhouden",
+            )
+
+    def invoice_mutation(self, invoice: Invoice, lines: list[BookingLine]) -> Mutation:
+        """The mutation that books an invoice: header on debtors or creditors, a line per rate."""
+        sales = invoice.kind is InvoiceKind.SALES
+        including = invoice.amounts_include_vat
+        term = (invoice.due_date - invoice.date).days if invoice.due_date else None
+        return Mutation(
+            kind=MutationKind.SALES_INVOICE if sales else MutationKind.PURCHASE_INVOICE,
+            date=invoice.date,
+            ledger_code=self.debtors_ledger if sales else self.creditors_ledger,
+            relation_code=invoice.relation_code,
+            invoice_number=invoice.number,
+            description=invoice.description or f"Factuur {invoice.number}",
+            payment_term_days=str(term) if term is not None else None,
+            in_ex_vat=InExVat.INCLUDING if including else InExVat.EXCLUDING,
+            lines=[
+                MutationLine(
+                    amount_entered=line.amount_incl if including else line.amount_excl,
+                    amount_excl=line.amount_excl,
+                    vat_amount=line.vat_amount,
+                    amount_incl=line.amount_incl,
+                    vat_code=line.vat_code,
+                    vat_percentage=line.rate,
+                    ledger_code=line.ledger,
+                )
+                for line in lines
+            ],
+        )
+
+    def find_invoice_booking(self, invoice_number: str, relation_code: str) -> Mutation | None:
+        """The invoice booking (sales or purchase) of this invoice number and relation, if any."""
+        return next(
+            (
+                m
+                for m in self.invoice_bookings(invoice_number)
+                if m.invoice_number == invoice_number and m.relation_code == relation_code
+            ),
+            None,
+        )
+
+    # -- payments ---------------------------------------------------------------------
+
+    def payment_status(
+        self, invoice_numbers: Iterable[str], kind: OpenItemKind | str = OpenItemKind.DEBTORS
+    ) -> dict[str, PaymentStatus]:
+        """Paid, open or partly paid, with the outstanding amount, per invoice number.
+
+        Comes from the open items (one call for all invoices). An invoice that
+        is not open is paid if it was booked, and unknown if it was not.
+        """
+        open_by_number = {item.invoice_number: item for item in self.open_items(kind)}
+        statuses = {}
+        for number in invoice_numbers:
+            item = open_by_number.get(number)
+            statuses[number] = (
+                PaymentStatus.from_open_item(item) if item else self._closed_status(number)
+            )
+        return statuses
+
+    def _closed_status(self, invoice_number: str) -> PaymentStatus:
+        invoices = [m for m in self.invoice_bookings(invoice_number) if m.lines]
+        if not invoices:
+            return PaymentStatus(invoice_number, PaymentState.UNKNOWN)
+        amount = sum((m.total_incl for m in invoices), Decimal("0.00"))
+        return PaymentStatus(invoice_number, PaymentState.PAID, amount, amount, Decimal("0.00"))

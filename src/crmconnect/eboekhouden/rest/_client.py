@@ -1,0 +1,546 @@
+"""`EBoekhoudenRestClient`: e-Boekhouden's REST API v1 on the shared HTTP core.
+
+Same interface, models and errors as the SOAP `EBoekhoudenClient` (both are a
+`BooksClient`). One session per client: ``POST /v1/session`` turns the access
+token into a short-lived session token, which is reused for every call,
+renewed shortly before it expires or once when the service answers
+``SECURITY_010``, and ended with ``DELETE /v1/session`` on `close()`.
+
+Remote quirks handled here:
+
+* ledgers and relations are named by numeric IDs, not codes: the client keeps
+  code ↔ ID maps, filled from listings (one ledger listing per client);
+* mutation list items carry neither rows nor the relation, so bookings of an
+  invoice number are read one by one (``GET /v1/mutation/{id}``), and the bulk
+  look-up starts from the outstanding invoices, which do name the relation;
+* lists are paged (``limit`` up to 2000, ``offset``); paging stops on a short,
+  empty or repeated page and at a hard cap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from ..._http import HTTPSettings, QueryParams, SyncHTTP
+from ..._redact import Redactor, mask_secret
+from ..._retry import RetryPolicy
+from ...errors import APIError, ConfigurationError, NotFoundError, ValidationError
+from ...models import Invoice
+from .._books import INVOICE_KINDS, BooksClient
+from .._models import (
+    Administration,
+    Balance,
+    CostCentre,
+    Ledger,
+    Mutation,
+    OpenItem,
+    OpenItemKind,
+    Relation,
+)
+from ._errors import SESSION_EXPIRED, parse_rest_error
+from ._models import (
+    TYPE_OF_KIND,
+    administration_from_json,
+    cost_centre_from_json,
+    json_amount,
+    ledger_from_json,
+    mutation_from_json,
+    open_item_from_json,
+    relation_from_json,
+    relation_to_json,
+)
+
+__all__ = ["DEFAULT_REST_URL", "EBoekhoudenRestClient"]
+
+DEFAULT_REST_URL = "https://api.e-boekhouden.nl"
+"""The Dutch API; Belgian administrations use ``https://api.e-boekhouden.be``."""
+
+PAGE_SIZE = 2000
+"""The largest ``limit`` the API takes (``PAGE_001`` beyond it)."""
+MAX_PAGES = 1000
+"""Hard cap on pages per listing: 2 million records."""
+RENEW_MARGIN = 30.0
+"""Renew the session token this many seconds before it expires."""
+_SOURCE = re.compile(r"^[\w ]{1,10}$")
+_INVOICE_TYPES = "{},{}".format(*sorted(TYPE_OF_KIND[kind] for kind in INVOICE_KINDS))
+_CRED_DEB = {OpenItemKind.DEBTORS: "D", OpenItemKind.CREDITORS: "C"}
+
+logger = logging.getLogger("crmconnect.eboekhouden")
+
+
+class EBoekhoudenRestClient(BooksClient):
+    """Client for e-Boekhouden's REST API v1 (``api.e-boekhouden.nl``).
+
+    Args:
+        access_token: The API token. Falls back to ``CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN``.
+        source: A short name of the connecting application: 1-10 letters,
+            digits, underscores or spaces (the API refuses a hyphen).
+        url: The API root, e.g. a sandbox on loopback (``..._REST_URL``).
+        timeout: Seconds per request.
+        max_retries: Retries of reads after transport or server errors.
+        http_client: An `httpx.Client` to use (borrowed, never closed here).
+        transport: An httpx transport for a client created here (e.g. a sandbox's).
+        debtors_ledger: The debtors ledger code (category DEB) for sales invoices.
+        creditors_ledger: The creditors ledger code (category CRED) for purchase invoices.
+        page_size: Records per page of a listing (1-2000).
+
+    Example:
+        ```python
+        with EBoekhoudenRestClient("api-token") as books:
+            print(books.payment_status(["F2026-001"]))
+        ```
+    """
+
+    mutation_cap = 2**31
+    """REST pages through every mutation: no cap like SOAP's 500."""
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        source: str = "crmconnect",
+        url: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        debtors_ledger: str = "1300",
+        creditors_ledger: str = "1600",
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        token = access_token or os.environ.get("CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN")
+        if not token:
+            raise ConfigurationError(
+                "no e-Boekhouden access token: pass it or set CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN"
+            )
+        if not _SOURCE.match(source):
+            raise ConfigurationError(
+                f"source must be 1-10 letters, digits, underscores or spaces, got {source!r}"
+            )
+        if not 1 <= page_size <= PAGE_SIZE:
+            raise ConfigurationError(f"page_size must be 1..{PAGE_SIZE}, got {page_size}")
+        self._access_token = token
+        self.source = source
+        self.url = url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_REST_URL") or DEFAULT_REST_URL
+        self.debtors_ledger = debtors_ledger
+        self.creditors_ledger = creditors_ledger
+        self.page_size = page_size
+        self._redact = Redactor([token])
+        settings = HTTPSettings(
+            service="eboekhouden",
+            base_url=self.url,
+            error_parser=parse_rest_error,
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+        )
+        self._http = SyncHTTP(settings, self._redact, http_client=http_client, transport=transport)
+        self._session: str | None = None
+        self._expires_at = 0.0
+        self._lock = threading.RLock()
+        self._ledger_ids: dict[str, int] = {}
+        self._relation_ids: dict[str, int] = {}
+        self._relation_codes: dict[int, str] = {}
+        self.sessions_opened = 0
+        """Sessions this client opened (one per run, unless the service expired one)."""
+
+    def __repr__(self) -> str:
+        return (
+            f"EBoekhoudenRestClient(url={self.url!r}, "
+            f"access_token={mask_secret(self._access_token)!r})"
+        )
+
+    # -- session ----------------------------------------------------------------------
+
+    @property
+    def session_open(self) -> bool:
+        """Whether a session token is held now."""
+        return self._session is not None
+
+    def _token(self) -> str:
+        with self._lock:
+            if self._session is None or time.monotonic() > self._expires_at - RENEW_MARGIN:
+                self._open()
+            assert self._session is not None
+            return self._session
+
+    def _open(self) -> None:
+        body = {"accessToken": self._access_token, "source": self.source}
+        response = self._http.request(
+            "POST", "/v1/session", content=_json(body), headers=_JSON, idempotent=True
+        )
+        data = _decode(response)
+        self._session = str(data["token"])
+        self._redact.add(self._session)
+        self._expires_at = time.monotonic() + float(data.get("expiresIn") or 3600)
+        self.sessions_opened += 1
+        logger.info("e-Boekhouden REST session opened")
+
+    def close(self) -> None:
+        """End the session (``DELETE /v1/session``) and close the HTTP client made here."""
+        with self._lock:
+            if self._session is not None:
+                try:
+                    self._send("DELETE", "/v1/session", idempotent=True)
+                except APIError as exc:  # closing is best effort
+                    logger.warning("closing the e-Boekhouden session failed: %s", exc)
+                self._session = None
+            self._http.close()
+
+    # -- calls ------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotent: bool,
+    ) -> Any:
+        """One call with the session; a new session once when the service forgot it."""
+        for renewed in (False, True):
+            headers = {"Authorization": self._token(), **(_JSON if body is not None else {})}
+            try:
+                response = self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    content=_json(body) if body is not None else None,
+                    headers=headers,
+                    idempotent=idempotent,
+                )
+            except APIError as error:
+                # Not authenticated: nothing was done, so one retry with a new session is safe.
+                if renewed or error.code != SESSION_EXPIRED or path == "/v1/session":
+                    raise
+                logger.info("e-Boekhouden REST session expired; opening a new one")
+                with self._lock:
+                    self._session = None
+                continue
+            return _decode(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _items(self, path: str, params: QueryParams = ()) -> Iterator[dict[str, Any]]:
+        """Every item of a paged listing."""
+        seen_first: set[str] = set()
+        for page in range(MAX_PAGES):
+            query = [
+                *params,
+                ("limit", str(self.page_size)),
+                ("offset", str(page * self.page_size)),
+            ]
+            data = self._send("GET", path, params=query, idempotent=True) or {}
+            items = [i for i in data.get("items") or [] if isinstance(i, dict)]
+            first = json.dumps(items[0], sort_keys=True, default=str) if items else ""
+            if not items or first in seen_first:
+                return  # empty or repeated page: the end, whatever ``count`` says
+            seen_first.add(first)
+            yield from items
+            count = data.get("count")
+            if len(items) < self.page_size or (
+                isinstance(count, int) and (page + 1) * self.page_size >= count
+            ):
+                return
+        raise APIError(
+            f"e-Boekhouden {path}: more than {MAX_PAGES} pages; narrow the filter",
+            service="eboekhouden",
+        )
+
+    # -- relations --------------------------------------------------------------------
+
+    def add_relation(self, relation: Relation) -> int:
+        """Add a relation (``POST /v1/relation``); returns its new ID. Not retried.
+
+        Raises:
+            ConflictError: The code is taken (``REL_049``).
+        """
+        data = self._send("POST", "/v1/relation", body=relation_to_json(relation), idempotent=False)
+        relation_id = int(data["id"])
+        self._remember_relation(str(data.get("code") or relation.code or ""), relation_id)
+        return relation_id
+
+    def update_relation(self, relation: Relation) -> None:
+        """Change a relation (``PATCH /v1/relation/{id}``): every field it sets.
+
+        Fields left ``None`` keep their remote value (PATCH semantics); set
+        ``""`` to clear one.
+
+        Raises:
+            ValidationError: The relation has no ID (take it from `relation_by_code`).
+        """
+        if not relation.id:
+            raise ValidationError("id", relation.id, "updating needs the relation's ID")
+        body = relation_to_json(relation)
+        self._send("PATCH", f"/v1/relation/{relation.id}", body=body, idempotent=True)
+
+    def relations(
+        self, *, code: str | None = None, keyword: str | None = None, id: int = 0
+    ) -> list[Relation]:
+        """Find relations by code, keyword or ID; all of them when no filter is given.
+
+        The REST API has no keyword search: a keyword is matched (``[like]``)
+        against code, name, city, contact and e-mail, one listing each.
+        """
+        if id:
+            try:
+                found = [
+                    relation_from_json(self._send("GET", f"/v1/relation/{id}", idempotent=True))
+                ]
+            except NotFoundError:
+                return []
+        else:
+            found = self._listed_relations(code, keyword)
+        for relation in found:
+            self._remember_relation(relation.code or "", relation.id)
+        return [r for r in found if not code or r.code == code]
+
+    def _listed_relations(self, code: str | None, keyword: str | None) -> list[Relation]:
+        base: list[tuple[str, str]] = [("code", code)] if code else []
+        if not keyword:
+            return [relation_from_json(i) for i in self._items("/v1/relation", base)]
+        pattern = f"%{_escape_like(keyword)}%"
+        by_id: dict[int, Relation] = {}
+        for name in ("code", "name", "city", "contact", "email"):
+            if code and name == "code":
+                continue
+            for item in self._items("/v1/relation", [*base, (f"{name}[like]", pattern)]):
+                relation = relation_from_json(item)
+                by_id.setdefault(relation.id, relation)
+        return [by_id[key] for key in sorted(by_id)]
+
+    def _remember_relation(self, code: str, relation_id: int) -> None:
+        if code and relation_id:
+            self._relation_ids[code] = relation_id
+            self._relation_codes[relation_id] = code
+
+    def _relation_id(self, code: str) -> int:
+        if code not in self._relation_ids and self.relation_by_code(code) is None:
+            raise NotFoundError(f"e-Boekhouden has no relation {code!r}", service="eboekhouden")
+        return self._relation_ids[code]
+
+    def _relation_code(self, relation_id: int) -> str | None:
+        if not relation_id:
+            return None
+        if relation_id not in self._relation_codes:
+            self.relations(id=relation_id)
+        return self._relation_codes.get(relation_id)
+
+    # -- ledgers ----------------------------------------------------------------------
+
+    def _ledger_maps(self) -> tuple[dict[str, int], dict[int, str]]:
+        if not self._ledger_ids:
+            for ledger in self.ledgers():
+                if ledger.code:
+                    self._ledger_ids[ledger.code] = ledger.id
+        return self._ledger_ids, {i: c for c, i in self._ledger_ids.items()}
+
+    def _ledger_id(self, code: str | None, field: str) -> int:
+        ids, _ = self._ledger_maps()
+        if not code or code not in ids:
+            raise ValidationError(field, code, "no ledger with this code in the administration")
+        return ids[code]
+
+    # -- mutations --------------------------------------------------------------------
+
+    def _add_mutation(self, mutation: Mutation) -> int:
+        """``POST /v1/mutation``, codes resolved to IDs first. Not retried."""
+        data = self._send(
+            "POST", "/v1/mutation", body=self._mutation_body(mutation), idempotent=False
+        )
+        return int(data["id"])
+
+    def _mutation_body(self, mutation: Mutation) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_OF_KIND[mutation.kind],
+            "date": mutation.date.isoformat(),
+            "ledgerId": self._ledger_id(mutation.ledger_code, "ledger_code"),
+            "invoiceNumber": mutation.invoice_number,
+            "entryNumber": mutation.document,
+            "description": mutation.description,
+            "paymentReference": mutation.payment_reference,
+            "inExVat": mutation.in_ex_vat.value if mutation.in_ex_vat else None,
+            "termOfPayment": int(mutation.payment_term_days)
+            if mutation.payment_term_days
+            else None,
+            "relationId": self._relation_id(mutation.relation_code)
+            if mutation.relation_code
+            else None,
+            "rows": [
+                {
+                    "ledgerId": self._ledger_id(line.ledger_code, "lines.ledger_code"),
+                    "vatCode": line.vat_code,
+                    # One amount per row: the service computes the VAT from the code.
+                    "amount": json_amount(line.amount_entered),
+                    "costCenterId": line.cost_centre_id or None,
+                }
+                for line in mutation.lines
+            ],
+        }
+        for row in body["rows"]:
+            if row["costCenterId"] is None:
+                del row["costCenterId"]
+        return {key: value for key, value in body.items() if value is not None}
+
+    def mutation(self, number: int) -> Mutation | None:
+        """One mutation with its lines (``GET /v1/mutation/{id}``), or ``None``."""
+        try:
+            data = self._send("GET", f"/v1/mutation/{number}", idempotent=True)
+        except NotFoundError:
+            return None
+        _, codes = self._ledger_maps()
+        relation = self._relation_code(int(data.get("relationId") or 0))
+        return mutation_from_json(data, ledger_code=codes, relation_code=relation)
+
+    def mutations(
+        self,
+        *,
+        invoice_number: str | None = None,
+        number: int = 0,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> list[Mutation]:
+        """Bookings (``GET /v1/mutation``), all pages; by ``number`` with their lines.
+
+        List items carry no lines and no relation (an API quirk): take one
+        mutation by ``number`` or use `invoice_bookings` for those.
+        """
+        if number:
+            found = self.mutation(number)
+            return [found] if found is not None else []
+        _, codes = self._ledger_maps()
+        return [
+            mutation_from_json(item, ledger_code=codes, relation_code=None)
+            for item in self._mutation_items(invoice_number, date_from, date_to, types=None)
+        ]
+
+    def _mutation_items(
+        self,
+        invoice_number: str | None,
+        date_from: dt.date | None,
+        date_to: dt.date | None,
+        *,
+        types: str | None,
+    ) -> Iterator[dict[str, Any]]:
+        params: list[tuple[str, str]] = []
+        if invoice_number:
+            params.append(("invoiceNumber", invoice_number))
+        if types:
+            params.append(("type[range]", types))
+        if date_from or date_to:
+            start, end = date_from or dt.date(1900, 1, 1), date_to or dt.date(2200, 1, 1)
+            params.append(("date[range]", f"{start.isoformat()},{end.isoformat()}"))
+        return self._items("/v1/mutation", params)
+
+    def invoice_bookings(self, invoice_number: str) -> list[Mutation]:
+        """The invoice bookings with this number, each read with its lines and relation."""
+        items = self._mutation_items(invoice_number, None, None, types=_INVOICE_TYPES)
+        numbers = [int(i["id"]) for i in items if i.get("invoiceNumber") == invoice_number]
+        return [m for m in map(self.mutation, numbers) if m is not None and m.kind in INVOICE_KINDS]
+
+    def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
+        """Pairs already booked: the outstanding invoices, then the rest by number.
+
+        Unpaid invoices are found in the two outstanding lists at once; only an
+        invoice number listed among the bookings but not outstanding (paid, or
+        of another relation) is read on its own.
+        """
+        if not invoices:
+            return set()
+        wanted = {(i.relation_code, i.number) for i in invoices}
+        found = {
+            (item.relation_code or "", item.invoice_number or "")
+            for kind in OpenItemKind
+            for item in self.open_items(kind)
+        } & wanted
+        missing = {number for _, number in wanted - found}
+        if missing:
+            dates = sorted(i.date for i in invoices)
+            items = self._mutation_items(None, dates[0], dates[-1], types=_INVOICE_TYPES)
+            listed = {str(i.get("invoiceNumber") or "") for i in items}
+            for number in sorted(listed & missing):
+                found |= {(m.relation_code or "", number) for m in self.invoice_bookings(number)}
+        if len({i.relation_code for i in invoices} - self._relation_ids.keys()) > 1:
+            self.relations()  # one listing resolves every relation code to its ID
+        return found & wanted
+
+    # -- reads ------------------------------------------------------------------------
+
+    def open_items(self, kind: OpenItemKind | str = OpenItemKind.DEBTORS) -> list[OpenItem]:
+        """Outstanding invoices of debtors or creditors (``/v1/mutation/invoice/outstanding``)."""
+        params = [("credDeb", _CRED_DEB[OpenItemKind(kind)])]
+        items = self._items("/v1/mutation/invoice/outstanding", params)
+        return [open_item_from_json(item) for item in items]
+
+    def ledgers(self, *, code: str | None = None, category: str | None = None) -> list[Ledger]:
+        """Ledger accounts (``GET /v1/ledger``)."""
+        params = [(k, v) for k, v in (("code", code), ("category", category)) if v]
+        found = [ledger_from_json(i) for i in self._items("/v1/ledger", params)]
+        for ledger in found:
+            if ledger.code:
+                self._ledger_ids[ledger.code] = ledger.id
+        return found
+
+    def cost_centres(self) -> list[CostCentre]:
+        """Cost centres (``GET /v1/costcenter``)."""
+        return [cost_centre_from_json(i) for i in self._items("/v1/costcenter")]
+
+    def administrations(self) -> list[Administration]:
+        """Administrations of an accountant (``GET /v1/administration``).
+
+        Raises:
+            AuthenticationError: ``EP_001`` for a login that is not an accountant's.
+        """
+        return [administration_from_json(i) for i in self._items("/v1/administration")]
+
+    def balances(self, *, category: str | None = None) -> list[Balance]:
+        """Balances of the ledgers: one ``GET /v1/ledger/{id}/balance`` per ledger."""
+        result = []
+        for ledger in self.ledgers(category=category):
+            data = self._send("GET", f"/v1/ledger/{ledger.id}/balance", idempotent=True)
+            result.append(
+                Balance(
+                    id=ledger.id,
+                    code=ledger.code,
+                    category=ledger.category,
+                    balance=data.get("balance", 0),
+                )
+            )
+        return result
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _json(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _decode(response: httpx.Response) -> Any:
+    if not response.content:
+        return None  # PATCH and DELETE answer with an empty body
+    try:
+        return json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        raise APIError(
+            f"e-Boekhouden answered {response.status_code} with a body that is not JSON",
+            service="eboekhouden",
+            status_code=response.status_code,
+        ) from None
+
+
+def _escape_like(text: str) -> str:
+    # ``%`` and ``?`` are the wildcards of [like]: a literal one is escaped with a backslash.
+    # Assumption: the escape character is ``\\`` (the API says only that they "must be escaped").
+    return re.sub(r"([%?\\])", r"\\\1", text)
