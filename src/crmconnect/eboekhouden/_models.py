@@ -181,6 +181,12 @@ class Relation(_Wire):
     no_newsletter: int = Field(0, alias="GeenEmail", ge=0, le=1)
     newsletter_groups: int = Field(0, alias="NieuwsbriefgroepenCount")
 
+    @field_validator("type", mode="before")
+    @classmethod
+    def _business_by_default(cls, value: Any) -> Any:
+        # A relation entered elsewhere may come back without BP: e-Boekhouden's default is B.
+        return RelationType.BUSINESS if value in (None, "") else value
+
 
 class MutationLine(_Wire):
     """A line of a mutation (``cMutatieRegel``): one VAT rate on one ledger."""

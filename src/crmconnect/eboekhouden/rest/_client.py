@@ -278,10 +278,13 @@ class EBoekhoudenRestClient(BooksClient):
         ``""`` to clear one.
 
         Raises:
-            ValidationError: The relation has no ID (take it from `relation_by_code`).
+            ValidationError: The relation has no ID (take it from `relation_by_code`)
+                or no name (PATCH requires ``name``).
         """
         if not relation.id:
             raise ValidationError("id", relation.id, "updating needs the relation's ID")
+        if not relation.company:
+            raise ValidationError("company", relation.company, "e-Boekhouden needs the name")
         body = relation_to_json(relation)
         self._send("PATCH", f"/v1/relation/{relation.id}", body=body, idempotent=True)
 
