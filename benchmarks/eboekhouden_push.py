@@ -1,14 +1,15 @@
 """Push benchmark: N relations and N invoices to the e-Boekhouden sandbox on loopback.
 
 The sandbox runs in its own process (``python -m crmconnect.sandbox eboekhouden``)
-with 20 ms latency. The script pushes the relations and invoices with the
+with 20 ms latency, once per backend (SOAP, REST). The script pushes the relations and invoices with the
 client's bulk methods, then pushes the same data again (a rerun without
 changes), and prints per run: remote calls per relation and per invoice,
 sessions opened, writes, wall time and its ratio to the latency floor
 (calls x 20 ms, the time the calls take one after another).
 
 Goals: one session per run, at most 1.1 calls per record on the create path,
-and a rerun that writes nothing. Run ``python benchmarks/eboekhouden_push.py``.
+and a rerun that writes nothing. Run ``python benchmarks/eboekhouden_push.py
+[--backend soap|rest|both] [--records N]``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import sys
 import time
 from decimal import Decimal
 
+import httpx
 import requests
 
-from crmconnect.eboekhouden import EBoekhoudenClient, Relation
+from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, Relation
+from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceLine, VatCategory
 
@@ -112,25 +115,51 @@ def counting_session() -> tuple[requests.Session, collections.Counter[str]]:
     return session, calls
 
 
-def run(label: str, url: str, relations: list[Relation], invoices: list[Invoice]) -> None:
+SESSIONS = {"OpenSession", "OpenSessionSub", "POST /v1/session"}
+WRITES = {"AddRelatie", "UpdateRelatie", "AddMutatie", "POST /v1/relation", "POST /v1/mutation"}
+CLOSES = {"CloseSession", "DELETE /v1/session"}
+
+
+def counting_rest_client() -> tuple[httpx.Client, collections.Counter[str]]:
+    calls: collections.Counter[str] = collections.Counter()
+
+    def count(response: httpx.Response) -> None:
+        path = "/".join("{id}" if part.isdigit() else part for part in response.url.path.split("/"))
+        calls[f"{response.request.method} {path}"] += 1
+
+    return httpx.Client(event_hooks={"response": [count]}), calls
+
+
+def client(backend: str, url: str) -> tuple[BooksClient, collections.Counter[str]]:
+    if backend == "rest":
+        http, calls = counting_rest_client()
+        return EBoekhoudenRestClient("sandbox-api-token", url=url, http_client=http), calls
     session, calls = counting_session()
-    started = time.perf_counter()
-    with EBoekhoudenClient(
+    soap = EBoekhoudenClient(
         "demo", "sandbox-code-1", "sandbox-code-2", url=f"{url}/soap.asmx", session=session
-    ) as books:
+    )
+    return soap, calls
+
+
+def run(
+    label: str, backend: str, url: str, relations: list[Relation], invoices: list[Invoice]
+) -> None:
+    books, calls = client(backend, url)
+    started = time.perf_counter()
+    with books:
         pushed_relations = books.push_relations(relations)
         relation_calls = sum(calls.values())
         pushed_invoices = books.push_invoices(invoices, TABLE)
     wall = time.perf_counter() - started
     total = sum(calls.values())
-    invoice_calls = total - relation_calls - calls["CloseSession"]
-    writes = calls["AddRelatie"] + calls["UpdateRelatie"] + calls["AddMutatie"]
+    invoice_calls = total - relation_calls - sum(calls[name] for name in CLOSES)
+    writes = sum(calls[name] for name in WRITES) + calls["PATCH /v1/relation/{id}"]
     floor = total * LATENCY
-    print(f"\n== {label} ({len(relations)} relations, {len(invoices)} invoices)")
+    print(f"\n== {backend.upper()} {label} ({len(relations)} relations, {len(invoices)} invoices)")
     print(f"calls                {total:8d}  {dict(sorted(calls.items()))}")
     print(f"calls per relation   {relation_calls / len(relations):8.3f}")
     print(f"calls per invoice    {invoice_calls / len(invoices):8.3f}")
-    print(f"sessions opened      {calls['OpenSession'] + calls['OpenSessionSub']:8d}")
+    print(f"sessions opened      {sum(calls[name] for name in SESSIONS):8d}")
     print(
         f"writes               {writes:8d}  (relations created {len(pushed_relations.created)}, "
         f"updated {len(pushed_relations.updated)}; invoices booked {len(pushed_invoices.created)}; "
@@ -144,15 +173,17 @@ def run(label: str, url: str, relations: list[Relation], invoices: list[Invoice]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--backend", choices=["soap", "rest", "both"], default="both")
     args = parser.parse_args()
     relations, invoices = data(args.records)
-    process, url = start_sandbox()
-    try:
-        run("first push", url, relations, invoices)
-        run("rerun without changes", url, relations, invoices)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    for backend in ("soap", "rest") if args.backend == "both" else (args.backend,):
+        process, url = start_sandbox()  # a fresh administration per backend
+        try:
+            run("first push", backend, url, relations, invoices)
+            run("rerun without changes", backend, url, relations, invoices)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 if __name__ == "__main__":
