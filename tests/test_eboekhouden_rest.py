@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -381,3 +384,49 @@ def test_update_needs_the_name_before_any_call(sandbox: EBoekhoudenSandbox) -> N
         found = books.relation_by_code("1001")
     assert caught.value.field == "company"
     assert found is not None and (found.company, found.city) == ("Bakkerij", "Epe")
+
+
+def serve_cli(*options: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start ``python -m crmconnect.sandbox eboekhouden``; returns the process, URL and banner."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crmconnect.sandbox", "eboekhouden", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    banner = process.stdout.readline()
+    found = re.search(r"http://\S+", banner)
+    assert found is not None, banner
+    while "Ctrl-C" not in banner:
+        banner += process.stdout.readline()
+    return process, found.group(0), banner
+
+
+@pytest.mark.parametrize("with_token", [True, False])
+def test_cli_access_token_accepted_and_never_shown(with_token: bool) -> None:
+    secret = "cli-secret-access-token"
+    login = ["--username", "jan", "--security-code-1", "c-one-x", "--security-code-2", "c-two-x"]
+    process, url, banner = serve_cli(*login, *(["--access-token", secret] if with_token else []))
+    try:
+        with httpx.Client(base_url=url) as raw:
+            opened = raw.post("/v1/session", json={"accessToken": secret, "source": "cli"})
+            demo = raw.post("/v1/session", json={"accessToken": DEMO_ACCESS_TOKEN, "source": "cli"})
+    finally:
+        process.terminate()
+        output, errors = process.communicate(timeout=10)
+    assert (opened.status_code == 200) is with_token
+    assert demo.json()["code"] == "SECURITY_010"  # custom logins never take the demo token
+    shown = banner + output + errors
+    assert secret not in shown and "c-one-x" not in shown and "/v1/" in banner
+
+
+def test_cli_demo_login_serves_rest_with_the_demo_token() -> None:
+    process, url, banner = serve_cli()
+    try:
+        with EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, url=url) as books:
+            codes = [ledger.code for ledger in books.ledgers(category="DEB")]
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    assert codes == ["1300"] and DEMO_ACCESS_TOKEN in banner
