@@ -1,4 +1,7 @@
-"""Record the e-Boekhouden cassettes in ``cassettes/eboekhouden/`` (vcrpy).
+"""Record the e-Boekhouden cassettes in ``cassettes/eboekhouden/`` (vcrpy): SOAP and REST.
+
+SOAP cassettes go to ``cassettes/eboekhouden/``, REST cassettes (the same
+sessions through `EBoekhoudenRestClient`) to ``cassettes/eboekhouden/rest/``.
 
 By default the answers come from the e-Boekhouden sandbox served on loopback,
 whose address is rewritten to e-Boekhouden's (``https://soap.e-boekhouden.nl``)
@@ -28,13 +31,19 @@ codes, also the deliberately wrong ones, each session ID the service handed out,
 raw and XML-escaped) and for the loopback address; a hit deletes the cassette and
 stops the script.
 
-    .venv/bin/python scripts/record_eboekhouden_cassettes.py [--real]
+REST secrets are scrubbed the same way: the ``Authorization`` header is
+dropped, ``accessToken`` in the session request becomes ``***`` and the session
+``token`` in its answer becomes `REST_TOKEN_PLACEHOLDER`; ``--real`` takes the
+token from ``CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN``.
+
+    .venv/bin/python scripts/record_eboekhouden_cassettes.py [--real] [--backend soap|rest|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -47,13 +56,19 @@ from xml.sax.saxutils import escape
 import vcr
 
 from crmconnect import AuthenticationError
-from crmconnect.eboekhouden import EBoekhoudenClient, Relation
+from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, Relation
+from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import EBoekhoudenSandbox
+from crmconnect.sandbox import DEMO_ACCESS_TOKEN, EBoekhoudenSandbox
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "eboekhouden"
+REST_CASSETTES = CASSETTES / "rest"
 ORIGIN = "https://soap.e-boekhouden.nl"
+REST_ORIGIN = "https://api.e-boekhouden.nl"
+REST_TOKEN_PLACEHOLDER = "SCRUBBED-SESSION-TOKEN"
+"""The fake REST session token in every cassette (also imported by the tests)."""
+WRONG_TOKEN = "wrong-access-token-do-not-record"
 SOAP_PATH = "/soap.asmx"
 
 DEMO = ("demo", "sandbox-code-1", "sandbox-code-2")
@@ -206,13 +221,64 @@ def check(path: Path, secrets: set[str]) -> None:
         raise SystemExit(f"{path.name}: scrubbing missed a secret or the loopback address")
 
 
+class RestRecorder:
+    """A vcr for REST: the tokens out of headers and JSON bodies, the origin rewritten."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.tokens: set[str] = set()
+
+    def _json(self, body: bytes | str | None, request: bool) -> bytes | None:
+        if not body:
+            return None
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        data = json.loads(text)
+        if isinstance(data, dict):
+            if request and "accessToken" in data:
+                data["accessToken"] = PLACEHOLDER
+            if not request and "token" in data:
+                self.tokens.add(str(data["token"]))
+                data["token"] = REST_TOKEN_PLACEHOLDER
+        out = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return out.replace(self.origin, REST_ORIGIN).encode("utf-8")
+
+    def request(self, request: Any) -> Any:
+        request.uri = request.uri.replace(self.origin, REST_ORIGIN)
+        body = self._json(request.body, request=True)
+        if body is not None:
+            request.body = body
+            _set_length(request.headers, body, listed=False)
+        return request
+
+    def response(self, answer: dict[str, Any]) -> dict[str, Any]:
+        headers = answer.get("headers", {})
+        for name in list(headers):
+            if name.lower() in RESPONSE_HEADERS_DROPPED:
+                del headers[name]
+        body = self._json(answer["body"]["string"], request=False)
+        if body is not None:
+            answer["body"]["string"] = body
+            _set_length(headers, body, listed=True)
+        return answer
+
+    def vcr(self) -> vcr.VCR:
+        return vcr.VCR(
+            cassette_library_dir=str(REST_CASSETTES),
+            record_mode="all",
+            filter_headers=list(REQUEST_HEADERS_DROPPED),
+            before_record_request=self.request,
+            before_record_response=self.response,
+            decode_compressed_response=True,
+        )
+
+
 # -- the sessions -----------------------------------------------------------------------
 
-Session = Callable[[EBoekhoudenClient, EBoekhoudenSandbox | None], None]
+Session = Callable[[BooksClient, EBoekhoudenSandbox | None], None]
 Place = AbstractContextManager[tuple[str, EBoekhoudenSandbox | None]]
 
 
-def relations(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+def relations(books: BooksClient, sandbox: EBoekhoudenSandbox | None) -> None:
     """Upsert a new relation, read it back, update it, read it again, miss one."""
     books.upsert_relation(RELATION)
     books.relation_by_code("CRMC-1001")
@@ -221,14 +287,14 @@ def relations(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> N
     books.relation_by_code("CRMC-9999")
 
 
-def book_invoice(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+def book_invoice(books: BooksClient, sandbox: EBoekhoudenSandbox | None) -> None:
     """Book a sales invoice with two VAT rates (with its relation), again, and read it."""
     books.book_invoice(invoice("CRMC-F2026-001"), TABLE, relation=RELATION)
     books.book_invoice(invoice("CRMC-F2026-001"), TABLE, relation=RELATION)
     books.mutations(invoice_number="CRMC-F2026-001")
 
 
-def payment_status(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+def payment_status(books: BooksClient, sandbox: EBoekhoudenSandbox | None) -> None:
     """Book, then open -> partly paid -> paid as the sandbox registers payments."""
     books.book_invoice(invoice("CRMC-F2026-010"), TABLE, relation=RELATION)
     books.payment_status(["CRMC-F2026-010"])
@@ -240,7 +306,7 @@ def payment_status(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None)
     books.payment_status(["CRMC-F2026-010", "CRMC-NOPE"])
 
 
-def session_expired(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+def session_expired(books: BooksClient, sandbox: EBoekhoudenSandbox | None) -> None:
     """A read, the session expires, the next read reopens it once."""
     books.ledgers(category="DEB")
     if sandbox is not None:
@@ -277,10 +343,33 @@ def record_session(
     print(f"recorded {path.relative_to(CASSETTES.parents[1])}")
 
 
-def bad_credentials(books: EBoekhoudenClient, sandbox: EBoekhoudenSandbox | None) -> None:
+def bad_credentials(books: BooksClient, sandbox: EBoekhoudenSandbox | None) -> None:
     """Wrong security codes: OpenSession answers an in-band authentication error."""
     with suppress(AuthenticationError):  # the in-band error is the point
         books.ledgers()
+
+
+def record_rest_session(
+    name: str, origin: str, token: str, session: Session, sandbox: EBoekhoudenSandbox | None = None
+) -> None:
+    """Record one REST client session into ``rest/<name>.yaml``."""
+    path = REST_CASSETTES / f"{name}.yaml"
+    path.unlink(missing_ok=True)
+    recorder = RestRecorder(origin)
+    with recorder.vcr().use_cassette(path.name):
+        with EBoekhoudenRestClient(token, url=origin, max_retries=0) as books:
+            session(books, sandbox)
+    check(path, {token, WRONG_TOKEN, *recorder.tokens})
+    print(f"recorded {path.relative_to(CASSETTES.parents[1])}")
+
+
+def record_all_rest(token: str, place: Callable[[], Place]) -> None:
+    """Every session over REST, each against a fresh sandbox (or the real service)."""
+    for name, session in SESSIONS.items():
+        with place() as (url, sandbox):
+            record_rest_session(name, url, token, session, sandbox)
+    with place() as (url, _):
+        record_rest_session("bad_credentials", url, WRONG_TOKEN, bad_credentials)
 
 
 def record_all(login: tuple[str, str, str], place: Callable[[], Place]) -> None:
@@ -305,6 +394,18 @@ def real() -> Place:
     return nullcontext((ORIGIN, None))
 
 
+def real_rest() -> Place:
+    """The real REST API."""
+    return nullcontext((REST_ORIGIN, None))
+
+
+def real_token() -> str:
+    token = os.environ.get("CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN", "")
+    if not token:
+        raise SystemExit("--real needs CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN")
+    return token
+
+
 def real_login() -> tuple[str, str, str]:
     names = ("USERNAME", "SECURITY_CODE_1", "SECURITY_CODE_2")
     values = [os.environ.get(f"CRMCONNECT_EBOEKHOUDEN_{name}", "") for name in names]
@@ -319,12 +420,16 @@ def main() -> None:
     parser.add_argument(
         "--real", action="store_true", help="record e-Boekhouden's real service (writes data!)"
     )
+    parser.add_argument("--backend", choices=["soap", "rest", "both"], default="both")
     args = parser.parse_args()
-    CASSETTES.mkdir(parents=True, exist_ok=True)
-    if args.real:
-        record_all(real_login(), real)
-    else:
-        record_all(DEMO, served)
+    REST_CASSETTES.mkdir(parents=True, exist_ok=True)
+    if args.backend in ("soap", "both"):
+        record_all(real_login() if args.real else DEMO, real if args.real else served)
+    if args.backend in ("rest", "both"):
+        if args.real:
+            record_all_rest(real_token(), real_rest)
+        else:
+            record_all_rest(DEMO_ACCESS_TOKEN, served)
 
 
 if __name__ == "__main__":
