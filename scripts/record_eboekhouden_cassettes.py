@@ -60,7 +60,7 @@ from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, Relation
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import DEMO_ACCESS_TOKEN, EBoekhoudenSandbox
+from crmconnect.sandbox import DEMO_ACCESS_TOKEN, DEMO_VAT_TABLE, EBoekhoudenSandbox
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "eboekhouden"
 REST_CASSETTES = CASSETTES / "rest"
@@ -98,19 +98,7 @@ SECRETS_RE = re.compile(_ELEMENT.format(name="(?:" + "|".join(SECRET_ELEMENTS) +
 SESSION_RE = re.compile(_ELEMENT.format(name="SessionID"))
 _SESSION_VALUE_RE = re.compile(r"<(?:[\w.-]+:)?SessionID(?:\s[^<>]*)?(?<!/)>([^<]*)<")
 
-TABLE = VatTable.from_toml(
-    """
-    [sales]
-    nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
-    nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }
-    zero = { vat_code = "GEEN", ledger = "8000" }
-    reverse_charge = { vat_code = "VERL_VERK", ledger = "8020" }
-    exempt = { vat_code = "GEEN", ledger = "8000" }
-    eu_goods = { vat_code = "BI_EU_VERK", ledger = "8100" }
-    eu_services = { vat_code = "BI_EU_VERK_D", ledger = "8100" }
-    export_outside_eu = { vat_code = "BU_EU_VERK", ledger = "8100" }
-    """
-)
+TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
 
 RELATION = Relation(
     code="CRMC-1001",

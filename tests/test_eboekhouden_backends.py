@@ -32,21 +32,9 @@ from crmconnect.eboekhouden import (
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import DEMO_CREDENTIALS, EBoekhoudenSandbox
+from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE, EBoekhoudenSandbox
 
-TABLE = VatTable.from_toml(
-    """
-    [sales]
-    nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
-    nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }
-    zero = { vat_code = "GEEN", ledger = "8000" }
-    reverse_charge = { vat_code = "VERL_VERK", ledger = "8020" }
-    exempt = { vat_code = "GEEN", ledger = "8000" }
-    eu_goods = { vat_code = "BI_EU_VERK", ledger = "8100" }
-    eu_services = { vat_code = "BI_EU_VERK_D", ledger = "8100" }
-    export_outside_eu = { vat_code = "BU_EU_VERK", ledger = "8100" }
-    """
-)
+TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
 WRITE = {"soap": "AddMutatie", "rest": "POST /v1/mutation"}
 READ = {"soap": "GetOpenPosten", "rest": "GET /v1/mutation/invoice/outstanding"}
 RELATION = Relation(
@@ -330,3 +318,31 @@ def test_connect_switches_backend(sandbox: EBoekhoudenSandbox) -> None:
             found = soap.relation_by_code("1001")
     assert isinstance(rest, EBoekhoudenRestClient) and isinstance(soap, EBoekhoudenClient)
     assert found is not None and found.company == RELATION.company
+
+
+def test_purchase_invoice_is_booked_on_the_creditors_ledger(
+    books: BooksClient, sandbox: EBoekhoudenSandbox
+) -> None:
+    supplier = Relation(code="2001", company="Groothandel Smit", city="Ede")
+    bill = invoice(
+        "INK-7", InvoiceLine(description="Meel", unit_price="50.00", vat_category="nl_low")
+    )
+    bill = bill.model_copy(update={"kind": InvoiceKind.PURCHASE, "relation_code": "2001"})
+    booking = books.book_invoice(bill, TABLE, relation=supplier)
+    [booked] = sandbox.mutations
+    assert booking.created and (booked.kind, booked.ledger_code) == ("FactuurOntvangen", "1600")
+    assert [(line.vat_code, line.ledger_code, line.amount_incl) for line in booked.lines] == [
+        ("LAAG_INK_9", "7000", Decimal("54.50"))
+    ]
+    status = books.payment_status(["INK-7"], "Crediteuren")["INK-7"]
+    assert (status.state, status.outstanding) == (PaymentState.OPEN, Decimal("54.50"))
+
+
+def test_demo_vat_table_fits_the_sandbox_chart(sandbox: EBoekhoudenSandbox) -> None:
+    chart = {ledger.code: ledger for ledger in sandbox.ledgers}
+    table = VatTable.from_toml(DEMO_VAT_TABLE, known_ledgers=chart)
+    used = {row.ledger for row in table.rows} | {group.ledger for group in table.product_groups}
+    assert {chart[code].category for code in used} == {"VW"}
+    assert {(row.kind, row.category) for row in table.rows} == {
+        (kind, category) for kind in InvoiceKind for category in VatCategory
+    }

@@ -24,7 +24,7 @@ from crmconnect import AuthenticationError
 from crmconnect.eboekhouden import DEFAULT_URL, EBoekhoudenClient, PaymentState, Relation
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import DEMO_CREDENTIALS
+from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "eboekhouden"
 NAMES = {"relations", "book_invoice", "payment_status", "session_expired", "bad_credentials"}
@@ -32,19 +32,7 @@ SESSION_PLACEHOLDER = "SCRUBBED-SESSION-ID"
 USER, CODE1, CODE2 = "demo", "sandbox-code-1", "sandbox-code-2"
 WRONG_CODES = ("wrong-code-1-do-not-record", "wrong-code-2-do-not-record")
 
-TABLE = VatTable.from_toml(
-    """
-    [sales]
-    nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
-    nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }
-    zero = { vat_code = "GEEN", ledger = "8000" }
-    reverse_charge = { vat_code = "VERL_VERK", ledger = "8020" }
-    exempt = { vat_code = "GEEN", ledger = "8000" }
-    eu_goods = { vat_code = "BI_EU_VERK", ledger = "8100" }
-    eu_services = { vat_code = "BI_EU_VERK_D", ledger = "8100" }
-    export_outside_eu = { vat_code = "BU_EU_VERK", ledger = "8100" }
-    """
-)
+TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
 RELATION = Relation(
     code="CRMC-1001",
     company="Bakkerij Jansen & Zn B.V.",

@@ -18,23 +18,11 @@ from crmconnect import (
 from crmconnect.eboekhouden import EBoekhoudenClient, OpenItemKind, PaymentState, Relation
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import EBoekhoudenSandbox
+from crmconnect.sandbox import DEMO_VAT_TABLE, EBoekhoudenSandbox
 
 USER, CODE1, CODE2 = "demo", "sandbox-code-1", "sandbox-code-2"
 
-TABLE = VatTable.from_toml(
-    """
-    [sales]
-    nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
-    nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }
-    zero = { vat_code = "GEEN", ledger = "8000" }
-    reverse_charge = { vat_code = "VERL_VERK", ledger = "8020" }
-    exempt = { vat_code = "GEEN", ledger = "8000" }
-    eu_goods = { vat_code = "BI_EU_VERK", ledger = "8100" }
-    eu_services = { vat_code = "BI_EU_VERK_D", ledger = "8100" }
-    export_outside_eu = { vat_code = "BU_EU_VERK", ledger = "8100" }
-    """
-)
+TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
 
 
 @pytest.fixture

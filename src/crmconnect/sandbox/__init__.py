@@ -70,6 +70,7 @@ from ._eboekhouden import (
     EBoekhoudenSandbox,
 )
 from ._eboekhouden_data import (
+    DEMO_VAT_TABLE,
     MUTATION_LIMIT,
     VAT_CODES,
     AdministrationRecord,
@@ -104,6 +105,7 @@ __all__ = [
     "DEMO_SECURITY_CODE_1",
     "DEMO_SECURITY_CODE_2",
     "DEMO_USERNAME",
+    "DEMO_VAT_TABLE",
     "MAX_RESULTS",
     "MUTATION_LIMIT",
     "REST_PREFIX",

@@ -29,6 +29,7 @@ import attrs
 
 __all__ = [
     "CATEGORIES",
+    "DEMO_VAT_TABLE",
     "ERROR_TEXTS",
     "MUTATION_KINDS",
     "MUTATION_LIMIT",
@@ -554,6 +555,40 @@ _DEFAULT_CHART = (
     ("8200", "Omzet export", "VW", "Omzet"),
     ("9000", "Overige opbrengsten", "VW", "Overig"),
 )
+
+DEMO_VAT_TABLE = """\
+# The VAT table (crmconnect.mapping.VatTable.from_toml) for the sandbox's default chart.
+[sales]
+nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
+nl_low = { vat_code = "LAAG_VERK_9", ledger = "8010" }
+zero = { vat_code = "GEEN", ledger = "8000" }
+reverse_charge = { vat_code = "VERL_VERK", ledger = "8020" }
+exempt = { vat_code = "GEEN", ledger = "8000" }
+eu_goods = { vat_code = "BI_EU_VERK", ledger = "8100" }
+eu_services = { vat_code = "BI_EU_VERK_D", ledger = "8100" }
+export_outside_eu = { vat_code = "BU_EU_VERK", ledger = "8200" }
+
+[sales.product_groups]
+consultancy = "8011"
+licences = "8012"
+maintenance = "8014"
+training = "8015"
+
+[purchase]
+nl_high = { vat_code = "HOOG_INK_21", ledger = "4000" }
+nl_low = { vat_code = "LAAG_INK_9", ledger = "7000" }
+zero = { vat_code = "GEEN", ledger = "4000" }
+reverse_charge = { vat_code = "VERL_INK", ledger = "4000" }
+exempt = { vat_code = "GEEN", ledger = "4000" }
+eu_goods = { vat_code = "BI_EU_INK", ledger = "7000" }
+eu_services = { vat_code = "BI_EU_INK", ledger = "4000" }
+export_outside_eu = { vat_code = "BU_EU_INK", ledger = "7000" }
+"""
+"""A VAT table in TOML for the sandbox's default chart: every category, sales and purchases.
+
+Plain text, so the sandbox needs no mapping code: ``VatTable.from_toml(DEMO_VAT_TABLE)``.
+"""
+
 _FIRST_LEDGER_ID = 2001
 """Assumption: real ledger IDs are large, arbitrary numbers; the sandbox counts from here."""
 _FIRST_RELATION_ID = 100001
