@@ -430,3 +430,20 @@ def test_cli_demo_login_serves_rest_with_the_demo_token() -> None:
         process.terminate()
         process.communicate(timeout=10)
     assert codes == ["1300"] and DEMO_ACCESS_TOKEN in banner
+
+
+def test_session_renewed_before_it_expires(
+    sandbox: EBoekhoudenSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("crmconnect.eboekhouden.rest._client.time.monotonic", lambda: now[0])
+    sandbox.session_ttl = 600  # expiresIn: 600 s
+    with client(sandbox) as books:
+        books.ledgers()
+        now[0] += 560  # 40 s left: still used
+        books.ledgers()
+        assert books.sessions_opened == 1
+        now[0] += 20  # 20 s left: renewed before the call
+        books.ledgers()
+        assert books.sessions_opened == 2
+    assert sandbox.sessions_opened == 2

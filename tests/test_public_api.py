@@ -9,6 +9,7 @@ import pytest
 PACKAGES = [
     "crmconnect",
     "crmconnect.eboekhouden",
+    "crmconnect.eboekhouden.rest",
     "crmconnect.kvk",
     "crmconnect.mapping",
     "crmconnect.models",

@@ -135,7 +135,7 @@ _REST_TEXTS: Mapping[str, str] = {
     "ERR_001": "Something went wrong.",
 }
 """Texts of the codes only the REST layer raises (the API description's wording)."""
-_NOT_FOUND = frozenset({"REL_055", "MUT_300", "LEDG_404", "COST_404", "ENDPOINT"})
+_NOT_FOUND = frozenset({"REL_055", "MUT_300"})
 
 
 class _Refusal(Exception):
@@ -159,7 +159,7 @@ def _error_body(refusal: _Refusal) -> dict[str, Any]:
     security = refusal.code.startswith(("SECURITY_", "API_SESSION_", "EP_"))
     body: dict[str, Any] = {
         "type": "security" if security else "validation",
-        "code": refusal.code,
+        **({"code": refusal.code} if refusal.code else {}),
         "title": refusal.text,
         "status": refusal.status,
         "traceId": secrets.token_hex(8),
@@ -766,7 +766,8 @@ class RestApi:
     def _ledger(books: Bookkeeping, id_: str) -> LedgerRecord:
         ledger = next((entry for entry in books.ledgers if entry.id == int(id_)), None)
         if ledger is None:
-            raise _Refusal("LEDG_404", "Ledger not found.", status=404)
+            # Assumption: the LEDG_* code of an unknown ledger is not public: no code.
+            raise _Refusal("", "Ledger not found.", status=404)
         return ledger
 
     def _list_cost_centres(

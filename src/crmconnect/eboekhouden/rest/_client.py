@@ -147,7 +147,7 @@ class EBoekhoudenRestClient(BooksClient):
         )
         self._http = SyncHTTP(settings, self._redact, http_client=http_client, transport=transport)
         self._session: str | None = None
-        self._expires_at = 0.0
+        self._renew_at = 0.0
         self._lock = threading.RLock()
         self._ledger_ids: dict[str, int] = {}
         self._relation_ids: dict[str, int] = {}
@@ -170,7 +170,7 @@ class EBoekhoudenRestClient(BooksClient):
 
     def _token(self) -> str:
         with self._lock:
-            if self._session is None or time.monotonic() > self._expires_at - RENEW_MARGIN:
+            if self._session is None or time.monotonic() > self._renew_at:
                 self._open()
             assert self._session is not None
             return self._session
@@ -183,7 +183,9 @@ class EBoekhoudenRestClient(BooksClient):
         data = _decode(response)
         self._session = str(data["token"])
         self._redact.add(self._session)
-        self._expires_at = time.monotonic() + float(data.get("expiresIn") or 3600)
+        lifetime = float(data.get("expiresIn") or 3600)
+        # Renew a little early, but never sooner than halfway through a short lifetime.
+        self._renew_at = time.monotonic() + lifetime - min(RENEW_MARGIN, lifetime / 2)
         self.sessions_opened += 1
         logger.info("e-Boekhouden REST session opened")
 
