@@ -346,3 +346,11 @@ def test_demo_vat_table_fits_the_sandbox_chart(sandbox: EBoekhoudenSandbox) -> N
     assert {(row.kind, row.category) for row in table.rows} == {
         (kind, category) for kind in InvoiceKind for category in VatCategory
     }
+
+
+def test_vat_codes_the_sandbox_accepts(books: BooksClient, sandbox: EBoekhoudenSandbox) -> None:
+    from crmconnect.sandbox import VAT_CODES
+
+    codes = books.vat_codes()
+    assert set(codes) <= set(VAT_CODES)
+    assert codes["LAAG_VERK_9"].rate == Decimal(9) and codes["VERL_VERK"].reverse_charge

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Self
@@ -19,7 +19,7 @@ from typing import Self
 import attrs
 
 from ..errors import ConflictError, ConnectError, NotFoundError, TransportError, ValidationError
-from ..mapping import BookingLine, VatTable, vat_breakdown
+from ..mapping import EBOEKHOUDEN_VAT_CODES, BookingLine, VatCode, VatTable, vat_breakdown
 from ..models import Invoice, InvoiceKind
 from ._bulk import PushResult, push_invoices, push_relations
 from ._models import (
@@ -179,6 +179,14 @@ class BooksClient(abc.ABC):
     @abc.abstractmethod
     def balances(self, *, category: str | None = None) -> list[Balance]:
         """Balances of the ledgers."""
+
+    def vat_codes(self) -> Mapping[str, VatCode]:
+        """e-Boekhouden's VAT codes, with rates, kinds and validity dates.
+
+        Neither API has a VAT-code endpoint (REST documents a fixed list), so
+        this is the documented table, `crmconnect.mapping.EBOEKHOUDEN_VAT_CODES`.
+        """
+        return EBOEKHOUDEN_VAT_CODES
 
     # -- relations --------------------------------------------------------------------
 
