@@ -44,6 +44,7 @@ from .._models import (
     CostCentre,
     Ledger,
     Mutation,
+    MutationLine,
     OpenItem,
     OpenItemKind,
     Relation,
@@ -367,7 +368,10 @@ class EBoekhoudenRestClient(BooksClient):
         return int(data["id"])
 
     def _mutation_body(self, mutation: Mutation) -> dict[str, Any]:
-        body: dict[str, Any] = {
+        """``CreateMutation``: ledger and relation codes turned into IDs, ``None`` left out."""
+        relation = mutation.relation_code
+        term = mutation.payment_term_days
+        body = {
             "type": TYPE_OF_KIND[mutation.kind],
             "date": mutation.date.isoformat(),
             "ledgerId": self._ledger_id(mutation.ledger_code, "ledger_code"),
@@ -376,27 +380,22 @@ class EBoekhoudenRestClient(BooksClient):
             "description": mutation.description,
             "paymentReference": mutation.payment_reference,
             "inExVat": mutation.in_ex_vat.value if mutation.in_ex_vat else None,
-            "termOfPayment": int(mutation.payment_term_days)
-            if mutation.payment_term_days
-            else None,
-            "relationId": self._relation_id(mutation.relation_code)
-            if mutation.relation_code
-            else None,
-            "rows": [
-                {
-                    "ledgerId": self._ledger_id(line.ledger_code, "lines.ledger_code"),
-                    "vatCode": line.vat_code,
-                    # One amount per row: the service computes the VAT from the code.
-                    "amount": json_amount(line.amount_entered),
-                    "costCenterId": line.cost_centre_id or None,
-                }
-                for line in mutation.lines
-            ],
+            "termOfPayment": int(term) if term else None,
+            "relationId": self._relation_id(relation) if relation else None,
+            "rows": [self._row_body(line) for line in mutation.lines],
         }
-        for row in body["rows"]:
-            if row["costCenterId"] is None:
-                del row["costCenterId"]
-        return {key: value for key, value in body.items() if value is not None}
+        return _without_none(body)
+
+    def _row_body(self, line: MutationLine) -> dict[str, Any]:
+        return _without_none(
+            {
+                "ledgerId": self._ledger_id(line.ledger_code, "lines.ledger_code"),
+                "vatCode": line.vat_code,
+                # One amount per row: the service computes the VAT from the code.
+                "amount": json_amount(line.amount_entered),
+                "costCenterId": line.cost_centre_id or None,
+            }
+        )
 
     def mutation(self, number: int) -> Mutation | None:
         """One mutation with its lines (``GET /v1/mutation/{id}``), or ``None``."""
@@ -543,6 +542,10 @@ def _decode(response: httpx.Response) -> Any:
             service="eboekhouden",
             status_code=response.status_code,
         ) from None
+
+
+def _without_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _escape_like(text: str) -> str:
