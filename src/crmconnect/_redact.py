@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
-__all__ = ["MASK", "Redactor", "mask_secret"]
+__all__ = ["MASK", "Redactor", "mask_secret", "protect_library_logs"]
 
 MASK = "***"
 
@@ -50,3 +51,40 @@ class Redactor:
 
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} secrets>)"
+
+
+class _LibraryLogRedactor(logging.Filter):
+    """Masks every registered secret in the records of libraries we do not control."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactor = Redactor()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor(record.getMessage())
+        record.args = ()
+        return True
+
+
+_LIBRARY_LOGS = _LibraryLogRedactor()
+
+
+def protect_library_logs(secrets: Iterable[str | None], loggers: Iterable[str]) -> None:
+    """Mask these secrets in what the named loggers of other libraries write.
+
+    httpx logs every request's URL at INFO (``HTTP Request: GET https://...``)
+    and zeep whole SOAP bodies at DEBUG: where a secret sits in a URL or a
+    body, those records must be masked before any handler sees them. A filter
+    on a logger applies only to records logged on that very logger, so each
+    one is named.
+
+    Args:
+        secrets: The secrets to mask (empty ones are ignored).
+        loggers: Logger names, e.g. ``("httpx",)``.
+    """
+    for secret in secrets:
+        _LIBRARY_LOGS.redactor.add(secret)
+    for name in loggers:
+        logger = logging.getLogger(name)
+        if _LIBRARY_LOGS not in logger.filters:
+            logger.addFilter(_LIBRARY_LOGS)

@@ -26,7 +26,7 @@ import zeep
 import zeep.exceptions
 import zeep.helpers
 
-from .._redact import Redactor, mask_secret
+from .._redact import Redactor, mask_secret, protect_library_logs
 from .._retry import RetryPolicy
 from ..errors import (
     APIError,
@@ -69,20 +69,8 @@ def _wsdl_path() -> str:
     return str(importlib.resources.files("crmconnect.eboekhouden") / "wsdl" / "soap.wsdl")
 
 
-class _ZeepLogRedactor(logging.Filter):
-    """zeep logs whole SOAP bodies at DEBUG: mask every client's codes in them."""
-
-    redactor = Redactor()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redactor(record.getMessage())
-        record.args = ()
-        return True
-
-
-_ZEEP_FILTER = _ZeepLogRedactor()
-for _name in ("zeep", "zeep.transports", "zeep.wsdl.bindings.soap"):
-    logging.getLogger(_name).addFilter(_ZEEP_FILTER)
+_ZEEP_LOGGERS = ("zeep", "zeep.transports", "zeep.wsdl.bindings.soap")
+"""zeep logs whole SOAP bodies (codes included) at DEBUG on these loggers."""
 
 
 class EBoekhoudenClient(BooksClient):
@@ -138,8 +126,7 @@ class EBoekhoudenClient(BooksClient):
         self.creditors_ledger = creditors_ledger
         self.url = url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_URL") or DEFAULT_URL
         self._redact = Redactor([self._code1, self._code2])
-        for secret in (self._code1, self._code2):
-            _ZEEP_FILTER.redactor.add(secret)
+        protect_library_logs([self._code1, self._code2], _ZEEP_LOGGERS)
         self._retry = RetryPolicy(max_attempts=max(1, max_retries + 1))
         self._owns_session = session is None
         self._http = session or requests.Session()

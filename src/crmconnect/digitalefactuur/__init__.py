@@ -1,0 +1,59 @@
+"""The DigitaleFactuur connector: debtors, creditors and invoices over DF's XML API.
+
+`DigitaleFactuurClient` (and its async twin) lists, reads, creates, updates and
+deletes relations, lists and reads invoices with their payment status, and
+records or undoes payments. The element names live in `RELATION_FIELDS` and
+`INVOICE_FIELDS`, data a host can correct without a release; names that no
+public source shows are marked ``assumed``. `relations_snapshot` gives
+``{DF id: fingerprint}`` for change detection, since DF has no version field.
+
+Example:
+    ```python
+    from crmconnect.digitalefactuur import DigitaleFactuurClient, Relation, RelationKind
+
+    with DigitaleFactuurClient("12345", "access-code") as df:
+        df.upsert_relation(Relation(number="1001", name="Bakkerij Jansen B.V."))
+        df.upsert_relation(Relation(number="2001", name="Groothandel Smit",
+                                    kind=RelationKind.CREDITOR))
+        open_invoices = df.invoices(status="openstaand")
+    ```
+"""
+
+from ._client import DEFAULT_URL, MAX_PAGES, AsyncDigitaleFactuurClient, DigitaleFactuurClient
+from ._errors import ERROR_CODES
+from ._fields import INVOICE_FIELDS, LINE_FIELDS, RELATION_FIELDS, FieldSpec, FieldTable
+from ._models import (
+    Invoice,
+    InvoiceLine,
+    PaymentStatus,
+    Relation,
+    RelationKind,
+    parse_date,
+    relation_fingerprint,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "ERROR_CODES",
+    "INVOICE_FIELDS",
+    "LINE_FIELDS",
+    "MAX_PAGES",
+    "RELATION_FIELDS",
+    "AsyncDigitaleFactuurClient",
+    "DigitaleFactuurClient",
+    "FieldSpec",
+    "FieldTable",
+    "Invoice",
+    "InvoiceLine",
+    "PaymentStatus",
+    "Relation",
+    "RelationKind",
+    "parse_date",
+    "relation_fingerprint",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "crmconnect.digitalefactuur"
+del _name, _obj
