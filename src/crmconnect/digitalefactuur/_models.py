@@ -89,6 +89,17 @@ class PaymentStatus(StrEnum):
     PAID = "betaald"
 
 
+def _status(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        known = {status.value: status for status in PaymentStatus}
+        return known.get(text.casefold(), text or None)
+    return value
+
+
+Status = Annotated[PaymentStatus | str | None, BeforeValidator(_status)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, str_strip_whitespace=True)
 
@@ -217,7 +228,7 @@ class Invoice(_Model):
     relation_id: Text = Field(None, alias="klant_id")
     date: Date = Field(None, alias="factuurdatum")
     due_date: Date = Field(None, alias="vervaldatum")
-    payment_status: PaymentStatus | str | None = Field(None, alias="betaalstatus")
+    payment_status: Status = Field(None, alias="betaalstatus")
     total: Amount = Field(None, alias="totaal")
     paid: Amount = Field(None, alias="voldaan")
     lines: list[InvoiceLine] = Field(default_factory=list)

@@ -13,6 +13,11 @@ VAT codes, mutations, open items and balances, with their sessions, errors
 (in-band for SOAP) and SOAP's 500-mutation limit
 (``python -m crmconnect.sandbox eboekhouden``).
 
+`DigitaleFactuurSandbox` answers like DigitaleFactuur's XML API
+(``/api/{account_id}/{access_code}/{action}``): relations with debtor numbers
+1xxx and creditor numbers 2xxx, invoices with their payment status
+(``python -m crmconnect.sandbox digitalefactuur``).
+
 Example:
     ```python
     import httpx
@@ -56,6 +61,13 @@ from ._core import (
     ServiceHandler,
     serve,
 )
+from ._digitalefactuur import (
+    DEMO_ACCESS_CODE,
+    DEMO_ACCOUNT_ID,
+    DigitaleFactuurSandbox,
+    InvoiceRecord,
+    generate_relations,
+)
 from ._eboekhouden import (
     DEMO_ACCESS_TOKEN,
     DEMO_ADMINISTRATION,
@@ -98,7 +110,9 @@ from ._kvk_data import (
 )
 
 __all__ = [
+    "DEMO_ACCESS_CODE",
     "DEMO_ACCESS_TOKEN",
+    "DEMO_ACCOUNT_ID",
     "DEMO_ADMINISTRATION",
     "DEMO_API_KEY",
     "DEMO_CREDENTIALS",
@@ -120,6 +134,7 @@ __all__ = [
     "Branch",
     "Company",
     "CostCentreRecord",
+    "DigitaleFactuurSandbox",
     "EBoekhoudenCredentials",
     "EBoekhoudenSandbox",
     "FaultKind",
@@ -128,6 +143,7 @@ __all__ = [
     "Handler",
     "Headers",
     "InBandError",
+    "InvoiceRecord",
     "KvKSandbox",
     "LedgerRecord",
     "LineRecord",
@@ -143,6 +159,7 @@ __all__ = [
     "ServiceHandler",
     "VatCode",
     "generate_companies",
+    "generate_relations",
     "kvk_test_companies",
     "serve",
 ]

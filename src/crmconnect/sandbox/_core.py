@@ -135,6 +135,8 @@ class SandboxRequest:
         body: The raw request body.
         scheme: ``"http"`` or ``"https"``, to build absolute links.
         host: Host and port as the client addressed them, e.g. ``"127.0.0.1:8123"``.
+        raw_path: The path as sent, percent-encoding kept (``path`` when not given):
+            for services that put parameters in the path (DigitaleFactuur's ``&k=v``).
     """
 
     method: str
@@ -144,6 +146,12 @@ class SandboxRequest:
     body: bytes = b""
     scheme: str = "http"
     host: str = "localhost"
+    raw_path: str | None = None
+
+    @property
+    def encoded_path(self) -> str:
+        """The path as sent, percent-encoding kept."""
+        return self.raw_path if self.raw_path is not None else self.path
 
     @property
     def base_url(self) -> str:
@@ -575,6 +583,7 @@ def _from_httpx(request: httpx.Request, body: bytes) -> SandboxRequest:
         body=body,
         scheme=url.scheme,
         host=url.netloc.decode("ascii"),
+        raw_path=url.raw_path.decode("ascii").split("?", 1)[0],
     )
 
 
@@ -756,6 +765,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body=body,
             scheme="http",
             host=self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2]),
+            raw_path=split.path,
         )
 
     def _send(self, response: SandboxResponse, send_body: bool) -> None:
