@@ -15,6 +15,7 @@ Exit codes scripts can rely on:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -41,9 +42,13 @@ __all__ = ["app"]
 EXIT_INPUT, EXIT_REMOTE, EXIT_NETWORK, EXIT_PARTIAL = 1, 3, 4, 5
 _T = TypeVar("_T")
 
-app = typer.Typer(help="Connect a CRM to the KvK register.", no_args_is_help=True)
+app = typer.Typer(
+    help="Connect a CRM to the KvK register and to bookkeeping services.", no_args_is_help=True
+)
 kvk_app = typer.Typer(help="Search, profile, match and check updates in the KvK register.")
 app.add_typer(kvk_app, name="kvk")
+df_app = typer.Typer(help="DigitaleFactuur: check the XML element names against a live account.")
+app.add_typer(df_app, name="digitalefactuur")
 console = Console()
 
 Environment = Annotated[
@@ -351,6 +356,62 @@ def _update_rows(reports: Iterator[tuple[int, UpdateReport]] | Any) -> Iterator[
                 "crm_value": format_value(change.crm_value),
                 "kvk_value": format_value(change.kvk_value),
             }
+
+
+@df_app.command()
+def inspect(
+    account_id: Annotated[
+        str | None,
+        typer.Option(envvar="CRMCONNECT_DIGITALEFACTUUR_ACCOUNT_ID", show_default=False),
+    ] = None,
+    access_code: Annotated[
+        str | None,
+        typer.Option(envvar="CRMCONNECT_DIGITALEFACTUUR_ACCESS_CODE", show_default=False),
+    ] = None,
+    relation_id: Annotated[
+        str | None, typer.Option("--id", help="The DF ID of the relation; the first one if omitted")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Override the API root", envvar="CRMCONNECT_DIGITALEFACTUUR_URL"),
+    ] = None,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Use the built-in offline sandbox")
+    ] = False,
+) -> None:
+    """Print the raw XML of one relation, and which element names crmconnect assumes.
+
+    Fill in every field of one relation in DigitaleFactuur's screens first: the
+    XML then shows the names DF really uses. Correct an assumed name with
+    RELATION_FIELDS.override({...}) in your application.
+    """
+    from .digitalefactuur import RELATION_FIELDS, DigitaleFactuurClient
+
+    with user_errors():
+        transport = None
+        if sandbox:
+            from .sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID, DigitaleFactuurSandbox
+
+            demo_df = DigitaleFactuurSandbox()
+            demo_df.add_relation(naam="Voorbeeld B.V.", plaats="Utrecht", kvk_nummer="69599084")
+            transport = demo_df.transport()
+            account_id, access_code = DEMO_ACCOUNT_ID, DEMO_ACCESS_CODE
+        with DigitaleFactuurClient(
+            account_id, access_code, base_url=base_url, transport=transport
+        ) as df:
+            xml = df.raw_relation_xml(relation_id)
+        console.print(xml, markup=False, highlight=False)
+        seen = set(re.findall(r"<([A-Za-z_][\w.-]*)[\s/>]", xml))
+        table = Table("attribute", "element", "status", "in this XML")
+        for spec in RELATION_FIELDS:
+            status = "assumed" if spec.assumed else "documented"
+            table.add_row(
+                spec.attribute, spec.element, status, "yes" if spec.element in seen else "no"
+            )
+        console.print(table)
+        unknown = sorted(seen - {spec.element for spec in RELATION_FIELDS} - {"klant", "id"})
+        if unknown:
+            console.print("elements no field maps: " + ", ".join(unknown), markup=False)
 
 
 @app.command()

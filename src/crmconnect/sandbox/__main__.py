@@ -7,6 +7,8 @@ Usage::
     python -m crmconnect.sandbox eboekhouden --port 8124 [--username U
         --security-code-1 C1 --security-code-2 C2] [--access-token T]
         [--latency 0.02] [--rate-limit 100]
+    python -m crmconnect.sandbox digitalefactuur --port 8125 [--account-id A
+        --access-code K] [--synthetic 10000] [--latency 0.02]
 
 One subcommand per emulated service; each registers its own options.
 """
@@ -22,6 +24,12 @@ from types import FrameType
 
 import attrs
 
+from ._digitalefactuur import (
+    DEMO_ACCESS_CODE,
+    DEMO_ACCOUNT_ID,
+    DigitaleFactuurSandbox,
+    generate_relations,
+)
 from ._eboekhouden import (
     DEMO_CREDENTIALS,
     REST_PREFIX,
@@ -162,6 +170,53 @@ def _run_eboekhouden(args: argparse.Namespace) -> int:
         return _wait()
 
 
+def _add_digitalefactuur(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "digitalefactuur",
+        help="DigitaleFactuur's XML API (relations, invoices, payments)",
+        description=(
+            "Serve the DigitaleFactuur sandbox at /api/{account_id}/{access_code}/{action} "
+            "until Ctrl-C. Give both credential options, or none for the demo account "
+            f"(account id {DEMO_ACCOUNT_ID!r}, access code {DEMO_ACCESS_CODE!r})."
+        ),
+    )
+    _add_common(parser, default_port=8125)
+    parser.add_argument("--account-id", metavar="A", help="accepted account id")
+    parser.add_argument("--access-code", metavar="K", help="accepted access code")
+    parser.add_argument(
+        "--synthetic", type=int, default=0, metavar="N", help="start with N synthetic relations"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for --synthetic and --error-rate")
+    parser.set_defaults(run=_run_digitalefactuur, parser=parser)
+
+
+def _run_digitalefactuur(args: argparse.Namespace) -> int:
+    given = [args.account_id, args.access_code]
+    if any(given) and not all(given):
+        parser: argparse.ArgumentParser = args.parser
+        parser.error("give --account-id and --access-code together, or neither")
+    demo = not any(given)
+    account, code = (DEMO_ACCOUNT_ID, DEMO_ACCESS_CODE) if demo else given
+    sandbox = DigitaleFactuurSandbox(
+        account,
+        code,
+        latency=args.latency,
+        rate_limit=args.rate_limit,
+        relations=generate_relations(args.synthetic, seed=args.seed),
+    )
+    sandbox.faults.error_rate = args.error_rate
+    with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
+        print(
+            f"DigitaleFactuur sandbox with {len(sandbox.relations)} relations on {url}", flush=True
+        )
+        if demo:  # documented demo credentials: safe to show
+            print(f"  API: {url}/api/{account}/{code}/klanten")
+        else:  # never echo real-looking credentials
+            print(f"  API: {url}/api/<account-id>/<access-code>/klanten (as given, not shown)")
+        print("  Press Ctrl-C to stop.", flush=True)
+        return _wait()
+
+
 def _wait() -> int:
     """Sleep until Ctrl-C or SIGTERM (both stop the server cleanly)."""
     signal.signal(signal.SIGTERM, _interrupt)
@@ -188,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="service", required=True, metavar="SERVICE")
     _add_kvk(commands)
     _add_eboekhouden(commands)
+    _add_digitalefactuur(commands)
     return parser
 
 
