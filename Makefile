@@ -37,6 +37,8 @@ docs: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/kvk_bulk_match.py
+	$(BIN)/python benchmarks/eboekhouden_push.py
+	$(BIN)/python benchmarks/digitalefactuur_snapshot.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache

@@ -10,6 +10,7 @@ PACKAGES = [
     "crmconnect",
     "crmconnect.eboekhouden",
     "crmconnect.eboekhouden.rest",
+    "crmconnect.digitalefactuur",
     "crmconnect.kvk",
     "crmconnect.mapping",
     "crmconnect.models",
