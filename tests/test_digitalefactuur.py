@@ -40,6 +40,8 @@ from crmconnect.digitalefactuur import (
 )
 from crmconnect.sandbox import DigitaleFactuurSandbox, generate_relations
 
+from .sandbox_cli import serve_cli
+
 ACCOUNT, CODE = "98765", "s3cr3t-access-code-xyz"
 BASE = "https://administratie.digitalefactuur.nl/api"
 
@@ -473,3 +475,18 @@ def test_inspect_prints_the_raw_xml_and_the_assumptions() -> None:
     assert result.exit_code == 0, result.output
     assert "<kvk_nummer>69599084</kvk_nummer>" in result.output
     assert "assumed" in result.output and "aanmaakdatum" in result.output
+
+
+def test_sandbox_cli_hides_custom_credentials() -> None:
+    process, url, banner = serve_cli(
+        "digitalefactuur", "--account-id", ACCOUNT, "--access-code", CODE, "--synthetic", "3"
+    )
+    try:
+        with DigitaleFactuurClient(ACCOUNT, CODE, base_url=url + "/api") as df:
+            found = df.relations()
+    finally:
+        process.terminate()
+        output, errors = process.communicate(timeout=10)
+    assert [r.number for r in found] == ["1000", "1001", "1002"]
+    shown = banner + output + errors
+    assert ACCOUNT not in shown and CODE not in shown

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -34,6 +31,8 @@ from crmconnect.sandbox import (
     EBoekhoudenSandbox,
     LineRecord,
 )
+
+from .sandbox_cli import serve_cli
 
 BASE = "https://api.e-boekhouden.nl"
 
@@ -386,28 +385,13 @@ def test_update_needs_the_name_before_any_call(sandbox: EBoekhoudenSandbox) -> N
     assert found is not None and (found.company, found.city) == ("Bakkerij", "Epe")
 
 
-def serve_cli(*options: str) -> tuple[subprocess.Popen[str], str, str]:
-    """Start ``python -m crmconnect.sandbox eboekhouden``; returns the process, URL and banner."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crmconnect.sandbox", "eboekhouden", "--port", "0", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    banner = process.stdout.readline()
-    found = re.search(r"http://\S+", banner)
-    assert found is not None, banner
-    while "Ctrl-C" not in banner:
-        banner += process.stdout.readline()
-    return process, found.group(0), banner
-
-
 @pytest.mark.parametrize("with_token", [True, False])
 def test_cli_access_token_accepted_and_never_shown(with_token: bool) -> None:
     secret = "cli-secret-access-token"
     login = ["--username", "jan", "--security-code-1", "c-one-x", "--security-code-2", "c-two-x"]
-    process, url, banner = serve_cli(*login, *(["--access-token", secret] if with_token else []))
+    process, url, banner = serve_cli(
+        "eboekhouden", *login, *(["--access-token", secret] if with_token else [])
+    )
     try:
         with httpx.Client(base_url=url) as raw:
             opened = raw.post("/v1/session", json={"accessToken": secret, "source": "cli"})
@@ -422,7 +406,7 @@ def test_cli_access_token_accepted_and_never_shown(with_token: bool) -> None:
 
 
 def test_cli_demo_login_serves_rest_with_the_demo_token() -> None:
-    process, url, banner = serve_cli()
+    process, url, banner = serve_cli("eboekhouden")
     try:
         with EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, url=url) as books:
             codes = [ledger.code for ledger in books.ledgers(category="DEB")]
