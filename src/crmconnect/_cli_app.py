@@ -415,6 +415,60 @@ def inspect(
 
 
 @app.command()
+def validate(
+    file: Annotated[
+        Path, typer.Argument(help="The import file: CSV (any Dutch Excel flavour) or XLSX")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the outputs (default: beside the file)")
+    ] = None,
+) -> None:
+    """Check an accounting office's CRM import file; exit code 0 only without errors.
+
+    Writes FILE.normalised.csv (the rows without errors), FILE.report.csv and
+    FILE.report.html (every finding, in Dutch and English, with what it breaks).
+    """
+    from .importer import Severity, check_file, write_outputs
+
+    with user_errors():
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("checking rows", total=None)
+            check = check_file(
+                file,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        outputs = write_outputs(check, out or file.parent, stem=file.stem)
+    mapping = Table("template column", "read from")
+    for key, header in {**check.mapping, **check.persons_mapping}.items():
+        mapping.add_row(key, header)
+    console.print(mapping)
+    if check.ignored:
+        console.print("not used: " + ", ".join(check.ignored), markup=False)
+    errors, warnings = check.count(Severity.ERROR), check.count(Severity.WARNING)
+    taken = sum(1 for row in check.rows if row.ok and not row.empty)
+    console.print(
+        f"{len(check.rows)} rows: {taken} taken over, {errors} errors, {warnings} warnings, "
+        f"{len(check.ubos)} UBOs"
+    )
+    for path in (outputs.normalised, outputs.report_csv, outputs.report_html):
+        console.print(f"  wrote {path}", markup=False)
+    if errors:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
+def template(
+    path: Annotated[Path, typer.Argument(help="Where to write it: .xlsx, or .csv")],
+) -> None:
+    """Write an empty import template with an explanation row."""
+    from .importer import write_template
+
+    with user_errors():
+        written = write_template(path)
+    console.print(f"wrote {written}", markup=False)
+
+
+@app.command()
 def demo() -> None:
     """Run the main job offline: match, enrich and check a sample CRM against the KvK sandbox."""
     from ._demo import run_demo

@@ -17,6 +17,7 @@ import attrs
 import pydantic
 
 from . import validation
+from ._tabular import decode, sniff_dialect
 from .errors import ValidationError
 from .models import Address, Organisation
 
@@ -83,14 +84,8 @@ def read_organisations(path: str | Path) -> tuple[dict[str, str], list[CrmRow]]:
     Raises:
         ValidationError: The file has no name column.
     """
-    text = _decode(Path(path).read_bytes())
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text[:4096], delimiters=",;\t|"
-        )
-    except csv.Error:  # one column, or too little text to tell
-        dialect = csv.excel
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    text = decode(Path(path).read_bytes())
+    reader = csv.DictReader(text.splitlines(), dialect=sniff_dialect(text))
     mapping = _mapping(reader.fieldnames or [])
     if "name" not in mapping:
         raise ValidationError("columns", reader.fieldnames, "a name column is required")
@@ -100,13 +95,6 @@ def read_organisations(path: str | Path) -> tuple[dict[str, str], list[CrmRow]]:
         if any((value or "").strip() for value in raw.values())
     ]
     return mapping, rows
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252")
 
 
 def _row(line: int, raw: dict[str, str], mapping: dict[str, str]) -> CrmRow:
