@@ -268,7 +268,7 @@ class _RowChecker:
             return CheckedRow(
                 line, raw, {}, (), (self._finding(line, "", "empty_row", "", Severity.NOTE),)
             )
-        if self._is_explanation(values):
+        if line <= 3 and self._is_explanation(values):  # it sits right below the header
             note = self._finding(line, "", "explanation_row", "", Severity.NOTE)
             return CheckedRow(line, raw, {}, (), (note,))
         found: list[Finding] = []
@@ -429,9 +429,6 @@ class _RowChecker:
             number, name, share, fields.get("birth_date", ""), fields.get("nationality", ""), bsn
         )
         if person.is_ubo:
-            findings.append(
-                self._finding(line, "persons", "ubo", name, Severity.NOTE, person=name, share=share)
-            )
             missing = person.missing_identification
             if missing:
                 findings.append(self._missing_id(line, person, missing))
@@ -504,8 +501,10 @@ def _products(value: str, field: str) -> str:
 
 
 def _padded(key: str, value: str, fixed: str) -> bool:
-    digits = re.sub(r"\D", "", value)
-    return key in ("kvk_number", "rsin_bsn", "branch_number") and 0 < len(digits) < len(fixed)
+    if key not in ("kvk_number", "rsin_bsn", "branch_number") or value == fixed:
+        return False
+    digits = sum(char.isdigit() for char in value)
+    return 0 < digits < len(fixed)
 
 
 _FIELD_CHECKS: dict[str, Callable[[str, str], str]] = {

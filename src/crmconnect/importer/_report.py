@@ -174,9 +174,21 @@ def _ubo_html(check: ImportCheck) -> str:
     )
 
 
+HTML_FINDINGS = 5000
+"""The most findings the HTML page lists (errors first); the CSV report has them all."""
+
+
 def _findings_html(check: ImportCheck) -> str:
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
-    findings = sorted(check.findings, key=lambda f: (order[f.severity], f.line))
+    every = sorted(check.findings, key=lambda f: (order[f.severity], f.line))
+    findings = every[:HTML_FINDINGS]
+    more = (
+        f"<p>En nog {len(every) - len(findings)} bevindingen: zie het CSV-rapport. "
+        f"<span class='en'>And {len(every) - len(findings)} more findings: see the CSV "
+        "report.</span></p>"
+        if len(every) > len(findings)
+        else ""
+    )
     title = "<h2>Bevindingen <span class='en'>/ Findings</span></h2>"
     if not findings:
         return f"{title}<p>Geen. <span class='en'>None.</span></p>"
@@ -190,5 +202,5 @@ def _findings_html(check: ImportCheck) -> str:
     return (
         f"{title}<table><tr><th>Regel</th>"
         "<th>Veld</th><th>Ernst</th><th>Waarde</th><th>Wat / What</th>"
-        f"<th>Gevolg / Consequence</th></tr>{rows}</table>"
+        f"<th>Gevolg / Consequence</th></tr>{rows}</table>{more}"
     )

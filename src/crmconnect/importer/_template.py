@@ -226,7 +226,6 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
                         "The shares add up to {total}%, more than 100%."),
     "ubo_missing_id": ("UBO {person} ({share}%) mist: {missing}.",
                        "UBO {person} ({share}%) lacks: {missing}."),
-    "ubo": ("{person} is UBO ({share}%).", "{person} is a UBO ({share}%)."),
     "payroll_not_rsin": (
         "Het loonheffingennummer hoort bij een ander fiscaal nummer dan RSIN/BSN {value}.",
         "The payroll tax number belongs to another fiscal number than RSIN/BSN {value}.",

@@ -12,6 +12,7 @@ accept other scripts' digits, which no Dutch register issues.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NoReturn
 
@@ -94,13 +95,17 @@ def _as_text(value: object, field: str, *, allow_int: bool) -> str:
     _refuse(field, value, f"expected {expected}, got {type(value).__name__}{hint}")
 
 
+@functools.cache
+def _unwanted(separators: str) -> re.Pattern[str]:
+    # \s is Unicode whitespace (what str.isspace() says), plus the invisible ones.
+    return re.compile("[\\s" + re.escape("".join(_INVISIBLE) + separators) + "]+")
+
+
 def _clean(text: str, separators: str = "") -> str:
     """Drop all whitespace, invisible characters and the given separators."""
-    return "".join(
-        char
-        for char in text
-        if not char.isspace() and char not in _INVISIBLE and char not in separators
-    )
+    if text.isascii() and text.isalnum():
+        return text  # the usual case, at no cost
+    return _unwanted(separators).sub("", text)
 
 
 def _is_digits(text: str) -> bool:
