@@ -192,15 +192,17 @@ def _findings_html(check: ImportCheck) -> str:
     title = "<h2>Bevindingen <span class='en'>/ Findings</span></h2>"
     if not findings:
         return f"{title}<p>Geen. <span class='en'>None.</span></p>"
+    names = {row.line: row.raw.get(check.mapping.get("name", ""), "") for row in check.rows}
     rows = "".join(
-        f"<tr class='{f.severity.value}'><td>{f.line}</td><td>{_e(f.field)}</td>"
+        f"<tr class='{f.severity.value}'><td>{f.line}</td><td>{_e(names.get(f.line, ''))}</td>"
+        f"<td>{_e(f.field)}</td>"
         f"<td>{_e(f.severity.value)}</td><td>{_e(f.value)}</td>"
         f"<td>{_e(f.message_nl)}<br><span class='en'>{_e(f.message_en)}</span></td>"
         f"<td>{_e(f.consequence_nl)}<br><span class='en'>{_e(f.consequence_en)}</span></td></tr>"
         for f in findings
     )
     return (
-        f"{title}<table><tr><th>Regel</th>"
+        f"{title}<table><tr><th>Regel</th><th>Naam</th>"
         "<th>Veld</th><th>Ernst</th><th>Waarde</th><th>Wat / What</th>"
         f"<th>Gevolg / Consequence</th></tr>{rows}</table>{more}"
     )
