@@ -31,6 +31,7 @@ from .errors import (
     SyncError,
     TimeoutError,
     TransportError,
+    UnavailableError,
     ValidationError,
 )
 from .models import (
@@ -73,6 +74,7 @@ __all__ = [
     "SyncError",
     "TimeoutError",
     "TransportError",
+    "UnavailableError",
     "ValidationError",
     "VatCategory",
     "__version__",

@@ -14,6 +14,7 @@ CrmConnectError
 │   ├── RateLimitError        429 or a quota answer [retriable], has ``retry_after``
 │   ├── RemoteValidationError the service refused a value (also a ValidationError)
 │   └── ServerError           5xx or a "try again later" code [retriable]
+│       └── UnavailableError  the service cannot answer now (VIES: a member state is down)
 ├── MappingError              a value the mapping tables do not cover
 └── SyncError                 the synchronisation cannot go on
 ```
@@ -46,6 +47,7 @@ __all__ = [
     "SyncError",
     "TimeoutError",
     "TransportError",
+    "UnavailableError",
     "ValidationError",
     "is_retriable",
 ]
@@ -191,6 +193,16 @@ class RemoteValidationError(APIError, ValidationError):
 
 class ServerError(APIError):
     """The remote service failed or is temporarily unavailable; retrying may help."""
+
+
+class UnavailableError(ServerError):
+    """The service cannot give an answer now, and said so; never an answer about the record.
+
+    VIES answers this way when a member state's system is down, busy or slow
+    (``MS_UNAVAILABLE``, ``TIMEOUT``, ``MS_MAX_CONCURRENT_REQ``, ...): the VAT
+    number is neither valid nor invalid, ask again later. Retried like any
+    `ServerError`.
+    """
 
 
 class MappingError(CrmConnectError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any
@@ -85,6 +85,11 @@ class FieldChange:
     label: str
     crm_value: Any
     kvk_value: Any
+
+    @property
+    def remote_value(self) -> Any:
+        """The authoritative source's value: the register's (KvK) or, for VIES, the VAT system's."""
+        return self.kvk_value
 
 
 @attrs.frozen
@@ -187,14 +192,21 @@ class UpdateSummary:
         return sum(1 for r in self.reports if r.error is not None)
 
 
-def compare(crm: Organisation, register: Organisation) -> tuple[FieldChange, ...]:
+def compare(
+    crm: Organisation, register: Organisation, fields: Mapping[str, str] = UPDATE_FIELDS
+) -> tuple[FieldChange, ...]:
     """The fields in which the register differs from the CRM (pure).
 
     Fields the register leaves empty and shielded addresses are not proposed:
     the register not saying something is no reason to erase the CRM's value.
+
+    Args:
+        crm: The CRM record.
+        register: The authoritative record (KvK's register, or VIES).
+        fields: The fields to compare, with their labels.
     """
     changes = []
-    for field, label in UPDATE_FIELDS.items():
+    for field, label in fields.items():
         theirs = _value(register, field)
         if theirs in (None, [], "") or (isinstance(theirs, Address) and theirs.shielded):
             continue

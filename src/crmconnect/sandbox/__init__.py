@@ -18,6 +18,10 @@ VAT codes, mutations, open items and balances, with their sessions, errors
 1xxx and creditor numbers 2xxx, invoices with their payment status
 (``python -m crmconnect.sandbox digitalefactuur``).
 
+`ViesSandbox` answers like the EU's VIES REST interface, with VIES's own
+test numbers (``100`` valid, ``200`` invalid, ``300`` service unavailable, ...)
+and member states that can be switched off.
+
 Example:
     ```python
     import httpx
@@ -108,6 +112,7 @@ from ._kvk_data import (
     generate_companies,
     kvk_test_companies,
 )
+from ._vies import VIES_PATH, VIES_TEST_NUMBERS, ViesSandbox, ViesTrader
 
 __all__ = [
     "DEMO_ACCESS_CODE",
@@ -127,6 +132,8 @@ __all__ = [
     "SOAP_PATH",
     "TEST_API_KEY",
     "VAT_CODES",
+    "VIES_PATH",
+    "VIES_TEST_NUMBERS",
     "Address",
     "AddressKind",
     "AdministrationRecord",
@@ -158,6 +165,8 @@ __all__ = [
     "SbiActivity",
     "ServiceHandler",
     "VatCode",
+    "ViesSandbox",
+    "ViesTrader",
     "generate_companies",
     "generate_relations",
     "kvk_test_companies",

@@ -39,6 +39,7 @@ from ._eboekhouden import (
 )
 from ._kvk import DEMO_API_KEY, TEST_API_KEY, KvKSandbox
 from ._kvk_data import generate_companies, kvk_test_companies
+from ._vies import VIES_PATH, ViesSandbox
 
 __all__ = ["build_parser", "main"]
 
@@ -217,6 +218,33 @@ def _run_digitalefactuur(args: argparse.Namespace) -> int:
         return _wait()
 
 
+def _add_vies(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "vies",
+        help="the EU's VIES VAT-number check (REST), with its test numbers",
+        description=f"Serve the VIES sandbox's REST interface under {VIES_PATH} until Ctrl-C.",
+    )
+    _add_common(parser, default_port=8126)
+    parser.add_argument(
+        "--unavailable", action="append", default=[], metavar="CC",
+        help="a member state whose system is down (repeatable)",
+    )  # fmt: skip
+    parser.set_defaults(run=_run_vies)
+
+
+def _run_vies(args: argparse.Namespace) -> int:
+    sandbox = ViesSandbox(latency=args.latency)
+    sandbox.faults.rate_limit = args.rate_limit
+    sandbox.faults.error_rate = args.error_rate
+    for country in args.unavailable:
+        sandbox.set_available(country, False)
+    with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
+        print(f"VIES sandbox on {url}", flush=True)
+        print(f"  REST: {url}{VIES_PATH}/ms/NL/vat/004495445B01   test numbers: 100, 200, 300, ...")
+        print("  Press Ctrl-C to stop.", flush=True)
+        return _wait()
+
+
 def _wait() -> int:
     """Sleep until Ctrl-C or SIGTERM (both stop the server cleanly)."""
     signal.signal(signal.SIGTERM, _interrupt)
@@ -244,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kvk(commands)
     _add_eboekhouden(commands)
     _add_digitalefactuur(commands)
+    _add_vies(commands)
     return parser
 
 

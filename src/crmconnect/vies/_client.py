@@ -1,0 +1,368 @@
+"""`ViesClient`: the EU's VIES VAT-number check over its REST interface, and VAT-number updates.
+
+Only VALID and INVALID are answers. Every other state VIES reports (a member
+state unavailable, a timeout, too many concurrent requests, the service
+down) is an `UnavailableError`: retried with the shared policy, and raised
+when it persists, never reported as "invalid".
+
+The REST interface gives everything the SOAP one does, the approximate
+check (``checkVatApprox``: trader name, street, postcode, city matched, and a
+consultation number) included, through ``POST /check-vat-number``; so no
+SOAP client is needed.
+
+`VatUpdateService` refreshes a CRM record's name and address from VIES as an
+`UpdateReport`, with the same ``apply(org, accept=[...])`` as the KvK update
+service; nothing else is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as StdnumValidationError
+
+from .._http import HTTPSettings, SyncHTTP, parse_retry_after
+from .._ratelimit import TokenBucket
+from .._redact import Redactor
+from .._retry import RetryPolicy
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    RateLimitError,
+    RemoteValidationError,
+    UnavailableError,
+    ValidationError,
+)
+from ..kvk import RegistrationStatus, UpdateReport, compare
+from ..models import Organisation
+from ._models import Match, VatCheck, disclosed
+
+__all__ = [
+    "DEFAULT_URL",
+    "UNAVAILABLE",
+    "VAT_UPDATE_FIELDS",
+    "VatUpdateService",
+    "ViesClient",
+    "split_vat_number",
+]
+
+DEFAULT_URL = "https://ec.europa.eu/taxation_customs/vies/rest-api"
+DEFAULT_RATE_LIMIT = 2.0
+"""Requests per second: VIES refuses bursts (``MS_MAX_CONCURRENT_REQ``)."""
+
+UNAVAILABLE = frozenset(
+    {
+        "SERVICE_UNAVAILABLE", "MS_UNAVAILABLE", "TIMEOUT", "SERVER_BUSY",
+        "GLOBAL_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ_TIME",
+        "MS_MAX_CONCURRENT_REQ", "MS_MAX_CONCURRENT_REQ_TIME",
+    }
+)  # fmt: skip
+"""VIES states that mean "no answer now, ask again later" (never "invalid")."""
+
+_REFUSED: Mapping[str, type[APIError]] = {
+    "INVALID_INPUT": RemoteValidationError,
+    "INVALID_REQUESTER_INFO": RemoteValidationError,
+    "VAT_BLOCKED": APIError,
+    "IP_BLOCKED": AuthenticationError,
+}
+"""VIES states that refuse the request itself: not retried."""
+
+VAT_UPDATE_FIELDS: dict[str, str] = {"name": "Name", "visiting_address": "Address"}
+"""What an update by VAT number may change: the name and the address, nothing else."""
+
+logger = logging.getLogger("crmconnect.vies")
+
+
+def split_vat_number(value: str) -> tuple[str, str]:
+    """``("NL", "004495445B01")`` from any spelling, checked offline first.
+
+    Greece is ``EL`` in VIES (``GR`` is accepted and turned into ``EL``).
+
+    Raises:
+        ValidationError: The number is not a valid EU VAT number (python-stdnum).
+    """
+    text = eu_vat.compact(value)
+    if text[:2].upper() == "GR":
+        text = "EL" + text[2:]
+    try:
+        eu_vat.validate(text)
+    except StdnumValidationError as error:
+        raise ValidationError("vat_number", value, str(error).rstrip(".")) from None
+    return text[:2].upper(), text[2:]
+
+
+class ViesClient:
+    """Checks EU VAT numbers with VIES (REST).
+
+    Args:
+        base_url: The REST root (``CRMCONNECT_VIES_URL``), e.g. a sandbox.
+        requester: Your own VAT number: VIES then returns a consultation
+            number (``request_identifier``) to keep as evidence.
+        timeout: Seconds per request.
+        max_retries: Retries when VIES cannot answer now.
+        rate_limit: Requests per second at most.
+        http_client: An `httpx.Client` to use (borrowed, never closed here).
+        transport: An httpx transport for a client created here (e.g. a sandbox's).
+
+    Example:
+        ```python
+        with ViesClient() as vies:
+            check = vies.check("NL004495445B01")
+            print(check.valid, check.name, check.parsed_address())
+        ```
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        requester: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url or os.environ.get("CRMCONNECT_VIES_URL") or DEFAULT_URL
+        self.requester = split_vat_number(requester) if requester else None
+        settings = HTTPSettings(
+            service="vies",
+            base_url=self.base_url,
+            error_parser=_parse_answer,
+            headers={"Accept": "application/json"},
+            timeout=timeout,
+            retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+            limiter=TokenBucket(rate_limit),
+        )
+        self._http = SyncHTTP(settings, Redactor(), http_client=http_client, transport=transport)
+
+    def __repr__(self) -> str:
+        return f"ViesClient(base_url={self.base_url!r})"
+
+    def __enter__(self) -> ViesClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections (a borrowed ``http_client`` stays open)."""
+        self._http.close()
+
+    def check(self, vat_number: str) -> VatCheck:
+        """Is this VAT number valid, and under which name and address?
+
+        Raises:
+            ValidationError: The number fails the offline syntax check (no call is made).
+            UnavailableError: VIES could not answer, also after the retries.
+        """
+        if self.requester is not None:
+            return self.check_approx(vat_number)
+        country, number = split_vat_number(vat_number)
+        data = self._json("GET", f"/ms/{country}/vat/{number}")
+        state = str(data.get("userError") or ("VALID" if data.get("isValid") else "INVALID"))
+        _raise_for_state(state, vat_number)
+        return VatCheck(
+            country_code=country,
+            vat_number=number,
+            valid=state == "VALID",
+            request_date=_date(data.get("requestDate")),
+            name=disclosed(data.get("name")),
+            address=disclosed(data.get("address")),
+            request_identifier=disclosed(data.get("requestIdentifier")),
+            raw=data,
+        )
+
+    def check_approx(
+        self,
+        vat_number: str,
+        *,
+        name: str | None = None,
+        street: str | None = None,
+        postcode: str | None = None,
+        city: str | None = None,
+    ) -> VatCheck:
+        """Check a VAT number and match trader details (SOAP's ``checkVatApprox``), over REST.
+
+        With a ``requester`` set, the answer carries a consultation number.
+        """
+        country, number = split_vat_number(vat_number)
+        body: dict[str, Any] = {"countryCode": country, "vatNumber": number}
+        if self.requester is not None:
+            body["requesterMemberStateCode"], body["requesterNumber"] = self.requester
+        trader = {"traderName": name, "traderStreet": street, "traderPostalCode": postcode,
+                  "traderCity": city}  # fmt: skip
+        body.update({key: value for key, value in trader.items() if value})
+        data = self._json("POST", "/check-vat-number", body)
+        wrapped = data.get("errorWrappers")
+        if isinstance(wrapped, list) and wrapped:
+            _raise_for_state(str(wrapped[0].get("error") or "SERVICE_UNAVAILABLE"), vat_number)
+        valid = bool(data.get("valid"))
+        return VatCheck(
+            country_code=country,
+            vat_number=number,
+            valid=valid,
+            request_date=_date(data.get("requestDate")),
+            name=disclosed(data.get("name")),
+            address=disclosed(data.get("address")),
+            request_identifier=disclosed(data.get("requestIdentifier")),
+            name_match=_match(data.get("traderNameMatch")),
+            street_match=_match(data.get("traderStreetMatch")),
+            postcode_match=_match(data.get("traderPostalCodeMatch")),
+            city_match=_match(data.get("traderCityMatch")),
+            raw=data,
+        )
+
+    def status(self) -> dict[str, bool]:
+        """Which member states VIES can reach now (``/check-status``)."""
+        data = self._json("GET", "/check-status")
+        countries = data.get("countries") or []
+        return {
+            str(c.get("countryCode")): c.get("availability") == "Available"
+            for c in countries
+            if isinstance(c, dict)
+        }
+
+    def _json(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        content = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        # A check changes nothing: the POST is as safe to repeat as the GET.
+        response = self._http.request(
+            method, path, content=content, headers=headers, idempotent=True
+        )
+        try:
+            data = response.json()
+        except ValueError:
+            raise APIError(f"VIES {path}: the answer is not JSON", service="vies") from None
+        if not isinstance(data, dict):
+            raise APIError(f"VIES {path}: unexpected answer", service="vies")
+        return data
+
+
+def _raise_for_state(state: str, vat_number: str) -> None:
+    if state in ("VALID", "INVALID"):
+        return
+    message = f"VIES cannot check {vat_number} now: {state}"
+    if state in _REFUSED:
+        kind = _REFUSED[state]
+        message = f"VIES refused the check of {vat_number}: {state}"
+        if kind is RemoteValidationError:
+            raise RemoteValidationError(
+                message, field="vat_number", value=vat_number, service="vies", code=state
+            )
+        raise kind(message, service="vies", code=state)
+    # Unknown states too: only VALID and INVALID say anything about the number.
+    raise UnavailableError(message, service="vies", code=state)
+
+
+def _parse_answer(response: httpx.Response, redact: Redactor) -> APIError | None:
+    """HTTP errors, and the states VIES reports inside an HTTP 200 (so they are retried too)."""
+    status = response.status_code
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    state = _state_of(data)
+    if status < 400 and state in (None, "VALID", "INVALID"):
+        return None
+    if status < 400:
+        message = f"VIES cannot answer now: {state}"
+    else:
+        message = f"VIES answered HTTP {status}" + (f": {state}" if state else "")
+    kwargs: dict[str, Any] = {
+        "service": "vies",
+        "status_code": status,
+        "code": state,
+        "context": {"url": redact(str(response.request.url))},
+    }
+    if status == 429 or state in ("MS_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ"):
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return RateLimitError(message, retry_after=retry_after, **kwargs)
+    if state is not None and state in _REFUSED:
+        kind = _REFUSED[state]
+        if kind is RemoteValidationError:
+            return RemoteValidationError(message, field="vat_number", **kwargs)
+        return kind(message, **kwargs)
+    if status >= 500 or status < 400 or state in UNAVAILABLE:
+        # Only VALID and INVALID are answers: any other state means "ask again later".
+        return UnavailableError(message, **kwargs)
+    return APIError(message, **kwargs)
+
+
+def _state_of(data: object) -> str | None:
+    """The state in a VIES body: ``userError`` (GET) or the first ``errorWrappers`` entry (POST)."""
+    if not isinstance(data, dict):
+        return None
+    wrapped = data.get("errorWrappers")
+    if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], dict):
+        return str(wrapped[0].get("error") or "SERVICE_UNAVAILABLE")
+    state = data.get("userError")
+    return str(state) if state else None
+
+
+def _date(value: object) -> dt.date | None:
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _match(value: object) -> Match | None:
+    codes = {"1": Match.VALID, "2": Match.INVALID, "3": Match.NOT_PROCESSED}
+    text = str(value).strip().upper() if value is not None else ""
+    return codes.get(text) or (Match(text) if text in Match.__members__ else None)
+
+
+class VatUpdateService:
+    """Refreshes a CRM record's name and address from VIES, field by field.
+
+    Args:
+        client: A `ViesClient`.
+
+    Example:
+        ```python
+        report = VatUpdateService(vies).vat_updates(customer)
+        customer = report.apply(customer, accept=["visiting_address"])
+        ```
+    """
+
+    def __init__(self, client: ViesClient) -> None:
+        self.client = client
+
+    def vat_updates(self, org: Organisation) -> UpdateReport:
+        """Compare the record with what VIES has for its VAT number.
+
+        The report proposes only the name and the address (``visiting_address``,
+        parsed into street, house number, postcode and city where the format
+        allows); what the member state does not disclose is not proposed. An
+        INVALID number gives a report with status `RegistrationStatus.REMOVED`.
+
+        Raises:
+            ValidationError: The record has no (valid) VAT number.
+            UnavailableError: VIES could not answer now (never turned into "invalid").
+        """
+        if not org.vat_number:
+            raise ValidationError("vat_number", org.vat_number, "the record has no VAT number")
+        check = self.client.check(org.vat_number)
+        if not check.valid:
+            reason = f"VIES: {check.full_number} is not a valid VAT number"
+            return UpdateReport(org, None, RegistrationStatus.REMOVED, reason=reason)
+        address = check.parsed_address()
+        source = Organisation(
+            name=check.name or org.name,
+            vat_number=check.full_number,
+            addresses=[address] if address else [],
+        )
+        fields = {k: v for k, v in VAT_UPDATE_FIELDS.items() if k != "name" or check.name}
+        return UpdateReport(org, source, RegistrationStatus.ACTIVE, compare(org, source, fields))
