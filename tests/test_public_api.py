@@ -11,6 +11,8 @@ PACKAGES = [
     "crmconnect.eboekhouden",
     "crmconnect.eboekhouden.rest",
     "crmconnect.digitalefactuur",
+    "crmconnect.importer",
+    "crmconnect.vies",
     "crmconnect.kvk",
     "crmconnect.mapping",
     "crmconnect.models",

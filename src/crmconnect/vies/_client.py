@@ -80,21 +80,28 @@ VAT_UPDATE_FIELDS: dict[str, str] = {"name": "Name", "visiting_address": "Addres
 logger = logging.getLogger("crmconnect.vies")
 
 
-def split_vat_number(value: str) -> tuple[str, str]:
+def split_vat_number(value: str, *, check: bool = True) -> tuple[str, str]:
     """``("NL", "004495445B01")`` from any spelling, checked offline first.
 
     Greece is ``EL`` in VIES (``GR`` is accepted and turned into ``EL``).
 
+    Args:
+        value: The VAT number with its country code.
+        check: Check the syntax offline (python-stdnum); off for VIES's test numbers.
+
     Raises:
-        ValidationError: The number is not a valid EU VAT number (python-stdnum).
+        ValidationError: The number is not a valid EU VAT number.
     """
     text = eu_vat.compact(value)
     if text[:2].upper() == "GR":
         text = "EL" + text[2:]
-    try:
-        eu_vat.validate(text)
-    except StdnumValidationError as error:
-        raise ValidationError("vat_number", value, str(error).rstrip(".")) from None
+    if len(text) < 4 or not text[:2].isalpha():
+        raise ValidationError("vat_number", value, "a VAT number starts with its country code")
+    if check:
+        try:
+            eu_vat.validate(text)
+        except StdnumValidationError as error:
+            raise ValidationError("vat_number", value, str(error).rstrip(".")) from None
     return text[:2].upper(), text[2:]
 
 
@@ -110,6 +117,9 @@ class ViesClient:
         rate_limit: Requests per second at most.
         http_client: An `httpx.Client` to use (borrowed, never closed here).
         transport: An httpx transport for a client created here (e.g. a sandbox's).
+        test_service: Use VIES's test service (``/check-vat-test-service``), which
+            answers its documented test numbers (``100`` valid, ``200`` invalid,
+            ``300`` service unavailable, ...); they skip the offline check.
 
     Example:
         ```python
@@ -129,7 +139,9 @@ class ViesClient:
         rate_limit: float | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        test_service: bool = False,
     ) -> None:
+        self.test_service = test_service
         self.base_url = base_url or os.environ.get("CRMCONNECT_VIES_URL") or DEFAULT_URL
         self.requester = split_vat_number(requester) if requester else None
         settings = HTTPSettings(
@@ -163,7 +175,7 @@ class ViesClient:
             ValidationError: The number fails the offline syntax check (no call is made).
             UnavailableError: VIES could not answer, also after the retries.
         """
-        if self.requester is not None:
+        if self.requester is not None or self.test_service:
             return self.check_approx(vat_number)
         country, number = split_vat_number(vat_number)
         data = self._json("GET", f"/ms/{country}/vat/{number}")
@@ -193,14 +205,15 @@ class ViesClient:
 
         With a ``requester`` set, the answer carries a consultation number.
         """
-        country, number = split_vat_number(vat_number)
+        country, number = split_vat_number(vat_number, check=not self.test_service)
         body: dict[str, Any] = {"countryCode": country, "vatNumber": number}
         if self.requester is not None:
             body["requesterMemberStateCode"], body["requesterNumber"] = self.requester
         trader = {"traderName": name, "traderStreet": street, "traderPostalCode": postcode,
                   "traderCity": city}  # fmt: skip
         body.update({key: value for key, value in trader.items() if value})
-        data = self._json("POST", "/check-vat-number", body)
+        path = "/check-vat-test-service" if self.test_service else "/check-vat-number"
+        data = self._json("POST", path, body)
         wrapped = data.get("errorWrappers")
         if isinstance(wrapped, list) and wrapped:
             _raise_for_state(str(wrapped[0].get("error") or "SERVICE_UNAVAILABLE"), vat_number)
