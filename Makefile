@@ -39,6 +39,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/kvk_bulk_match.py
 	$(BIN)/python benchmarks/eboekhouden_push.py
 	$(BIN)/python benchmarks/digitalefactuur_snapshot.py
+	$(BIN)/python benchmarks/import_check.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache

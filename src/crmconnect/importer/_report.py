@@ -145,7 +145,8 @@ def _mapping_html(check: ImportCheck) -> str:
         for c in COLUMNS
     )
     persons = "".join(
-        f"<tr><td>Persoon {_e(group)} {_e(field)}</td><td>{_e(header)}</td></tr>"
+        f"<tr><td>Persoon {_e(group)} {_e(PERSON_FIELDS[field][0])} <span class='en'>/ "
+        f"Person {_e(group)} {_e(PERSON_FIELDS[field][1])}</span></td><td>{_e(header)}</td></tr>"
         for (group, field), header in (
             (tuple(slot.split(":")), header) for slot, header in check.persons_mapping.items()
         )
@@ -164,7 +165,7 @@ def _ubo_html(check: ImportCheck) -> str:
     rows = "".join(
         f"<tr><td>{row.line}</td><td>{_e(row.values.get('name', ''))}</td><td>{_e(p.name)}</td>"
         f"<td>{p.share}%</td>"
-        f"<td>{_e(', '.join(p.missing_identification) or 'compleet / complete')}</td></tr>"
+        f"<td>{_e(_missing_text(p) or 'compleet / complete')}</td></tr>"
         for row, p in check.ubos
     )
     return (
@@ -172,6 +173,11 @@ def _ubo_html(check: ImportCheck) -> str:
         "<th>Regel</th><th>Organisatie</th><th>Persoon</th><th>Aandeel</th>"
         f"<th>Identificatie ontbreekt / missing</th></tr>{rows}</table>"
     )
+
+
+def _missing_text(person: Shareholder) -> str:
+    names = {field: f"{nl} / {en}" for field, (nl, en, _s) in PERSON_FIELDS.items()}
+    return ", ".join(names[field] for field in person.missing_identification)
 
 
 HTML_FINDINGS = 5000

@@ -200,7 +200,7 @@ CONSEQUENCES: Mapping[str, tuple[str, str]] = {
 
 MESSAGES: Mapping[str, tuple[str, str]] = {
     "missing": ("{column} ontbreekt.", "{column} is missing."),
-    "invalid": ("{column} is ongeldig: {reason}.", "{column} is not valid: {reason}."),
+    "invalid": ("{column} is ongeldig ({reason}).", "{column} is not valid: {reason}."),
     "scientific": (
         "{column} is door Excel in wetenschappelijke notatie gezet ({value}); de cijfers zijn "
         "verloren. Exporteer opnieuw met de kolom als tekst.",
