@@ -26,6 +26,7 @@ from crmconnect.vies import (
     ViesClient,
     parse_address,
     split_vat_number,
+    vat_updates,
 )
 
 
@@ -247,3 +248,8 @@ def test_the_sandbox_on_loopback(sandbox: ViesSandbox) -> None:
         raw = httpx.get(url + VIES_PATH + "/ms/XX/vat/123").json()
     assert check.valid and check.parsed_address() is not None
     assert raw["userError"] == "INVALID_INPUT"
+
+
+def test_vat_updates_function_with_a_client(vies: ViesClient) -> None:
+    report = vat_updates(Organisation(name="Smit", vat_number="NL823807071B01"), vies)
+    assert report.fields == ["name", "visiting_address"]

@@ -27,6 +27,7 @@ from ._client import (
     VatUpdateService,
     ViesClient,
     split_vat_number,
+    vat_updates,
 )
 from ._models import Match, VatCheck, parse_address
 
@@ -40,6 +41,7 @@ __all__ = [
     "ViesClient",
     "parse_address",
     "split_vat_number",
+    "vat_updates",
 ]
 
 for _name in __all__:

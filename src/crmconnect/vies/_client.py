@@ -51,6 +51,7 @@ __all__ = [
     "VatUpdateService",
     "ViesClient",
     "split_vat_number",
+    "vat_updates",
 ]
 
 DEFAULT_URL = "https://ec.europa.eu/taxation_customs/vies/rest-api"
@@ -379,3 +380,16 @@ class VatUpdateService:
         )
         fields = {k: v for k, v in VAT_UPDATE_FIELDS.items() if k != "name" or check.name}
         return UpdateReport(org, source, RegistrationStatus.ACTIVE, compare(org, source, fields))
+
+
+def vat_updates(org: Organisation, client: ViesClient | None = None) -> UpdateReport:
+    """The name and address changes VIES proposes for a record (see `VatUpdateService`).
+
+    Args:
+        org: The CRM record, with its VAT number.
+        client: The `ViesClient` to use; one is opened and closed here when omitted.
+    """
+    if client is not None:
+        return VatUpdateService(client).vat_updates(org)
+    with ViesClient() as own:
+        return VatUpdateService(own).vat_updates(org)
