@@ -20,6 +20,9 @@ import pytest
 import vcr
 import yaml
 
+# The very data the cassettes were recorded with.
+from scripts.record_digitalefactuur_cassettes import RELATION
+
 from crmconnect import AuthenticationError
 from crmconnect.digitalefactuur import DigitaleFactuurClient, PaymentStatus, Relation, RelationKind
 from crmconnect.sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID
@@ -63,18 +66,8 @@ def session(name: str, code: str = "any-other-code") -> Iterator[DigitaleFactuur
 
 
 def test_relations_session() -> None:
-    relation = Relation(
-        number="1001",
-        name='Bakkerij "De Zon" & Zn B.V.',
-        contact_name="Jan Jansen",
-        email="administratie@bakkerij-dezon.example",
-        address="Oudegracht 1",
-        postcode="3511 AA",
-        city="Utrecht",
-        iban="NL91ABNA0417164300",
-    )
     with session("relations") as df:
-        debtor = df.create_relation(relation)
+        debtor = df.create_relation(RELATION)
         creditor = df.create_relation(
             Relation(number="2001", name="Groothandel Smit", kind=RelationKind.CREDITOR)
         )

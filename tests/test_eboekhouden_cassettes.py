@@ -8,7 +8,6 @@ body (which carries the session ID and the codes).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,53 +19,23 @@ import pytest
 import vcr
 import yaml
 
+# The very data the cassettes were recorded with.
+from scripts.record_eboekhouden_cassettes import (
+    DEMO,
+    RELATION,
+    SESSION_PLACEHOLDER,
+    TABLE,
+    WRONG_CODES,
+    invoice,
+)
+
 from crmconnect import AuthenticationError
-from crmconnect.eboekhouden import DEFAULT_URL, EBoekhoudenClient, PaymentState, Relation
-from crmconnect.mapping import VatTable
-from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE
+from crmconnect.eboekhouden import DEFAULT_URL, EBoekhoudenClient, PaymentState
+from crmconnect.sandbox import DEMO_CREDENTIALS
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "eboekhouden"
 NAMES = {"relations", "book_invoice", "payment_status", "session_expired", "bad_credentials"}
-SESSION_PLACEHOLDER = "SCRUBBED-SESSION-ID"
-USER, CODE1, CODE2 = "demo", "sandbox-code-1", "sandbox-code-2"
-WRONG_CODES = ("wrong-code-1-do-not-record", "wrong-code-2-do-not-record")
-
-TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
-RELATION = Relation(
-    code="CRMC-1001",
-    company="Bakkerij Jansen & Zn B.V.",
-    address="Oudegracht 1",
-    postcode="3511 AA",
-    city="Utrecht",
-    email="administratie@bakkerij-jansen.example",
-    iban="NL91ABNA0417164300",
-    added=dt.datetime(2026, 3, 1),
-)
-
-
-def invoice(number: str) -> Invoice:
-    return Invoice(
-        number=number,
-        relation_code="CRMC-1001",
-        date=dt.date(2026, 3, 1),
-        due_date=dt.date(2026, 3, 31),
-        kind=InvoiceKind.SALES,
-        lines=[
-            InvoiceLine(
-                description="Advies",
-                quantity=Decimal("2"),
-                unit_price=Decimal("100.00"),
-                vat_category=VatCategory.NL_HIGH,
-            ),
-            InvoiceLine(
-                description="Boek",
-                quantity=Decimal("1"),
-                unit_price=Decimal("10.00"),
-                vat_category=VatCategory.NL_LOW,
-            ),
-        ],
-    )
+USER, CODE1, CODE2 = DEMO
 
 
 def soap_action(r1: Any, r2: Any) -> None:

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 import vcr
 import yaml
+from scripts.record_eboekhouden_cassettes import RELATION, TABLE, invoice
 
 from crmconnect import AuthenticationError
 from crmconnect.eboekhouden import PaymentState
 from crmconnect.eboekhouden.rest import DEFAULT_REST_URL, EBoekhoudenRestClient
 from crmconnect.sandbox import DEMO_ACCESS_TOKEN
-
-from .test_eboekhouden_cassettes import RELATION, TABLE, invoice
 
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes" / "eboekhouden" / "rest"
 NAMES = {"relations", "book_invoice", "payment_status", "session_expired", "bad_credentials"}

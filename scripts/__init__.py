@@ -1,0 +1,1 @@
+"""Maintenance scripts (cassette recording); the tests import their data from here."""
