@@ -431,3 +431,14 @@ def test_session_renewed_before_it_expires(
         books.ledgers()
         assert books.sessions_opened == 2
     assert sandbox.sessions_opened == 2
+
+
+def test_closing_never_opens_a_session(sandbox: EBoekhoudenSandbox) -> None:
+    books = client(sandbox)
+    books.ledgers()
+    sandbox.expire_sessions()
+    books.close()  # DELETE with the expired token answers SECURITY_010: logged, not raised
+    assert sandbox.sessions_opened == 1 and not books.session_open
+    never = client(sandbox)
+    never.close()
+    assert sandbox.sessions_opened == 1 and sandbox.stats.requests["DELETE /v1/session"] == 1

@@ -35,7 +35,13 @@ import httpx
 from ..._http import HTTPSettings, QueryParams, SyncHTTP
 from ..._redact import Redactor, mask_secret
 from ..._retry import RetryPolicy
-from ...errors import APIError, ConfigurationError, NotFoundError, ValidationError
+from ...errors import (
+    APIError,
+    ConfigurationError,
+    NotFoundError,
+    TransportError,
+    ValidationError,
+)
 from ...models import Invoice
 from .._books import INVOICE_KINDS, BooksClient
 from .._models import (
@@ -194,9 +200,10 @@ class EBoekhoudenRestClient(BooksClient):
         """End the session (``DELETE /v1/session``) and close the HTTP client made here."""
         with self._lock:
             if self._session is not None:
-                try:
-                    self._send("DELETE", "/v1/session", idempotent=True)
-                except APIError as exc:  # closing is best effort
+                try:  # with the token held: an expired one needs no new session to end it
+                    headers = {"Authorization": self._session}
+                    self._http.request("DELETE", "/v1/session", headers=headers, idempotent=True)
+                except (APIError, TransportError) as exc:  # closing is best effort
                     logger.warning("closing the e-Boekhouden session failed: %s", exc)
                 self._session = None
             self._http.close()
