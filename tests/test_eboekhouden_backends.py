@@ -354,3 +354,24 @@ def test_vat_codes_the_sandbox_accepts(books: BooksClient, sandbox: EBoekhoudenS
     codes = books.vat_codes()
     assert set(codes) <= set(VAT_CODES)
     assert codes["LAAG_VERK_9"].rate == Decimal(9) and codes["VERL_VERK"].reverse_charge
+
+
+def test_unknown_vat_code_is_refused_before_sending(
+    books: BooksClient, sandbox: EBoekhoudenSandbox
+) -> None:
+    from crmconnect.eboekhouden import Mutation, MutationKind, MutationLine
+
+    books.upsert_relation(RELATION)
+    line = MutationLine(
+        amount_entered="100", amount_excl="100", vat_amount="21", amount_incl="121",
+        vat_code="HOOG_VERK_25", vat_percentage="21", ledger_code="8000",
+    )  # fmt: skip
+    mutation = Mutation(
+        kind=MutationKind.SALES_INVOICE, date=dt.date(2026, 3, 1), ledger_code="1300",
+        relation_code="1001", invoice_number="F-X", lines=[line],
+    )  # fmt: skip
+    calls = sandbox.stats.total
+    with pytest.raises(ValidationError) as caught:
+        books._add_mutation(mutation)
+    assert caught.value.field == "lines[1].vat_code" and caught.value.value == "HOOG_VERK_25"
+    assert sandbox.stats.total == calls and sandbox.mutations == []

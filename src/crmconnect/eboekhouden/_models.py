@@ -11,6 +11,8 @@ Remote quirks handled here:
 * money is ``xsd:decimal`` in mutations but ``xsd:double`` in open items and
   balances: doubles arrive as ``float`` from zeep and are turned into
   `Decimal` through ``str`` and quantised to cents, never used as floats;
+* ``BTWCode`` is checked against the documented codes before sending
+  (`Mutation.check_vat_codes`): zeep would send any text;
 * dates go out as `datetime.date` (``YYYY-MM-DD``), never timezone-aware;
   they come back as naive datetimes and are reduced to dates.
 """
@@ -23,6 +25,9 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from ..errors import ValidationError
+from ..mapping import EBOEKHOUDEN_VAT_CODES
 
 __all__ = [
     "Administration",
@@ -237,8 +242,27 @@ class Mutation(_Wire):
         """The sum of the lines including VAT."""
         return sum((line.amount_incl for line in self.lines), Decimal("0.00"))
 
+    def check_vat_codes(self) -> None:
+        """Refuse a line whose VAT code e-Boekhouden does not know, before anything is sent.
+
+        zeep sends any text as ``BTWCode``; reading stays lenient (an answer may
+        carry a code this list does not have yet).
+
+        Raises:
+            ValidationError: Names the line and the code.
+        """
+        for number, line in enumerate(self.lines, start=1):
+            if line.vat_code not in EBOEKHOUDEN_VAT_CODES:
+                known = ", ".join(sorted(EBOEKHOUDEN_VAT_CODES))
+                raise ValidationError(
+                    f"lines[{number}].vat_code",
+                    line.vat_code,
+                    f"not an e-Boekhouden VAT code ({known})",
+                )
+
     def to_wire(self) -> dict[str, Any]:
         """The dictionary zeep takes; lines go in the ``ArrayOfCMutatieRegel`` wrapper."""
+        self.check_vat_codes()
         data = super().to_wire()
         data["MutatieRegels"] = {"cMutatieRegel": [line.to_wire() for line in self.lines]}
         return data

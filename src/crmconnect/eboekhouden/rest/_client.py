@@ -376,6 +376,7 @@ class EBoekhoudenRestClient(BooksClient):
 
     def _mutation_body(self, mutation: Mutation) -> dict[str, Any]:
         """``CreateMutation``: ledger and relation codes turned into IDs, ``None`` left out."""
+        mutation.check_vat_codes()
         relation = mutation.relation_code
         term = mutation.payment_term_days
         body = {
