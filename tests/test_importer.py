@@ -296,3 +296,17 @@ def test_command_line_validate_exit_codes_and_outputs(tmp_path: Path) -> None:
     assert made.exit_code == 0 and (tmp_path / "t.xlsx").is_file()
     missing = runner.invoke(app, ["validate", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 1 and "Traceback" not in missing.output
+
+
+def test_shares_with_decimal_commas_and_out_of_range(tmp_path: Path) -> None:
+    check = check_file(write(tmp_path / "c.csv", [{**GOOD, "Personen": "Jan 60,5%; Piet 39,5%"}]))
+    assert [(p.name, p.share) for p in check.rows[0].shareholders] == [
+        ("Jan", Decimal("60.5")),
+        ("Piet", Decimal("39.5")),
+    ]
+    odd = check_file(
+        write(tmp_path / "o.csv", [{**GOOD, "Persoon 1 naam": "Jan", "Persoon 1 aandeel": "120"}])
+    )
+    assert ("persons", "error", "share") in codes(odd, 2) and odd.rows[0].shareholders[
+        0
+    ].share is None

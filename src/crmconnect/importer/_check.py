@@ -57,6 +57,7 @@ Loonheffingen know ``4 weken`` (13 periods a year), btw does not.
 
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
 _LIST = re.compile(r"\s*[;,|\n]\s*")
+_PERSON_LIST = re.compile(r"\s*[;|\n]\s*")  # not ",": a Dutch share is written 60,5%
 _SHORT_PERSON = re.compile(r"^(?P<name>.*?)[\s:(]+(?P<share>\d+(?:[.,]\d+)?)\s*%?\)?$")
 
 
@@ -274,7 +275,7 @@ class _RowChecker:
         found: list[Finding] = []
         if not values.get("name"):
             found.append(self._finding(line, "name", "no_name", "", Severity.ERROR, "invalid"))
-        normalised = {k: v for k, v in values.items()}
+        normalised = dict(values)
         for key, check in _FIELD_CHECKS.items():
             value = values.get(key, "")
             if not value:
@@ -372,7 +373,7 @@ class _RowChecker:
             if text:
                 groups.setdefault(int(group), {})[field] = text
         if short:
-            for position, part in enumerate(p for p in _LIST.split(short) if p.strip()):
+            for position, part in enumerate(p for p in _PERSON_LIST.split(short) if p.strip()):
                 found = _SHORT_PERSON.match(part.strip())
                 name, share = (
                     (found["name"].strip(), found["share"]) if found else (part.strip(), "")
@@ -407,7 +408,10 @@ class _RowChecker:
         if fields.get("share"):
             try:
                 share = Decimal(fields["share"].rstrip("% ").replace(",", "."))
+                if not 0 <= share <= 100:
+                    raise InvalidOperation
             except InvalidOperation:
+                share = None
                 findings.append(
                     self._finding(
                         line,
