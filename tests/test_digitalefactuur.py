@@ -491,3 +491,9 @@ def test_sandbox_cli_hides_custom_credentials() -> None:
     assert [r.number for r in found] == ["1000", "1001", "1002"]
     shown = banner + output + errors
     assert ACCOUNT not in shown and CODE not in shown
+
+
+def test_a_three_digit_id_is_an_answer_not_an_error() -> None:
+    with mock(lambda request: httpx.Response(200, text="123\n")) as df:
+        created = df.create_relation(Relation(number="1001", name="Bakkerij"))
+    assert created.id == "123"

@@ -62,7 +62,8 @@ def coded_error(
     tables' element names (e.g. ``relatienummer`` → ``number``).
     """
     found = _CODED.match(text)
-    if found is None or text.lstrip().startswith("<"):
+    if found is None or text.lstrip().startswith("<") or text.strip().isdigit():
+        # A bare number is no error but an answer (a create may return the new ID).
         return None
     code, detail = found.group(1), redact(_excerpt(found.group(2)))
     message = f"DigitaleFactuur {action} failed: {code} {detail}".rstrip()
