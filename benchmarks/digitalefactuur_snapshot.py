@@ -15,44 +15,18 @@ from __future__ import annotations
 
 import argparse
 import collections
-import socket
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from sandbox_process import start_sandbox
 
 from crmconnect.digitalefactuur import DigitaleFactuurClient
 from crmconnect.sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID
 
 LATENCY = 0.02
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_sandbox(relations: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "crmconnect.sandbox", "digitalefactuur", "--port", str(port),
-        "--latency", str(LATENCY), "--synthetic", str(relations),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.get(f"{url}/api/{DEMO_ACCOUNT_ID}/{DEMO_ACCESS_CODE}/klanten&page=1", timeout=2)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("sandbox did not start")
 
 
 def counting_client(url: str) -> tuple[DigitaleFactuurClient, collections.Counter[str], list[str]]:
@@ -88,7 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--relations", type=int, default=10_000)
     args = parser.parse_args()
-    process, url = start_sandbox(args.relations)
+    process, url = start_sandbox(
+        "digitalefactuur", "--latency", str(LATENCY), "--synthetic", str(args.relations),
+        ready=f"/api/{DEMO_ACCOUNT_ID}/{DEMO_ACCESS_CODE}/klanten&page=1",
+    )  # fmt: skip
     try:
         client, calls, pages = counting_client(url)
         tracemalloc.start()

@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
-import socket
-import subprocess
-import sys
 import time
 from decimal import Decimal
 
 import httpx
 import requests
+from sandbox_process import start_sandbox
 
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, Relation
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
@@ -69,36 +67,6 @@ def data(count: int) -> tuple[list[Relation], list[Invoice]]:
         for i in range(count)
     ]
     return relations, invoices
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_sandbox() -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "crmconnect.sandbox",
-        "eboekhouden",
-        "--port",
-        str(port),
-        "--latency",
-        str(LATENCY),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            requests.get(f"{url}/soap.asmx?wsdl", timeout=1)
-            return process, url
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("sandbox did not start")
 
 
 def counting_session() -> tuple[requests.Session, collections.Counter[str]]:
@@ -177,7 +145,9 @@ def main() -> None:
     args = parser.parse_args()
     relations, invoices = data(args.records)
     for backend in ("soap", "rest") if args.backend == "both" else (args.backend,):
-        process, url = start_sandbox()  # a fresh administration per backend
+        process, url = start_sandbox(  # a fresh administration per backend
+            "eboekhouden", "--latency", str(LATENCY), ready="/soap.asmx?wsdl"
+        )
         try:
             run("first push", backend, url, relations, invoices)
             run("rerun without changes", backend, url, relations, invoices)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import random
 import resource
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+from sandbox_process import start_sandbox
 
 from crmconnect import Address, Organisation
 from crmconnect.kvk import DiskCache, KvKClient, Matcher, MatchResult
@@ -59,43 +58,11 @@ def crm_records(count: int, seed: int) -> list[Organisation]:
     return records
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def start_sandbox(records: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "crmconnect.sandbox",
-        "kvk",
-        "--port",
-        str(port),
-        "--latency",
-        "0.02",
-        "--rate-limit",
-        str(RATE),
-        "--synthetic",
-        str(records),
-        "--seed",
-        str(seed),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            httpx.get(
-                f"{url}/test/api/v2/zoeken", params={"naam": "x"}, headers={"apikey": TEST_API_KEY}
-            )
-            return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    raise SystemExit(f"sandbox did not start: {error}")
+def start(records: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
+    options = ["--latency", "0.02", "--rate-limit", str(RATE), "--synthetic", str(records),
+               "--seed", str(seed)]  # fmt: skip
+    ready = "/test/api/v2/zoeken?naam=x"
+    return start_sandbox("kvk", *options, ready=ready, headers={"apikey": TEST_API_KEY})
 
 
 class Counter429:
@@ -167,7 +134,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     records = crm_records(args.records, args.seed)
-    process, url = start_sandbox(args.records, args.seed)
+    process, url = start(args.records, args.seed)
     try:
         with tempfile.TemporaryDirectory() as folder:
             cache = Path(folder) / "kvk.sqlite"

@@ -152,25 +152,29 @@ def _set_length(headers: dict[str, Any], body: bytes, *, listed: bool) -> None:
             headers[name] = [str(len(body))] if listed else str(len(body))
 
 
-class Recorder:
-    """A vcr that scrubs as described above; remembers the session IDs it scrubbed."""
+class _Recorder:
+    """A vcr that scrubs request and response bodies before anything is written."""
+
+    folder = CASSETTES
+    target = ORIGIN
 
     def __init__(self, origin: str) -> None:
         self.origin = origin
-        self.session_ids: set[str] = set()
+        self.found: set[str] = set()
+        """The secrets handed out during the session (session IDs, tokens), for `check`."""
 
-    def _text(self, body: bytes | str | None) -> bytes | None:
-        if body is None:
+    def _scrub(self, text: str, *, request: bool) -> str:
+        raise NotImplementedError
+
+    def _body(self, body: bytes | str | None, *, request: bool) -> bytes | None:
+        if not body:
             return None
         text = body.decode("utf-8") if isinstance(body, bytes) else body
-        self.session_ids.update(
-            v for v in _SESSION_VALUE_RE.findall(text) if v and v != SESSION_PLACEHOLDER
-        )
-        return scrub_xml(text.replace(self.origin, ORIGIN)).encode("utf-8")
+        return self._scrub(text, request=request).replace(self.origin, self.target).encode("utf-8")
 
     def request(self, request: Any) -> Any:
-        request.uri = request.uri.replace(self.origin, ORIGIN)
-        body = self._text(request.body)
+        request.uri = request.uri.replace(self.origin, self.target)
+        body = self._body(request.body, request=True)
         if body is not None:
             request.body = body
             _set_length(request.headers, body, listed=False)
@@ -181,7 +185,7 @@ class Recorder:
         for name in list(headers):
             if name.lower() in RESPONSE_HEADERS_DROPPED:
                 del headers[name]
-        body = self._text(answer["body"]["string"])
+        body = self._body(answer["body"]["string"], request=False)
         if body is not None:
             answer["body"]["string"] = body
             _set_length(headers, body, listed=True)
@@ -189,13 +193,40 @@ class Recorder:
 
     def vcr(self) -> vcr.VCR:
         return vcr.VCR(
-            cassette_library_dir=str(CASSETTES),
+            cassette_library_dir=str(self.folder),
             record_mode="all",
             filter_headers=list(REQUEST_HEADERS_DROPPED),
             before_record_request=self.request,
             before_record_response=self.response,
             decode_compressed_response=True,
         )
+
+
+class Recorder(_Recorder):
+    """SOAP: codes and username to ``***``, session IDs to the fake one."""
+
+    def _scrub(self, text: str, *, request: bool) -> str:
+        self.found.update(
+            v for v in _SESSION_VALUE_RE.findall(text) if v and v != SESSION_PLACEHOLDER
+        )
+        return scrub_xml(text)
+
+
+class RestRecorder(_Recorder):
+    """REST: ``accessToken`` to ``***``, the session ``token`` to the fake one."""
+
+    folder = REST_CASSETTES
+    target = REST_ORIGIN
+
+    def _scrub(self, text: str, *, request: bool) -> str:
+        data = json.loads(text)
+        if isinstance(data, dict):
+            if request and "accessToken" in data:
+                data["accessToken"] = PLACEHOLDER
+            if not request and "token" in data:
+                self.found.add(str(data["token"]))
+                data["token"] = REST_TOKEN_PLACEHOLDER
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def check(path: Path, secrets: set[str]) -> None:
@@ -207,57 +238,6 @@ def check(path: Path, secrets: set[str]) -> None:
         path.unlink()
         # Never print the secret itself: only that something leaked.
         raise SystemExit(f"{path.name}: scrubbing missed a secret or the loopback address")
-
-
-class RestRecorder:
-    """A vcr for REST: the tokens out of headers and JSON bodies, the origin rewritten."""
-
-    def __init__(self, origin: str) -> None:
-        self.origin = origin
-        self.tokens: set[str] = set()
-
-    def _json(self, body: bytes | str | None, request: bool) -> bytes | None:
-        if not body:
-            return None
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        data = json.loads(text)
-        if isinstance(data, dict):
-            if request and "accessToken" in data:
-                data["accessToken"] = PLACEHOLDER
-            if not request and "token" in data:
-                self.tokens.add(str(data["token"]))
-                data["token"] = REST_TOKEN_PLACEHOLDER
-        out = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        return out.replace(self.origin, REST_ORIGIN).encode("utf-8")
-
-    def request(self, request: Any) -> Any:
-        request.uri = request.uri.replace(self.origin, REST_ORIGIN)
-        body = self._json(request.body, request=True)
-        if body is not None:
-            request.body = body
-            _set_length(request.headers, body, listed=False)
-        return request
-
-    def response(self, answer: dict[str, Any]) -> dict[str, Any]:
-        headers = answer.get("headers", {})
-        for name in list(headers):
-            if name.lower() in RESPONSE_HEADERS_DROPPED:
-                del headers[name]
-        body = self._json(answer["body"]["string"], request=False)
-        if body is not None:
-            answer["body"]["string"] = body
-            _set_length(headers, body, listed=True)
-        return answer
-
-    def vcr(self) -> vcr.VCR:
-        return vcr.VCR(
-            cassette_library_dir=str(REST_CASSETTES),
-            record_mode="all",
-            filter_headers=list(REQUEST_HEADERS_DROPPED),
-            before_record_request=self.request,
-            before_record_response=self.response,
-            decode_compressed_response=True,
-        )
 
 
 # -- the sessions -----------------------------------------------------------------------
@@ -313,21 +293,25 @@ SESSIONS: dict[str, Session] = {
 # -- recording --------------------------------------------------------------------------
 
 
+Client = Callable[[str], BooksClient]
+"""Opens the client of one backend on an origin."""
+
+
 def record_session(
     name: str,
-    origin: str,
-    login: tuple[str, str, str],
+    recorder: _Recorder,
+    client: Client,
     session: Session,
+    secrets: set[str],
     sandbox: EBoekhoudenSandbox | None = None,
 ) -> None:
     """Record one client session (the client opens and closes it) into ``<name>.yaml``."""
-    path = CASSETTES / f"{name}.yaml"
+    path = recorder.folder / f"{name}.yaml"
     path.unlink(missing_ok=True)
-    recorder = Recorder(origin)
     with recorder.vcr().use_cassette(path.name):
-        with EBoekhoudenClient(*login, url=origin + SOAP_PATH, max_retries=0) as books:
+        with client(recorder.origin) as books:
             session(books, sandbox)
-    check(path, {*login[1:], *WRONG_CODES, *recorder.session_ids})
+    check(path, secrets | recorder.found)
     print(f"recorded {path.relative_to(CASSETTES.parents[1])}")
 
 
@@ -337,36 +321,26 @@ def bad_credentials(books: BooksClient, sandbox: EBoekhoudenSandbox | None) -> N
         books.ledgers()
 
 
-def record_rest_session(
-    name: str, origin: str, token: str, session: Session, sandbox: EBoekhoudenSandbox | None = None
-) -> None:
-    """Record one REST client session into ``rest/<name>.yaml``."""
-    path = REST_CASSETTES / f"{name}.yaml"
-    path.unlink(missing_ok=True)
-    recorder = RestRecorder(origin)
-    with recorder.vcr().use_cassette(path.name):
-        with EBoekhoudenRestClient(token, url=origin, max_retries=0) as books:
-            session(books, sandbox)
-    check(path, {token, WRONG_TOKEN, *recorder.tokens})
-    print(f"recorded {path.relative_to(CASSETTES.parents[1])}")
+def record_all(backend: str, login: tuple[str, ...], place: Callable[[], Place]) -> None:
+    """Every session over one backend, each against a fresh sandbox (or the real service).
 
+    ``login``: username and both codes for SOAP, the access token for REST.
+    """
+    rest = backend == "rest"
+    wrong = (WRONG_TOKEN,) if rest else (login[0], *WRONG_CODES)
+    secrets = {*login[1:], *WRONG_CODES} if not rest else {*login, WRONG_TOKEN}
 
-def record_all_rest(token: str, place: Callable[[], Place]) -> None:
-    """Every session over REST, each against a fresh sandbox (or the real service)."""
+    def opener(credentials: tuple[str, ...]) -> Client:
+        if rest:
+            return lambda origin: EBoekhoudenRestClient(credentials[0], url=origin, max_retries=0)
+        return lambda origin: EBoekhoudenClient(*credentials, url=origin + SOAP_PATH, max_retries=0)
+
+    recorder: type[_Recorder] = RestRecorder if rest else Recorder
     for name, session in SESSIONS.items():
         with place() as (url, sandbox):
-            record_rest_session(name, url, token, session, sandbox)
+            record_session(name, recorder(url), opener(login), session, secrets, sandbox)
     with place() as (url, _):
-        record_rest_session("bad_credentials", url, WRONG_TOKEN, bad_credentials)
-
-
-def record_all(login: tuple[str, str, str], place: Callable[[], Place]) -> None:
-    """Every session, each against a fresh sandbox (or the real service)."""
-    for name, session in SESSIONS.items():
-        with place() as (url, sandbox):
-            record_session(name, url, login, session, sandbox)
-    with place() as (url, _):
-        record_session("bad_credentials", url, (login[0], *WRONG_CODES), bad_credentials)
+        record_session("bad_credentials", recorder(url), opener(wrong), bad_credentials, secrets)
 
 
 @contextmanager
@@ -412,12 +386,10 @@ def main() -> None:
     args = parser.parse_args()
     REST_CASSETTES.mkdir(parents=True, exist_ok=True)
     if args.backend in ("soap", "both"):
-        record_all(real_login() if args.real else DEMO, real if args.real else served)
+        record_all("soap", real_login() if args.real else DEMO, real if args.real else served)
     if args.backend in ("rest", "both"):
-        if args.real:
-            record_all_rest(real_token(), real_rest)
-        else:
-            record_all_rest(DEMO_ACCESS_TOKEN, served)
+        token = real_token() if args.real else DEMO_ACCESS_TOKEN
+        record_all("rest", (token,), real_rest if args.real else served)
 
 
 if __name__ == "__main__":

@@ -179,9 +179,9 @@ class ViesClient:
         if self.requester is not None or self.test_service:
             return self.check_approx(vat_number)
         country, number = split_vat_number(vat_number)
+        # Any state but VALID and INVALID was raised by `_parse_answer` (and retried).
         data = self._json("GET", f"/ms/{country}/vat/{number}")
         state = str(data.get("userError") or ("VALID" if data.get("isValid") else "INVALID"))
-        _raise_for_state(state, vat_number)
         return VatCheck(
             country_code=country,
             vat_number=number,
@@ -214,15 +214,11 @@ class ViesClient:
                   "traderCity": city}  # fmt: skip
         body.update({key: value for key, value in trader.items() if value})
         path = "/check-vat-test-service" if self.test_service else "/check-vat-number"
-        data = self._json("POST", path, body)
-        wrapped = data.get("errorWrappers")
-        if isinstance(wrapped, list) and wrapped:
-            _raise_for_state(str(wrapped[0].get("error") or "SERVICE_UNAVAILABLE"), vat_number)
-        valid = bool(data.get("valid"))
+        data = self._json("POST", path, body)  # errorWrappers were raised by `_parse_answer`
         return VatCheck(
             country_code=country,
             vat_number=number,
-            valid=valid,
+            valid=bool(data.get("valid")),
             request_date=_date(data.get("requestDate")),
             name=disclosed(data.get("name")),
             address=disclosed(data.get("address")),
@@ -260,22 +256,6 @@ class ViesClient:
         if not isinstance(data, dict):
             raise APIError(f"VIES {path}: unexpected answer", service="vies")
         return data
-
-
-def _raise_for_state(state: str, vat_number: str) -> None:
-    if state in ("VALID", "INVALID"):
-        return
-    message = f"VIES cannot check {vat_number} now: {state}"
-    if state in _REFUSED:
-        kind = _REFUSED[state]
-        message = f"VIES refused the check of {vat_number}: {state}"
-        if kind is RemoteValidationError:
-            raise RemoteValidationError(
-                message, field="vat_number", value=vat_number, service="vies", code=state
-            )
-        raise kind(message, service="vies", code=state)
-    # Unknown states too: only VALID and INVALID say anything about the number.
-    raise UnavailableError(message, service="vies", code=state)
 
 
 def _parse_answer(response: httpx.Response, redact: Redactor) -> APIError | None:
