@@ -23,6 +23,7 @@ import attrs
 import httpx
 import tenacity
 
+from ._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from ._ratelimit import TokenBucket
 from ._redact import Redactor
 from ._retry import RetryPolicy
@@ -66,6 +67,9 @@ class HTTPSettings:
         error_parser: The service's mapping of error responses.
         on_response: Called with every response before error mapping
             (e.g. to surface deprecation headers).
+        max_answer_bytes: The largest body read (decoded); a larger one is a
+            `MalformedResponseError`, so a hostile or broken server cannot
+            exhaust memory.
     """
 
     service: str
@@ -76,6 +80,7 @@ class HTTPSettings:
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
     limiter: TokenBucket = attrs.field(factory=lambda: TokenBucket(None))
     on_response: Callable[[httpx.Response], None] | None = None
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 
 
 class BaseHTTP:
@@ -133,8 +138,20 @@ class BaseHTTP:
             self.settings.on_response(response)
         error = self.settings.error_parser(response, self.redact)
         if error is not None:
-            raise error
+            raise self.redact.scrub(error)
         return response
+
+    def too_large(self, response: httpx.Response, size: int | None) -> None:
+        """Fail when a body is (or says it is) larger than ``max_answer_bytes``."""
+        cap = self.settings.max_answer_bytes
+        if size is not None and size > cap:
+            answer = Answer(self.settings.service, response.status_code, b"", self.redact)
+            answer.fail(f"the body is larger than max_answer_bytes ({cap:,} bytes)")
+
+    def declared_size(self, response: httpx.Response) -> int | None:
+        """The ``Content-Length`` a response declares, when it is a number."""
+        value = response.headers.get("Content-Length", "")
+        return int(value) if value.isdigit() else None
 
     def retrying_kwargs(self, idempotent: bool) -> dict[str, Any]:
         """Tenacity arguments: everything retriable, or only unsent requests."""
@@ -203,10 +220,25 @@ class SyncHTTP(BaseHTTP):
         self.settings.limiter.acquire()
         started = time.monotonic()
         try:
-            response = self._client.send(request)
+            response = self._client.send(request, stream=True)
+            try:
+                self._read_capped(response)
+            finally:
+                response.close()
         except httpx.TransportError as exc:
-            raise self.transport_error(exc) from None  # the cause's text holds the raw URL
-        return self.check(response, started)
+            error = self.transport_error(exc)
+        else:
+            return self.check(response, started)
+        raise error  # outside the except: the httpx error (with the raw URL) is not chained
+
+    def _read_capped(self, response: httpx.Response) -> None:
+        self.too_large(response, self.declared_size(response))
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            self.too_large(response, size)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # what httpx's own read() stores
 
     def close(self) -> None:
         """Close the underlying client if it was created here."""
@@ -260,10 +292,25 @@ class AsyncHTTP(BaseHTTP):
         await self.settings.limiter.acquire_async()
         started = time.monotonic()
         try:
-            response = await self._client.send(request)
+            response = await self._client.send(request, stream=True)
+            try:
+                await self._read_capped(response)
+            finally:
+                await response.aclose()
         except httpx.TransportError as exc:
-            raise self.transport_error(exc) from None
-        return self.check(response, started)
+            error = self.transport_error(exc)
+        else:
+            return self.check(response, started)
+        raise error  # outside the except: the httpx error (with the raw URL) is not chained
+
+    async def _read_capped(self, response: httpx.Response) -> None:
+        self.too_large(response, self.declared_size(response))
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            self.too_large(response, size)
+            chunks.append(chunk)
+        response._content = b"".join(chunks)  # what httpx's own aread() stores
 
     async def aclose(self) -> None:
         """Close the underlying client if it was created here."""

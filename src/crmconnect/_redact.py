@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 __all__ = ["MASK", "Redactor", "mask_secret", "protect_library_logs"]
 
 MASK = "***"
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 def mask_secret(secret: str | None) -> str:
@@ -48,6 +51,39 @@ class Redactor:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
+
+    def value(self, value: Any) -> Any:
+        """Mask secrets in a value: strings, and strings inside lists, tuples and dicts."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.value(item) for item in value)
+        return value
+
+    def scrub(self, error: _E) -> _E:
+        """Mask secrets in every attribute of an exception, and cut its chain.
+
+        Its ``args`` and every attribute (``remote_message``, ``context``,
+        ``value``, ...) are masked, and ``__cause__`` and ``__context__`` are
+        cleared: error reporters (Sentry and the like) walk that chain, and
+        the original exception (a zeep fault, an httpx error) may hold the
+        credentials this client sent. Call it on every error a client raises.
+
+        Args:
+            error: The exception, changed in place.
+
+        Returns:
+            The same exception, for ``raise redactor.scrub(error)``.
+        """
+        error.args = tuple(self.value(arg) for arg in error.args)
+        for name, attribute in vars(error).items():
+            setattr(error, name, self.value(attribute))
+        error.__cause__ = None
+        error.__context__ = None
+        error.__suppress_context__ = True
+        return error
 
     def __repr__(self) -> str:
         return f"Redactor(<{len(self._secrets)} secrets>)"

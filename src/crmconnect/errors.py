@@ -14,6 +14,7 @@ CrmConnectError
 │   ├── RateLimitError        429 or a quota answer [retriable], has ``retry_after``
 │   ├── RemoteValidationError the service refused a value (also a ValidationError)
 │   └── ServerError           5xx or a "try again later" code [retriable]
+│       ├── MalformedResponseError  an answer that is not one (HTML, cut off, wrong shape)
 │       └── UnavailableError  the service cannot answer now (VIES: a member state is down)
 ├── MappingError              a value the mapping tables do not cover
 └── SyncError                 the synchronisation cannot go on
@@ -23,8 +24,11 @@ Retries are decided by type (see `is_retriable`): only `TransportError`,
 `RateLimitError` and `ServerError` are ever retried, and only for idempotent
 requests.
 
-Secrets never reach these messages: every text that may contain a URL or a
-header goes through the redaction of the client that raised it.
+Secrets never reach these errors: every attribute of an error a client
+raises goes through that client's redaction (`Redactor.scrub`), and nothing
+is chained to it (``__cause__`` and ``__context__`` are cleared), because
+error reporters walk that chain and the original (a zeep fault, a pydantic
+error) may hold credentials.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "CrmConnectError",
+    "MalformedResponseError",
     "MappingError",
     "NotFoundError",
     "RateLimitError",
@@ -68,12 +73,15 @@ class ValidationError(CrmConnectError, ValueError):
         field: The name of the field that holds the value (e.g. ``"kvk_number"``).
         value: The offending value, as given.
         reason: Why the value was refused, in plain words.
+        errors: Every ``(field, value, reason)`` found, the first one included
+            (a model may break several rules at once).
     """
 
     def __init__(self, field: str, value: object, reason: str) -> None:
         self.field = field
         self.value = value
         self.reason = reason
+        self.errors: list[tuple[str, object, str]] = [(field, value, reason)]
         super().__init__(f"{field}: {value!r} is not valid: {reason}")
 
 
@@ -193,6 +201,27 @@ class RemoteValidationError(APIError, ValidationError):
 
 class ServerError(APIError):
     """The remote service failed or is temporarily unavailable; retrying may help."""
+
+
+class MalformedResponseError(ServerError):
+    """The service answered something that is not a valid answer.
+
+    An HTML maintenance page with HTTP 200, a cut-off or too-deep document, an
+    answer larger than the client accepts (``max_answer_bytes``), a list where
+    an object belongs, a record without its required elements. Retried like
+    any `ServerError` when the request was idempotent; after a write, whether
+    the write took effect is unknown, so it is looked up before anything
+    repeats it.
+
+    Attributes:
+        excerpt: The start of the answer, secrets masked (also in ``context["body"]``).
+    """
+
+    def __init__(self, message: str, *, excerpt: str = "", **kwargs: Any) -> None:
+        self.excerpt = excerpt
+        super().__init__(message, **kwargs)
+        if excerpt:
+            self.context.setdefault("body", excerpt)
 
 
 class UnavailableError(ServerError):
