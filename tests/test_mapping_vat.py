@@ -467,11 +467,6 @@ def test_malformed_toml(toml: str, field: str, reason: str) -> None:
     assert reason in error.reason
 
 
-def test_missing_toml_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        VatTable.from_toml(tmp_path / "absent.toml")
-
-
 def test_rows_refuse_unknown_kinds_and_categories() -> None:
     assert _refused(VatRow, "sale", "nl_high", "HOOG_VERK_21", "8000").field == "kind"
     assert _refused(VatRow, "sales", "nl", "HOOG_VERK_21", "8000").field == "category"
@@ -757,3 +752,17 @@ def test_no_float_ever_appears(table: VatTable) -> None:
     for category in VatCategory:
         _no_floats(table.lookup(SALES, category, dt.date(2024, 1, 1)))
     assert all(type(line.amount) is Decimal for line in invoice.lines)
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "not_utf8", "not_toml"])
+def test_table_files_that_cannot_be_read_are_a_validation_error(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "vat.toml"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "not_utf8":
+        path.write_bytes(b'[sales]\nnl_high = { vat_code = "\xff" }\n')
+    elif kind == "not_toml":
+        path.write_text("[sales\n", encoding="utf-8")
+    error = _refused(VatTable.from_toml, path)
+    assert (error.field, error.value) == ("vat_table", str(path))
+    assert error.__context__ is None

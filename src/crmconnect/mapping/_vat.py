@@ -570,8 +570,8 @@ class VatTable:
             known_ledgers: As for `VatTable`.
 
         Raises:
-            ValidationError: The text is not TOML or the table is not valid.
-            OSError: The file cannot be read.
+            ValidationError: The file cannot be read (missing, a directory, not
+                UTF-8), the text is not TOML, or the table is not valid.
 
         Example:
             >>> from crmconnect.models import InvoiceKind, VatCategory
@@ -583,13 +583,16 @@ class VatTable:
             VatRow(kind=<InvoiceKind.SALES: 'sales'>, category=<VatCategory.NL_HIGH: ...>, ...)
         """
         is_text = isinstance(source, str) and "=" in source
-        text = source if is_text else Path(source).read_text(encoding="utf-8")
+        label = "<text>" if is_text else os.fspath(source)
         try:
+            text = source if is_text else Path(source).read_text(encoding="utf-8")
             data = tomllib.loads(str(text))
-        except tomllib.TOMLDecodeError as error:
-            label = "<text>" if is_text else os.fspath(source)
-            raise ValidationError("vat_table", label, f"TOML syntax error: {error}") from None
-        return cls.from_dict(data, known_vat_codes=known_vat_codes, known_ledgers=known_ledgers)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            problem = "TOML syntax error" if isinstance(error, ValueError) else "cannot be read"
+            failure = ValidationError("vat_table", label, f"{problem}: {error}")
+        else:
+            return cls.from_dict(data, known_vat_codes=known_vat_codes, known_ledgers=known_ledgers)
+        raise failure  # outside the except: nothing chained
 
     @classmethod
     def from_dict(
