@@ -42,4 +42,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/import_check.py
 
 clean:
-	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-wheelcheck site .mypy_cache .ruff_cache .pytest_cache
