@@ -24,6 +24,7 @@ from crmconnect import (
 )
 from crmconnect._ratelimit import TokenBucket
 from crmconnect._retry import RetryPolicy, set_testing
+from crmconnect.errors import MalformedResponseError
 from crmconnect.kvk import TEST_API_KEY, AsyncKvKClient, DiskCache, KvKClient
 
 SECRET = "l7xx-secret-key-0123456789abcdef"
@@ -203,9 +204,10 @@ def test_malformed_json_is_api_error_with_context() -> None:
 
 
 def test_unexpected_shape_is_api_error_not_key_error() -> None:
-    bad = httpx.Response(200, json={"resultaten": [{"naam": "zonder nummer"}]})
-    with client(Recorder(bad)) as kvk, pytest.raises(APIError, match="unexpected answer"):
+    bad = httpx.Response(200, json={"totaal": 1, "resultaten": [{"naam": "zonder nummer"}]})
+    with client(Recorder(bad)) as kvk, pytest.raises(MalformedResponseError) as caught:
         kvk.search(name="x")
+    assert "resultaten.0.kvkNummer" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -241,7 +243,9 @@ def test_secrets_never_appear_in_repr_errors_or_logs(caplog: pytest.LogCaptureFi
 
 def test_deprecation_header_becomes_one_warning() -> None:
     text = '299 https://api.kvk.nl/api/v2/zoeken "Deze versie van de API is verouderd"'
-    answer = httpx.Response(200, json={"pagina": 1, "totaal": 0}, headers={"warning": text})
+    answer = httpx.Response(
+        200, json={"pagina": 1, "totaal": 0, "resultaten": []}, headers={"warning": text}
+    )
     with client(Recorder(answer)) as kvk:
         with pytest.warns(RemoteDeprecationWarning, match="verouderd"):
             kvk.search(name="a")

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from crmconnect import AddressKind, NotFoundError
@@ -142,5 +143,7 @@ def test_json_flavour_search_file(recordings: Path) -> None:
 
 
 def test_error_of_unexpected_shape_is_api_error() -> None:
-    with pytest.raises(APIError, match="unexpected answer"):
-        KvKClient(environment="test")._decode(SearchPage, "<html>", "v2/zoeken")
+    html = httpx.MockTransport(lambda request: httpx.Response(200, text="<html>"))
+    with KvKClient(environment="test", transport=html) as kvk:
+        with pytest.raises(APIError, match="the answer is not a valid answer: not JSON"):
+            kvk.search(name="x")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -24,12 +25,19 @@ import httpx
 import pydantic
 
 from .. import validation
+from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from .._cache import Cache, MemoryCache
 from .._http import AsyncHTTP, HTTPSettings, QueryParams, SyncHTTP
+from .._model import clean_text
 from .._ratelimit import TokenBucket
 from .._redact import Redactor, mask_secret
 from .._retry import RetryPolicy
-from ..errors import APIError, ConfigurationError, NotFoundError, RemoteDeprecationWarning
+from ..errors import (
+    ConfigurationError,
+    MalformedResponseError,
+    NotFoundError,
+    RemoteDeprecationWarning,
+)
 from ..errors import ValidationError as CrmValidationError
 from ..models import Organisation
 from ._enrich import build_organisation
@@ -66,6 +74,15 @@ TEST_API_KEY = "l7xx1f2691f2520d487b902f4e0b57a0b197"
 
 MAX_SEARCH_RESULTS = 1000
 """Zoeken shows at most 1000 results, whatever ``totaal`` says."""
+
+MAX_PAGE = 1000
+"""Zoeken's highest page number."""
+
+MAX_PER_PAGE = 100
+"""Zoeken's most results on one page."""
+
+MAX_SEARCH_TEXT = 500
+"""Our bound on a searched name, street or city (KvK names are far shorter; URLs stay short)."""
 
 DEFAULT_RATE_LIMIT = 100.0
 """KvK allows up to 100 requests per second per key."""
@@ -115,8 +132,9 @@ class _KvKBase:
         accept: Literal["application/json", "application/hal+json"],
         cache: Cache | None,
         cache_searches: bool,
+        max_answer_bytes: int,
     ) -> None:
-        if environment not in ENVIRONMENTS:
+        if not isinstance(environment, str) or environment not in ENVIRONMENTS:
             raise ConfigurationError(
                 f"environment must be one of {sorted(ENVIRONMENTS)}, got {environment!r}"
             )
@@ -139,6 +157,7 @@ class _KvKBase:
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
             limiter=TokenBucket(rate_limit, burst=10),
             on_response=self._surface_warning,
+            max_answer_bytes=max_answer_bytes,
         )
 
     @staticmethod
@@ -195,13 +214,13 @@ class _KvKBase:
         if branch_number is not None:
             params.append(("vestigingsnummer", validation.branch_number(branch_number)))
         if name is not None:
-            params.append(("naam", _non_empty("name", name)))
+            params.append(("naam", _search_text("name", name)))
         if street is not None:
-            params.append(("straatnaam", _non_empty("street", street)))
+            params.append(("straatnaam", _search_text("street", street)))
         if city is not None:
-            params.append(("plaats", _non_empty("city", city)))
+            params.append(("plaats", _search_text("city", city)))
         params.extend(_address_params(postcode, house_number, house_letter, po_box))
-        for kind in types or ():
+        for kind in [types] if isinstance(types, str) else types or ():
             if kind not in _RESULT_TYPES:
                 raise CrmValidationError("types", kind, f"must be one of {sorted(_RESULT_TYPES)}")
             params.append(("type", kind))
@@ -209,32 +228,34 @@ class _KvKBase:
             raise CrmValidationError("search", None, "give at least one search criterion")
         if include_inactive:
             params.append(("inclusiefInactieveRegistraties", "true"))
-        if page < 1:
-            raise CrmValidationError("page", page, "pages start at 1")
-        if not 1 <= per_page <= 100:
-            raise CrmValidationError("per_page", per_page, "must be between 1 and 100")
-        params += [("pagina", str(page)), ("resultatenPerPagina", str(per_page))]
+        pages = _number("page", page, MAX_PAGE)  # Zoeken: "minimaal 1 en maximaal 1000"
+        params += [("pagina", str(pages)), ("resultatenPerPagina", str(_per_page(per_page)))]
         return params
 
     def _key(self, path: str, params: QueryParams) -> str:
         query = "&".join(f"{k}={v}" for k, v in params)
         return f"{self.base_url}/{path}?{query}"
 
-    def _decode(self, model: type[_ModelT], text: str, path: str) -> _ModelT:
-        """Parse a body into a wire model; anything unexpected becomes an `APIError`."""
+    def _decode(self, call: _Call[_ModelT], text: str, status: int | None = 200) -> _ModelT:
+        """Read an answer into its wire model, or fail with a `MalformedResponseError`.
+
+        Whatever the body (HTML, ``[]``, JSON nested 100,000 deep, another
+        registration's profile), the result is the model or our typed error
+        naming the service, the status and a masked excerpt.
+        """
+        answer = Answer("kvk", status, text, self._redact)
         try:
-            return model.model_validate(json.loads(text))
-        except (ValueError, pydantic.ValidationError) as exc:
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise APIError(
-                f"unexpected answer from KvK for {path}: {detail}",
-                service="kvk",
-                context={"path": path, "body": text[:200]},
-            ) from None
+            return _read(answer, call)
+        except MalformedResponseError as exc:
+            exc.context["path"] = call.path
+            error = exc
+        raise error  # outside the except block: nothing chained
 
     @staticmethod
     def _empty_page(page: int, per_page: int) -> str:
-        return json.dumps({"pagina": page, "resultatenPerPagina": per_page, "totaal": 0})
+        return json.dumps(
+            {"pagina": page, "resultatenPerPagina": per_page, "totaal": 0, "resultaten": []}
+        )
 
     def _check_branch_owner(self, kvk_number: str, branch: BranchProfile) -> None:
         if branch.kvk_number and branch.kvk_number != kvk_number:
@@ -253,49 +274,66 @@ class _KvKBase:
 
     @staticmethod
     def _profile_call(
-        model: type[_ModelT], kvk_number: str, suffix: str = "", geo_data: bool | None = False
+        model: type[_ModelT], kvk_number: str | int, suffix: str = "", geo_data: bool | None = False
     ) -> _Call[_ModelT]:
-        path = f"v1/basisprofielen/{validation.kvk_number(kvk_number)}{suffix}"
-        return _Call(path, _geo(bool(geo_data)), model, True)
+        kvk = validation.kvk_number(kvk_number)
+        path = f"v1/basisprofielen/{kvk}{suffix}"
+        return _Call(path, _geo(bool(geo_data)), model, True, (("kvk_number", kvk),))
 
     @staticmethod
-    def _branch_call(branch_number: str, geo_data: bool) -> _Call[BranchProfile]:
-        path = f"v1/vestigingsprofielen/{validation.branch_number(branch_number)}"
-        return _Call(path, _geo(geo_data), BranchProfile, True)
+    def _branch_call(branch_number: str | int, geo_data: bool) -> _Call[BranchProfile]:
+        branch = validation.branch_number(branch_number)
+        path = f"v1/vestigingsprofielen/{branch}"
+        return _Call(path, _geo(geo_data), BranchProfile, True, (("branch_number", branch),))
 
     @staticmethod
-    def _naming_call(kvk_number: str) -> _Call[Naming]:
-        path = f"v1/naamgevingen/kvknummer/{validation.kvk_number(kvk_number)}"
-        return _Call(path, [], Naming, True)
+    def _naming_call(kvk_number: str | int) -> _Call[Naming]:
+        kvk = validation.kvk_number(kvk_number)
+        path = f"v1/naamgevingen/kvknummer/{kvk}"
+        return _Call(path, [], Naming, True, (("kvk_number", kvk),))
 
     # -- cache ------------------------------------------------------------------------
 
-    def _cached(self, key: str, call: _Call[Any]) -> str | None:
-        if not (call.paid or self.cache_searches):
+    def _from_cache(self, key: str, call: _Call[_ModelT], fresh: bool) -> _ModelT | None:
+        """The cached answer, parsed; ``None`` on a miss (or with ``fresh``)."""
+        if fresh or not (call.paid or self.cache_searches):
             return None
-        hit = self.cache.get(key)
-        if hit is not None:
-            self.usage.count(paid=call.paid, cached=True)
-        return hit
+        text = self.cache.get(key)
+        if text is None:
+            return None
+        try:
+            result = self._decode(call, text)
+        except MalformedResponseError:
+            return None  # an entry this version cannot read (another version wrote it): refetch
+        self.usage.count(paid=call.paid, cached=True)
+        return result
 
-    def _store(self, key: str, call: _Call[Any], text: str) -> None:
+    def _received(self, key: str, call: _Call[_ModelT], status: int, text: str) -> _ModelT:
+        """Count a sent request, parse its answer, and cache it only when it is valid."""
         self.usage.count(paid=call.paid, cached=False)
+        result = self._decode(call, text, status)
         if call.paid or self.cache_searches:
             self.cache.set(key, text)
+        return result
 
-    def _no_results(self, error: NotFoundError, call: _Call[Any]) -> str:
-        """Zoeken's 404 IPD5200 is an empty page; every other not-found is raised."""
+    def _no_results(self, error: NotFoundError, call: _Call[Any]) -> tuple[int, str] | None:
+        """Zoeken's 404 IPD5200 is an empty page; ``None`` for every other not-found."""
         if error.code != NO_RESULTS or call.model is not SearchPage:
-            raise error
+            return None
         params = dict(call.params)
-        return self._empty_page(int(params["pagina"]), int(params["resultatenPerPagina"]))
+        return 404, self._empty_page(int(params["pagina"]), int(params["resultatenPerPagina"]))
 
     def _organisation_from(
         self, kvk: str, profile: BasicProfile, branch: BranchProfile | None, requested: bool
     ) -> Organisation:
         if branch is not None:
             self._check_branch_owner(kvk, branch)
-        return build_organisation(profile, branch, branch_requested=requested)
+        try:
+            return build_organisation(profile, branch, branch_requested=requested)
+        except (pydantic.ValidationError, CrmValidationError) as exc:
+            reason = f"the register data does not fit an Organisation: {_first_problem(exc)}"
+            body = profile.model_dump_json(by_alias=True)
+        raise Answer("kvk", 200, body, self._redact).malformed(reason)
 
 
 @attrs.frozen
@@ -306,6 +344,8 @@ class _Call(Generic[_ModelT]):
     params: QueryParams
     model: type[_ModelT]
     paid: bool
+    expect: tuple[tuple[str, str], ...] = ()
+    """Attributes the answer must have these values in (when it has them at all)."""
 
 
 def _nine_digits(value: str) -> str:
@@ -316,11 +356,25 @@ def _nine_digits(value: str) -> str:
     return compact
 
 
-def _non_empty(field: str, value: str) -> str:
-    text = " ".join(str(value).split())
+def _search_text(field: str, value: str) -> str:
+    """A name, street or city to search for: visible text of bounded length."""
+    if not isinstance(value, str):
+        raise CrmValidationError(field, value, f"must be text, not {type(value).__name__}")
+    text = " ".join(clean_text(value).split())
     if not text:
         raise CrmValidationError(field, value, "must not be empty")
+    if len(text) > MAX_SEARCH_TEXT:
+        raise CrmValidationError(
+            field, value[:40] + "...", f"is {len(text)} characters; at most {MAX_SEARCH_TEXT}"
+        )
     return text
+
+
+def _per_page(value: int | str) -> int:
+    try:
+        return _number("per_page", value, MAX_PER_PAGE)
+    except CrmValidationError:
+        raise CrmValidationError("per_page", value, "must be between 1 and 100") from None
 
 
 def _address_params(
@@ -342,7 +396,11 @@ def _address_params(
     if house_number is not None:
         params.append(("huisnummer", str(_number("house_number", house_number))))
     if house_letter is not None:
-        if house_number is None or len(house_letter) != 1 or not house_letter.isalpha():
+        if (
+            house_number is None
+            or not isinstance(house_letter, str)
+            or not re.fullmatch("[A-Za-z]", house_letter)
+        ):
             raise CrmValidationError(
                 "house_letter", house_letter, "one letter, only with house_number"
             )
@@ -352,13 +410,14 @@ def _address_params(
     return params
 
 
-def _number(field: str, value: int | str) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise CrmValidationError(field, value, "must be a number") from None
-    if not 1 <= number <= 99999:
-        raise CrmValidationError(field, value, "must be between 1 and 99999")
+def _number(field: str, value: int | str, highest: int = 99999) -> int:
+    """A whole number from 1 to ``highest``, given as an int or as digits."""
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    if isinstance(value, bool) or not re.fullmatch("[0-9]{1,9}", text):
+        raise CrmValidationError(field, value, "must be a whole number")
+    number = int(text)
+    if not 1 <= number <= highest:
+        raise CrmValidationError(field, value, f"must be between 1 and {highest}")
     return number
 
 
@@ -381,6 +440,9 @@ class KvKClient(_KvKBase):
         cache: Where profile answers (and, with ``cache_searches``, search answers)
             are kept; defaults to an in-memory cache of this client.
         cache_searches: Also cache Zoeken answers (free, but rate-limited).
+        max_answer_bytes: The largest answer read (16 MiB by default); a larger
+            one, like any answer that is not a valid one, raises
+            `crmconnect.errors.MalformedResponseError` and is not cached.
 
     Example:
         ```python
@@ -407,6 +469,7 @@ class KvKClient(_KvKBase):
         accept: Literal["application/json", "application/hal+json"] = "application/json",
         cache: Cache | None = None,
         cache_searches: bool = False,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         super().__init__(
             api_key,
@@ -418,6 +481,7 @@ class KvKClient(_KvKBase):
             accept=accept,
             cache=cache,
             cache_searches=cache_searches,
+            max_answer_bytes=max_answer_bytes,
         )
         self._http = SyncHTTP(
             self._settings, self._redact, http_client=http_client, transport=transport
@@ -435,23 +499,28 @@ class KvKClient(_KvKBase):
         """Close the connections (a borrowed ``http_client`` stays open)."""
         self._http.close()
 
-    def _run(self, call: _Call[_ModelT]) -> _ModelT:
-        """Fetch through the cache, one request per key at a time, and parse."""
+    def _run(self, call: _Call[_ModelT], *, fresh: bool = False) -> _ModelT:
+        """Fetch through the cache (unless ``fresh``), one request per key at a time, and parse."""
         key = self._key(call.path, call.params)
-        text = self._cached(key, call)
-        if text is None:
-            with self._lock_for(key):
-                text = self._cached(key, call)
-                if text is None:
-                    text = self._fetch(call)
-                    self._store(key, call, text)
-        return self._decode(call.model, text, call.path)
+        cached = self._from_cache(key, call, fresh)
+        if cached is not None:
+            return cached
+        with self._lock_for(key):
+            cached = self._from_cache(key, call, fresh)
+            if cached is not None:
+                return cached
+            status, text = self._fetch(call)
+            return self._received(key, call, status, text)
 
-    def _fetch(self, call: _Call[Any]) -> str:
+    def _fetch(self, call: _Call[Any]) -> tuple[int, str]:
         try:
-            return self._http.request("GET", call.path, params=call.params, idempotent=True).text
+            response = self._http.request("GET", call.path, params=call.params, idempotent=True)
         except NotFoundError as exc:
-            return self._no_results(exc, call)
+            empty = self._no_results(exc, call)
+            if empty is None:
+                raise
+            return empty
+        return response.status_code, response.text
 
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
@@ -513,6 +582,7 @@ class KvKClient(_KvKBase):
             Each result once. A warning is issued when the search has more than
             1000 hits, because KvK never shows the rest: narrow the search.
         """
+        _no_page(criteria)
         page, seen = 1, 0
         while True:
             result = self.search(page=page, per_page=per_page, **criteria)
@@ -525,56 +595,73 @@ class KvKClient(_KvKBase):
                 return
             page += 1
 
-    def basic_profile(self, kvk_number: str, *, geo_data: bool = False) -> BasicProfile:
+    def basic_profile(
+        self, kvk_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> BasicProfile:
         """Fetch the Basisprofiel of a KvK number (paid, cached).
 
         Raises:
             ValidationError: The number is not 8 digits; nothing was sent.
             NotFoundError: KvK cannot deliver it (IPD0005: unknown or deregistered).
         """
-        return self._run(self._profile_call(BasicProfile, kvk_number, "", geo_data))
+        return self._run(self._profile_call(BasicProfile, kvk_number, "", geo_data), fresh=fresh)
 
-    def owner(self, kvk_number: str, *, geo_data: bool = False) -> Owner:
+    def owner(self, kvk_number: str | int, *, geo_data: bool = False, fresh: bool = False) -> Owner:
         """Fetch the owner part of the Basisprofiel (``/eigenaar``, paid, cached)."""
-        return self._run(self._profile_call(Owner, kvk_number, "/eigenaar", geo_data))
+        return self._run(self._profile_call(Owner, kvk_number, "/eigenaar", geo_data), fresh=fresh)
 
-    def main_branch(self, kvk_number: str, *, geo_data: bool = False) -> BranchProfile:
+    def main_branch(
+        self, kvk_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> BranchProfile:
         """Fetch the main branch of a registration (``/hoofdvestiging``, paid, cached)."""
-        return self._run(self._profile_call(BranchProfile, kvk_number, "/hoofdvestiging", geo_data))
+        return self._run(
+            self._profile_call(BranchProfile, kvk_number, "/hoofdvestiging", geo_data), fresh=fresh
+        )
 
-    def branches(self, kvk_number: str) -> BranchList:
+    def branches(self, kvk_number: str | int, *, fresh: bool = False) -> BranchList:
         """List all branches of a registration (``/vestigingen``, paid, cached; not paged)."""
-        return self._run(self._profile_call(BranchList, kvk_number, "/vestigingen"))
+        return self._run(self._profile_call(BranchList, kvk_number, "/vestigingen"), fresh=fresh)
 
-    def branch_profile(self, branch_number: str, *, geo_data: bool = False) -> BranchProfile:
+    def branch_profile(
+        self, branch_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> BranchProfile:
         """Fetch the Vestigingsprofiel of a branch (paid, cached).
 
         Raises:
             ValidationError: Not a branch number; nothing was sent.
             NotFoundError: KvK cannot deliver it (IPD0007).
         """
-        return self._run(self._branch_call(branch_number, geo_data))
+        return self._run(self._branch_call(branch_number, geo_data), fresh=fresh)
 
-    def naming(self, kvk_number: str) -> Naming:
+    def naming(self, kvk_number: str | int, *, fresh: bool = False) -> Naming:
         """Fetch all names of a registration and its branches (Naamgeving, paid, cached)."""
-        return self._run(self._naming_call(kvk_number))
+        return self._run(self._naming_call(kvk_number), fresh=fresh)
 
-    def organisation(self, kvk_number: str, branch_number: str | None = None) -> Organisation:
+    def organisation(
+        self, kvk_number: str | int, branch_number: str | int | None = None, *, fresh: bool = False
+    ) -> Organisation:
         """Everything the register says about an organisation, as an `Organisation`.
 
         Fetches the Basisprofiel and the profile of the given branch, or of the
         main branch when none is given (two paid calls, each at most once per client).
+
+        Args:
+            kvk_number: The 8-digit KvK number (a string, or an int).
+            branch_number: The branch to describe; the main branch when omitted.
+            fresh: Ask KvK again even when the cache holds the answers (the
+                fresh answers then replace the cached ones). Update checks do
+                this: a cache serves matching and enrichment, never a check for changes.
 
         Raises:
             ValidationError: A number is invalid, or the branch belongs to another KvK number.
             NotFoundError: KvK cannot deliver the registration (e.g. it was removed).
         """
         kvk = validation.kvk_number(kvk_number)
-        profile = self.basic_profile(kvk)
+        profile = self.basic_profile(kvk, fresh=fresh)
         wanted = branch_number or (
             profile.main_branch.branch_number if profile.main_branch else None
         )
-        branch = self.branch_profile(wanted) if wanted else None
+        branch = self.branch_profile(wanted, fresh=fresh) if wanted else None
         return self._organisation_from(kvk, profile, branch, branch_number is not None)
 
 
@@ -602,6 +689,7 @@ class AsyncKvKClient(_KvKBase):
         accept: Literal["application/json", "application/hal+json"] = "application/json",
         cache: Cache | None = None,
         cache_searches: bool = False,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         super().__init__(
             api_key,
@@ -613,6 +701,7 @@ class AsyncKvKClient(_KvKBase):
             accept=accept,
             cache=cache,
             cache_searches=cache_searches,
+            max_answer_bytes=max_answer_bytes,
         )
         self._http = AsyncHTTP(
             self._settings, self._redact, http_client=http_client, transport=transport
@@ -629,26 +718,30 @@ class AsyncKvKClient(_KvKBase):
         """Close the connections (a borrowed ``http_client`` stays open)."""
         await self._http.aclose()
 
-    async def _run(self, call: _Call[_ModelT]) -> _ModelT:
-        """Fetch through the cache, one request per key at a time, and parse."""
+    async def _run(self, call: _Call[_ModelT], *, fresh: bool = False) -> _ModelT:
+        """Fetch through the cache (unless ``fresh``), one request per key at a time, and parse."""
         key = self._key(call.path, call.params)
-        text = self._cached(key, call)
-        if text is None:
-            async with self._locks.setdefault(key, anyio.Lock()):
-                text = self._cached(key, call)
-                if text is None:
-                    text = await self._fetch(call)
-                    self._store(key, call, text)
-        return self._decode(call.model, text, call.path)
+        cached = self._from_cache(key, call, fresh)
+        if cached is not None:
+            return cached
+        async with self._locks.setdefault(key, anyio.Lock()):
+            cached = self._from_cache(key, call, fresh)
+            if cached is not None:
+                return cached
+            status, text = await self._fetch(call)
+            return self._received(key, call, status, text)
 
-    async def _fetch(self, call: _Call[Any]) -> str:
+    async def _fetch(self, call: _Call[Any]) -> tuple[int, str]:
         try:
             response = await self._http.request(
                 "GET", call.path, params=call.params, idempotent=True
             )
         except NotFoundError as exc:
-            return self._no_results(exc, call)
-        return response.text
+            empty = self._no_results(exc, call)
+            if empty is None:
+                raise
+            return empty
+        return response.status_code, response.text
 
     async def search(self, **criteria: Any) -> SearchPage:
         """Search the register (Zoeken v2, free); the arguments of `KvKClient.search`."""
@@ -658,6 +751,7 @@ class AsyncKvKClient(_KvKBase):
         self, *, per_page: int = 100, **criteria: Any
     ) -> AsyncIterator[SearchResult]:
         """Yield every result of a search, up to 1000 (see `KvKClient.iter_search`)."""
+        _no_page(criteria)
         page, seen = 1, 0
         while True:
             result = await self.search(page=page, per_page=per_page, **criteria)
@@ -670,40 +764,83 @@ class AsyncKvKClient(_KvKBase):
                 return
             page += 1
 
-    async def basic_profile(self, kvk_number: str, *, geo_data: bool = False) -> BasicProfile:
+    async def basic_profile(
+        self, kvk_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> BasicProfile:
         """Fetch the Basisprofiel (see `KvKClient.basic_profile`)."""
-        return await self._run(self._profile_call(BasicProfile, kvk_number, "", geo_data))
+        return await self._run(
+            self._profile_call(BasicProfile, kvk_number, "", geo_data), fresh=fresh
+        )
 
-    async def owner(self, kvk_number: str, *, geo_data: bool = False) -> Owner:
+    async def owner(
+        self, kvk_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> Owner:
         """Fetch the owner part of the Basisprofiel (see `KvKClient.owner`)."""
-        return await self._run(self._profile_call(Owner, kvk_number, "/eigenaar", geo_data))
+        return await self._run(
+            self._profile_call(Owner, kvk_number, "/eigenaar", geo_data), fresh=fresh
+        )
 
-    async def main_branch(self, kvk_number: str, *, geo_data: bool = False) -> BranchProfile:
+    async def main_branch(
+        self, kvk_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> BranchProfile:
         """Fetch the main branch (see `KvKClient.main_branch`)."""
         call = self._profile_call(BranchProfile, kvk_number, "/hoofdvestiging", geo_data)
-        return await self._run(call)
+        return await self._run(call, fresh=fresh)
 
-    async def branches(self, kvk_number: str) -> BranchList:
+    async def branches(self, kvk_number: str | int, *, fresh: bool = False) -> BranchList:
         """List all branches (see `KvKClient.branches`)."""
-        return await self._run(self._profile_call(BranchList, kvk_number, "/vestigingen"))
+        return await self._run(
+            self._profile_call(BranchList, kvk_number, "/vestigingen"), fresh=fresh
+        )
 
-    async def branch_profile(self, branch_number: str, *, geo_data: bool = False) -> BranchProfile:
+    async def branch_profile(
+        self, branch_number: str | int, *, geo_data: bool = False, fresh: bool = False
+    ) -> BranchProfile:
         """Fetch the Vestigingsprofiel (see `KvKClient.branch_profile`)."""
-        return await self._run(self._branch_call(branch_number, geo_data))
+        return await self._run(self._branch_call(branch_number, geo_data), fresh=fresh)
 
-    async def naming(self, kvk_number: str) -> Naming:
+    async def naming(self, kvk_number: str | int, *, fresh: bool = False) -> Naming:
         """Fetch all names (see `KvKClient.naming`)."""
-        return await self._run(self._naming_call(kvk_number))
+        return await self._run(self._naming_call(kvk_number), fresh=fresh)
 
-    async def organisation(self, kvk_number: str, branch_number: str | None = None) -> Organisation:
+    async def organisation(
+        self, kvk_number: str | int, branch_number: str | int | None = None, *, fresh: bool = False
+    ) -> Organisation:
         """Everything the register says about an organisation (see `KvKClient.organisation`)."""
         kvk = validation.kvk_number(kvk_number)
-        profile = await self.basic_profile(kvk)
+        profile = await self.basic_profile(kvk, fresh=fresh)
         wanted = branch_number or (
             profile.main_branch.branch_number if profile.main_branch else None
         )
-        branch = await self.branch_profile(wanted) if wanted else None
+        branch = await self.branch_profile(wanted, fresh=fresh) if wanted else None
         return self._organisation_from(kvk, profile, branch, branch_number is not None)
+
+
+def _read(answer: Answer, call: _Call[_ModelT]) -> _ModelT:
+    data = answer.as_object(answer.json(), f"the answer to {call.path}")
+    if call.model is SearchPage:
+        _check_search_page(answer, data)
+    result = answer.model(call.model, data)
+    for attribute, expected in call.expect:
+        found = getattr(result, attribute, None)
+        if found is not None and found != expected:
+            answer.fail(f"{attribute} is {found!r}, asked for {expected!r}")
+    return result
+
+
+def _check_search_page(answer: Answer, data: dict[str, Any]) -> None:
+    """A search page has its total and its results, and no more of them than fit on a page."""
+    answer.field(data, "totaal", "the search page")
+    results = answer.as_list(data.get("resultaten"), "the search page's resultaten")
+    if len(results) > MAX_PER_PAGE:
+        answer.fail(f"{len(results)} results on one page; Zoeken gives at most {MAX_PER_PAGE}")
+
+
+def _first_problem(exc: pydantic.ValidationError | CrmValidationError) -> str:
+    if isinstance(exc, CrmValidationError):
+        return f"{exc.field}: {exc.reason}"
+    first = exc.errors(include_url=False)[0]
+    return ".".join(str(part) for part in first["loc"]) + ": " + first["msg"]
 
 
 _SEARCH_ARGS = (
@@ -720,6 +857,11 @@ def _search_defaults(criteria: dict[str, Any]) -> dict[str, Any]:
     full.update(include_inactive=False, page=1, per_page=10)
     full.update(criteria)
     return full
+
+
+def _no_page(criteria: dict[str, Any]) -> None:
+    if "page" in criteria:
+        raise CrmValidationError("page", criteria["page"], "iter_search walks every page itself")
 
 
 def _geo(geo_data: bool) -> list[tuple[str, str]]:
