@@ -9,16 +9,18 @@ arrive as 404/500 and become `ServerError`, so the retry policy picks them up.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 import httpx
 
+from .._answers import Answer, excerpt
 from .._http import parse_retry_after
 from .._redact import Redactor
 from ..errors import (
     APIError,
     AuthenticationError,
+    MalformedResponseError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -31,14 +33,21 @@ NO_RESULTS = "IPD5200"
 
 _TEMPORARY = frozenset({"IPD1002", "IPD1003", "IPD9999"})
 _NOT_FOUND = frozenset({"IPD0001", "IPD0005", "IPD0007", NO_RESULTS})
+_CODE = re.compile(r"[A-Z]{2,5}[0-9]{1,6}")
+"""KvK's codes (``IPD0005``); anything else in ``code`` is not taken for one."""
 
 
 def parse_kvk_error(response: httpx.Response, redact: Redactor) -> APIError | None:
-    """Map a KvK error response onto the error tree; ``None`` for a success."""
+    """Map a KvK error response onto the error tree; ``None`` for a success.
+
+    Whatever the body (plain text from a gateway, HTML, JSON nested too deep,
+    an echoed API key), the error holds only a masked, bounded excerpt of it.
+    """
     status = response.status_code
     if status < 400:
         return None
-    code, text = _first_fault(response)
+    answer = Answer.of(response, service="kvk", redact=redact)
+    code, text = _first_fault(answer)
     kwargs: dict[str, Any] = {
         "service": "kvk",
         "status_code": status,
@@ -59,22 +68,29 @@ def parse_kvk_error(response: httpx.Response, redact: Redactor) -> APIError | No
     return APIError(message, **kwargs)
 
 
-def _first_fault(response: httpx.Response) -> tuple[str | None, str]:
+def _first_fault(answer: Answer) -> tuple[str | None, str]:
+    """KvK's first ``fout`` (code and text, masked and bounded), or an excerpt of the body."""
     try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return None, _excerpt(response)
+        body = answer.json()
+    except MalformedResponseError:
+        body = None  # a gateway's text or HTML page: its excerpt is the message
     if isinstance(body, dict) and isinstance(body.get("meldingen"), dict):
         body = body["meldingen"]  # pre-2022 wrapper
     faults = body.get("fout") if isinstance(body, dict) else None
-    if isinstance(faults, list) and faults and isinstance(faults[0], dict):
-        first = faults[0]
-        return (str(first.get("code")) if first.get("code") else None), str(
-            first.get("omschrijving", "")
-        )
-    return None, _excerpt(response)
+    first = faults[0] if isinstance(faults, list) and faults else None
+    if not isinstance(first, dict):
+        return None, _excerpt(answer)
+    code = first.get("code")
+    text = first.get("omschrijving")
+    return (
+        code if isinstance(code, str) and _CODE.fullmatch(code) else None,
+        _one_line(text, answer.redact) if isinstance(text, str) else _excerpt(answer),
+    )
 
 
-def _excerpt(response: httpx.Response, limit: int = 200) -> str:
-    text = " ".join(response.text.split())
-    return text[:limit] + ("…" if len(text) > limit else "") if text else "(empty body)"
+def _excerpt(answer: Answer) -> str:
+    return _one_line(answer.body, answer.redact) or "(empty body)"
+
+
+def _one_line(text: str | bytes, redact: Redactor) -> str:
+    return " ".join(excerpt(text, redact).split())
