@@ -82,7 +82,26 @@ class ValidationError(CrmConnectError, ValueError):
         self.value = value
         self.reason = reason
         self.errors: list[tuple[str, object, str]] = [(field, value, reason)]
-        super().__init__(f"{field}: {value!r} is not valid: {reason}")
+        super().__init__(f"{field}: {_shown(value)} is not valid: {reason}")
+
+
+_SHOWN_LENGTH = 200
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` for a message, cut to `_SHOWN_LENGTH` characters.
+
+    A 10,000-character invoice number or a megabyte of pasted text is named
+    by its start; an integer too long for ``repr`` (over 4,300 digits, which
+    raises ``ValueError``) by its type. ``.value`` keeps the value itself.
+    """
+    try:
+        shown = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too long to show>"
+    if len(shown) <= _SHOWN_LENGTH:
+        return shown
+    return f"{shown[:_SHOWN_LENGTH]}… ({len(shown)} characters)"
 
 
 class TransportError(CrmConnectError):
