@@ -14,12 +14,16 @@ KvK quirks handled here:
 * indicators are ``"Ja"``/``"Nee"`` (sometimes lower case): booleans here;
 * ``volledigAdres`` is padded with runs of spaces: collapsed here;
 * identifiers stay strings with their leading zeros.
+
+Reprs show only what the register gave: fields that are empty, the links
+and unknown fields are left out, so ``print(page)`` stays readable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -100,6 +104,13 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     links: dict[str, str] = Field(default_factory=dict)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Only the fields the register filled; no links, no unknown fields."""
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name != "links" and info.repr and value not in (None, [], {}, ""):
+                yield name, value
 
     @model_validator(mode="before")
     @classmethod
@@ -239,7 +250,14 @@ class BasicProfile(_Wire):
     trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen")
     sbi_activities: list[KvKSbiActivity] = Field(default_factory=list, alias="sbiActiviteiten")
     geo_data: GeoData | None = Field(None, alias="geoData")
-    embedded: _Embedded = Field(default_factory=_Embedded, alias="_embedded")
+    embedded: _Embedded = Field(default_factory=_Embedded, alias="_embedded", repr=False)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The filled fields, then the owner and the main branch."""
+        yield from super().__repr_args__()
+        yield from (
+            (n, v) for n, v in (("owner", self.owner), ("main_branch", self.main_branch)) if v
+        )
 
     @property
     def owner(self) -> Owner | None:
@@ -332,7 +350,7 @@ class SearchResult(_Wire):
     """Only present when searched by RSIN."""
     branch_number: str | None = Field(None, alias="vestigingsnummer")
     name: str = Field(alias="naam")
-    address_block: _ResultAddress = Field(default_factory=_ResultAddress, alias="adres")
+    address_block: _ResultAddress = Field(default_factory=_ResultAddress, alias="adres", repr=False)
     type: str | None = None
     active: KvKFlag = Field(None, alias="actief")
     expired_name: str | None = Field(None, alias="vervallenNaam")
@@ -342,6 +360,13 @@ class SearchResult(_Wire):
         """The Dutch address, when the result has one."""
         return self.address_block.domestic
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The filled fields, then the address (Dutch or foreign)."""
+        yield from super().__repr_args__()
+        address = self.address or self.foreign_address
+        if address is not None:
+            yield "address", address
+
     @property
     def foreign_address(self) -> ForeignAddress | None:
         """The foreign address, when the result has one."""
@@ -349,7 +374,20 @@ class SearchResult(_Wire):
 
 
 class SearchPage(_Wire):
-    """One page of Zoeken v2 results."""
+    """One page of Zoeken v2 results: iterate over it for its results.
+
+    ``for hit in page``, ``len(page)`` and ``page[0]`` work on `results`, as
+    the pages of openai-python do (``dict(page)`` therefore does not give the
+    fields: use ``model_dump()``).
+
+    Example:
+        ```python
+        page = kvk.search(name="Test EMZ Dagobert")
+        print(len(page), "of", page.total)
+        for hit in page:
+            print(hit.kvk_number, hit.name)
+        ```
+    """
 
     page: int = Field(1, alias="pagina")
     per_page: int = Field(10, alias="resultatenPerPagina")
@@ -357,3 +395,39 @@ class SearchPage(_Wire):
     previous: str | None = Field(None, alias="vorige")
     next: str | None = Field(None, alias="volgende")
     results: list[SearchResult] = Field(default_factory=list, alias="resultaten")
+
+    def __iter__(self) -> Iterator[SearchResult]:  # type: ignore[override]
+        """The results on this page (not the model's fields, unlike other models)."""
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        """The number of results on this page (``total`` counts all pages)."""
+        return len(self.results)
+
+    def __getitem__(self, index: int) -> SearchResult:
+        """The result at ``index`` on this page."""
+        return self.results[index]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """Page, size, total and the first results."""
+        yield "page", self.page
+        yield "per_page", self.per_page
+        yield "total", self.total
+        yield "results", _Abridged(self.results, _SHOWN_RESULTS)
+
+
+_SHOWN_RESULTS = 3
+"""Results a page's repr shows."""
+
+
+class _Abridged:
+    """A list shown by its first items and how many more there are."""
+
+    def __init__(self, items: list[Any], shown: int) -> None:
+        self.items, self.shown = items, shown
+
+    def __repr__(self) -> str:
+        parts = [repr(item) for item in self.items[: self.shown]]
+        if len(self.items) > self.shown:
+            parts.append(f"... {len(self.items) - self.shown} more")
+        return "[" + ", ".join(parts) + "]"
