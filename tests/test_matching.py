@@ -147,7 +147,9 @@ def test_invalid_crm_kvk_number_is_noted_and_skipped() -> None:
     register = FakeRegister(
         {(("naam", "Jansen"),): [entry("Jansen", "11111111", "000000000011", "Utrecht")]}
     )
-    result = matcher(register).match(org("Jansen", kvk_number="12-34"))
+    # Organisation refuses "12-34"; a record copied without validation still gets here.
+    record = org("Jansen").model_copy(update={"kvk_number": "12-34"})
+    result = matcher(register).match(record)
     assert any("KvK number skipped" in note for note in result.notes)
     assert result.status is MatchStatus.MATCHED
     assert all("kvkNummer" not in q for q in register.queries)

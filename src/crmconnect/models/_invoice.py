@@ -3,16 +3,26 @@
 Money is `Decimal` and never `float`: a float cannot hold 0.10 exactly, so
 the models refuse floats outright (pass a `Decimal`, an `int` or a string).
 A credit note is an ordinary invoice with negative quantities or prices.
+
+Amounts and quantities are bounded when the model is built, so that every
+sum the connectors make of them (line amounts, VAT, totals) is exact and
+never raises: each is finite, below 10^12 in absolute value (a thousand
+billion euros, far beyond any bookkeeping service's invoice), with at most
+`MAX_DECIMALS` decimals, and so is each line amount.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+
+from ..errors import ValidationError
+from ._base import CanonicalModel, CleanText, InvoiceNumber, RelationCode
 
 __all__ = [
     "Invoice",
@@ -23,9 +33,18 @@ __all__ = [
 
 CENT = Decimal("0.01")
 
+AMOUNT_LIMIT = Decimal(10) ** 12
+"""Amounts, quantities and line amounts are below this in absolute value."""
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
+MAX_DECIMALS = 6
+"""Most decimals of a quantity or a unit price (a price per hour of 1/3, an amount per kWh)."""
+
+_EXACT = decimal.Context(
+    prec=2 * (12 + MAX_DECIMALS) + 2,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+"""Enough digits for the exact product of two bounded values, whatever the caller's context."""
 
 
 def _refuse_float(value: object) -> object:
@@ -37,8 +56,22 @@ def _refuse_float(value: object) -> object:
     return value
 
 
-Exact = Annotated[Decimal, BeforeValidator(_refuse_float)]
-"""A finite `Decimal`; floats are refused."""
+def _bounded(value: Decimal) -> Decimal:
+    # pydantic has refused NaN and infinity already (Decimal's allow_inf_nan is off).
+    if abs(value) >= AMOUNT_LIMIT:
+        raise ValueError(f"is not below {AMOUNT_LIMIT:,.0f} in absolute value")
+    exponent = value.as_tuple().exponent
+    if (
+        isinstance(exponent, int)
+        and exponent < -MAX_DECIMALS
+        and value != value.quantize(Decimal(1).scaleb(-MAX_DECIMALS), context=_EXACT)
+    ):
+        raise ValueError(f"has more than {MAX_DECIMALS} decimals")
+    return value
+
+
+Exact = Annotated[Decimal, BeforeValidator(_refuse_float), AfterValidator(_bounded)]
+"""A finite `Decimal` below 10^12 in absolute value with at most 6 decimals; floats are refused."""
 
 
 class VatCategory(StrEnum):
@@ -76,8 +109,13 @@ class InvoiceKind(StrEnum):
     """Inkoopfactuur: a supplier (creditor) invoiced the host."""
 
 
-class InvoiceLine(_Model):
+class InvoiceLine(CanonicalModel):
     """One line of an invoice.
+
+    Quantity, unit price and their product (the line amount) are each below
+    10^12 in absolute value; quantity and unit price have at most 6 decimals
+    (trailing zeros do not count). Anything else, NaN and infinity included,
+    is refused with a `crmconnect.errors.ValidationError` naming the field.
 
     Attributes:
         description: What was delivered.
@@ -94,33 +132,48 @@ class InvoiceLine(_Model):
         Decimal('100.01')
     """
 
-    description: str = ""
+    description: CleanText = ""
     quantity: Exact = Decimal(1)
     unit_price: Exact
     vat_category: VatCategory
-    product_group: str | None = None
+    product_group: CleanText | None = None
 
     @field_validator("product_group")
     @classmethod
     def _blank_group_is_none(cls, value: str | None) -> str | None:
         return value or None
 
+    @model_validator(mode="after")
+    def _bounded_amount(self) -> InvoiceLine:
+        amount = self._exact_amount()
+        if abs(amount) >= AMOUNT_LIMIT:
+            reason = f"quantity × unit_price is not below {AMOUNT_LIMIT:,.0f} in absolute value"
+            raise ValidationError("amount", amount, reason)
+        return self
+
+    def _exact_amount(self) -> Decimal:
+        # Both factors have at most 12 + 6 digits: the product is exact in _EXACT.
+        return _EXACT.multiply(self.quantity, self.unit_price)
+
     @property
     def amount(self) -> Decimal:
         """``quantity × unit_price`` rounded to cents, half up (away from zero on a tie).
 
         This is the line total a customer sees on the invoice; every later sum
-        starts from these rounded amounts.
+        starts from these rounded amounts. It is computed exactly, whatever
+        the caller's decimal context.
         """
-        return (self.quantity * self.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+        return self._exact_amount().quantize(CENT, rounding=ROUND_HALF_UP, context=_EXACT)
 
 
-class Invoice(_Model):
+class Invoice(CanonicalModel):
     """A sales or purchase invoice (or credit note) to be booked.
 
     Attributes:
-        number: The invoice number (factuurnummer), unique per relation.
-        relation_code: The code of the customer or supplier (relatiecode).
+        number: The invoice number (factuurnummer), unique per relation: visible
+            text of at most `MAX_INVOICE_NUMBER` (50) characters.
+        relation_code: The code of the customer or supplier (relatiecode):
+            visible text of at most `MAX_RELATION_CODE` (15) characters.
         date: Invoice date; it decides the VAT rate where the law changed it.
         due_date: When it must be paid; not before ``date``.
         kind: Sales or purchase.
@@ -141,15 +194,15 @@ class Invoice(_Model):
         (<InvoiceKind.SALES: 'sales'>, 'EUR')
     """
 
-    number: str = Field(min_length=1)
-    relation_code: str = Field(min_length=1)
+    number: InvoiceNumber
+    relation_code: RelationCode
     date: dt.date
     due_date: dt.date | None = None
     kind: InvoiceKind = InvoiceKind.SALES
     lines: list[InvoiceLine] = Field(min_length=1)
     amounts_include_vat: bool = False
-    currency: str = "EUR"
-    description: str | None = None
+    currency: CleanText = "EUR"
+    description: CleanText | None = None
 
     @field_validator("currency")
     @classmethod
@@ -161,5 +214,6 @@ class Invoice(_Model):
     @model_validator(mode="after")
     def _due_after_date(self) -> Invoice:
         if self.due_date is not None and self.due_date < self.date:
-            raise ValueError(f"due_date {self.due_date} is before the invoice date {self.date}")
+            reason = f"is before the invoice date {self.date}"
+            raise ValidationError("due_date", self.due_date, reason)
         return self

@@ -1,12 +1,26 @@
-"""Canonical party models: what a host CRM fills in and what connectors return."""
+"""Canonical party models: what a host CRM fills in and what connectors return.
+
+Identifiers are checked and normalised by `crmconnect.validation` when a
+model is built or a field is assigned (``"6959 9084"`` becomes
+``"69599084"``; ``"123"`` is refused, never padded). Every other text is kept
+as the host wrote it, without control and invisible characters and without
+surrounding whitespace. A refusal is a `crmconnect.errors.ValidationError`
+naming the field and the value.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator, model_validator
+
+from .. import validation
+from .._model import clean_text
+from ..validation._identifiers import EU_VAT_COUNTRIES
+from ._base import CanonicalModel, CleanText, identifier
 
 __all__ = [
     "Address",
@@ -19,8 +33,24 @@ __all__ = [
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, str_strip_whitespace=True)
+def _vat_number(value: object) -> str:
+    # A CRM (and VIES) holds VAT numbers of every member state; one of a country
+    # outside the EU (CHE-..., GB...) has no rule here and is kept as written.
+    if isinstance(value, str):
+        text = clean_text(value).strip()
+        if text[:2].isascii() and text[:2].isalpha() and text[:2].upper() not in EU_VAT_COUNTRIES:
+            return text
+    return validation.eu_vat_number(value)  # type: ignore[arg-type]
+
+
+KvkNumber = Annotated[str, identifier(validation.kvk_number)]
+BranchNumber = Annotated[str, identifier(validation.branch_number)]
+Rsin = Annotated[str, identifier(validation.rsin)]
+Bsn = Annotated[str, identifier(validation.bsn)]
+VatNumber = Annotated[str, identifier(_vat_number)]
+Iban = Annotated[str, identifier(validation.iban)]
+Bic = Annotated[str, identifier(validation.bic)]
+SbiCode = Annotated[str, identifier(validation.sbi_code)]
 
 
 class AddressKind(StrEnum):
@@ -34,7 +64,7 @@ class AddressKind(StrEnum):
     """Factuuradres: CRM and accounting only; the KvK register does not hold it."""
 
 
-class Address(_Model):
+class Address(CanonicalModel):
     """A postal address, split the way Dutch registers (BAG, KvK) split it.
 
     Attributes:
@@ -44,7 +74,8 @@ class Address(_Model):
         house_letter: One letter directly after the number ("17 M" → ``"M"``).
         house_number_addition: Up to four characters after the letter ("hs", "2").
         extra: Further detail such as "3e etage" (KvK ``toevoegingAdres``).
-        postcode: Dutch postcodes as ``1234AB``; foreign ones as given.
+        postcode: A Dutch postcode (``country`` ``"NL"``) is checked and written
+            ``1234AB``; a foreign one is kept as given.
         po_box: PO box number (Postbus) instead of street and house number.
         city: City (woonplaats).
         country: ISO 3166-1 alpha-2 code, ``"NL"`` by default.
@@ -52,15 +83,15 @@ class Address(_Model):
     """
 
     kind: AddressKind = AddressKind.VISITING
-    street: str | None = None
+    street: CleanText | None = None
     house_number: int | None = Field(default=None, ge=1, le=99999)
-    house_letter: str | None = Field(default=None, max_length=1)
-    house_number_addition: str | None = Field(default=None, max_length=4)
-    extra: str | None = None
-    postcode: str | None = None
-    po_box: int | None = Field(default=None, ge=1)
-    city: str | None = None
-    country: str = Field(default="NL", min_length=2, max_length=2)
+    house_letter: CleanText | None = Field(default=None, max_length=1)
+    house_number_addition: CleanText | None = Field(default=None, max_length=4)
+    extra: CleanText | None = None
+    postcode: CleanText | None = None
+    po_box: int | None = Field(default=None, ge=1, le=99999)
+    city: CleanText | None = None
+    country: str = Field(default="NL", pattern="^[A-Za-z]{2}$")
     shielded: bool = False
 
     @field_validator("country")
@@ -68,16 +99,14 @@ class Address(_Model):
     def _upper_country(cls, value: str) -> str:
         return value.upper()
 
-    @field_validator("postcode")
-    @classmethod
-    def _compact_postcode(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        compact = value.replace(" ", "").upper()
-        # Only Dutch-looking postcodes are compacted; foreign ones are kept as given.
-        if len(compact) == 6 and compact[:4].isdigit() and compact[4:].isalpha():
-            return compact
-        return value
+    @model_validator(mode="after")
+    def _dutch_postcode(self) -> Address:
+        # After the model: the country decides, and it may come after the postcode.
+        if self.postcode and self.country == "NL":
+            compact = validation.postcode(self.postcode)  # our error, naming "postcode"
+            # Not through __setattr__: assignment would validate (and get here) again.
+            self.__dict__["postcode"] = compact
+        return self
 
     def one_line(self) -> str:
         """The address on one line, e.g. ``"Abebe Bikilalaan 17 M, 1034WL Amsterdam"``."""
@@ -98,19 +127,19 @@ class Address(_Model):
         return ", ".join(part for part in (first, second) if part)
 
 
-class BankAccount(_Model):
+class BankAccount(CanonicalModel):
     """A bank account.
 
     Attributes:
-        iban: IBAN in compact form.
-        bic: BIC, derived from a Dutch IBAN where not given.
+        iban: IBAN in compact form, checked (country, length, structure, mod 97).
+        bic: BIC in compact form, when known; checked (length, structure, country).
     """
 
-    iban: str
-    bic: str | None = None
+    iban: Iban
+    bic: Bic | None = None
 
 
-class SbiActivity(_Model):
+class SbiActivity(CanonicalModel):
     """A business activity by its SBI code (Standaard Bedrijfsindeling).
 
     Attributes:
@@ -119,13 +148,16 @@ class SbiActivity(_Model):
         main: Whether this is the main activity (``indHoofdactiviteit``).
     """
 
-    code: str = Field(pattern=r"^[0-9]{4,5}$")
-    description: str | None = None
+    code: SbiCode
+    description: CleanText | None = None
     main: bool = False
 
 
-class ContactDetails(_Model):
+class ContactDetails(CanonicalModel):
     """How to reach a party.
+
+    No rule checks these beyond the text rules: an address or number that
+    looks wrong may still reach the party, so it is kept as written.
 
     Attributes:
         email: E-mail address.
@@ -134,13 +166,13 @@ class ContactDetails(_Model):
         website: Main website.
     """
 
-    email: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    website: str | None = None
+    email: CleanText | None = None
+    phone: CleanText | None = None
+    mobile: CleanText | None = None
+    website: CleanText | None = None
 
 
-class Person(_Model):
+class Person(CanonicalModel):
     """A natural person: a contact, an owner, or a private customer.
 
     Attributes:
@@ -151,17 +183,17 @@ class Person(_Model):
         role: The person's role at the organisation, e.g. ``"owner"``.
         contact: Contact details.
         share_percentage: Share in the organisation, for UBO checks.
-        bsn: Citizen service number; treat as sensitive.
+        bsn: Citizen service number (9 digits, elfproef); treat as sensitive.
     """
 
-    initials: str | None = None
-    first_name: str | None = None
-    infix: str | None = None
-    last_name: str | None = None
-    role: str | None = None
+    initials: CleanText | None = None
+    first_name: CleanText | None = None
+    infix: CleanText | None = None
+    last_name: CleanText | None = None
+    role: CleanText | None = None
     contact: ContactDetails = Field(default_factory=ContactDetails)
     share_percentage: Decimal | None = Field(default=None, ge=0, le=100)
-    bsn: str | None = Field(default=None, repr=False)
+    bsn: Bsn | None = Field(default=None, repr=False)
 
     def full_name(self) -> str:
         """First name (or initials), infix and last name, e.g. ``"J.P. van der Berg"``."""
@@ -169,11 +201,12 @@ class Person(_Model):
         return " ".join(part for part in parts if part)
 
 
-class Organisation(_Model):
+class Organisation(CanonicalModel):
     """An organisation as a CRM knows it, and as the KvK register describes it.
 
-    Identifiers are kept as strings with their leading zeros. Fields the host
-    does not know stay ``None``; enrichment fills them.
+    Identifiers are kept as strings with their leading zeros, checked and
+    normalised by `crmconnect.validation`. Fields the host does not know stay
+    ``None``; enrichment fills them.
 
     Attributes:
         id: The host CRM's own key for this record.
@@ -181,10 +214,14 @@ class Organisation(_Model):
         statutory_name: Statutory name (statutaire naam), when registered.
         trade_names: All trade names (handelsnamen), in the register's order.
         legal_form: Legal form as the register writes it, e.g. ``"Besloten Vennootschap"``.
-        kvk_number: 8-digit KvK number.
-        branch_number: 12-digit branch number (vestigingsnummer).
-        rsin: 9-digit RSIN of a legal entity or partnership.
-        vat_number: VAT identification number.
+        kvk_number: 8-digit KvK number; spaces and dots are dropped, a shorter
+            number is refused (pad it with `crmconnect.validation.kvk_number`
+            and ``pad=True`` where a spreadsheet dropped its zeros).
+        branch_number: 12-digit branch number (vestigingsnummer), left-padded.
+        rsin: 9-digit RSIN of a legal entity or partnership (elfproef).
+        vat_number: VAT identification number: one of an EU member state is
+            checked by that state's rules and written compact with its country
+            code (``"NL004495445B01"``); one of another country is kept as written.
         registration_date: Start of the registration (``materieleRegistratie.datumAanvang``).
         end_date: End of the registration, when it ended.
         addresses: Visiting, postal and invoice addresses.
@@ -200,17 +237,21 @@ class Organisation(_Model):
         contact: General contact details.
         contacts: Contact persons, e.g. the owner of a sole proprietorship.
         bank_accounts: Bank accounts.
+
+    Example:
+        >>> Organisation(name="Bakkerij", kvk_number="6959 9084").kvk_number
+        '69599084'
     """
 
-    id: str | None = None
-    name: str
-    statutory_name: str | None = None
-    trade_names: list[str] = Field(default_factory=list)
-    legal_form: str | None = None
-    kvk_number: str | None = None
-    branch_number: str | None = None
-    rsin: str | None = None
-    vat_number: str | None = None
+    id: CleanText | None = None
+    name: CleanText
+    statutory_name: CleanText | None = None
+    trade_names: list[CleanText] = Field(default_factory=list)
+    legal_form: CleanText | None = None
+    kvk_number: KvkNumber | None = None
+    branch_number: BranchNumber | None = None
+    rsin: Rsin | None = None
+    vat_number: VatNumber | None = None
     registration_date: dt.date | None = None
     end_date: dt.date | None = None
     addresses: list[Address] = Field(default_factory=list)
@@ -218,8 +259,8 @@ class Organisation(_Model):
     employees_total: int | None = Field(default=None, ge=0)
     employees_full_time: int | None = Field(default=None, ge=0)
     employees_part_time: int | None = Field(default=None, ge=0)
-    employee_class: str | None = None
-    websites: list[str] = Field(default_factory=list)
+    employee_class: CleanText | None = None
+    websites: list[CleanText] = Field(default_factory=list)
     non_mailing: bool | None = None
     is_main_branch: bool | None = None
     contact: ContactDetails = Field(default_factory=ContactDetails)

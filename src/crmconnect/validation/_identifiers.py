@@ -17,7 +17,7 @@ import re
 from typing import NoReturn
 
 import attrs
-from schwifty import IBAN
+from schwifty import BIC, IBAN
 from schwifty.exceptions import (
     InvalidChecksumDigits,
     InvalidCountryCode,
@@ -25,6 +25,7 @@ from schwifty.exceptions import (
     InvalidStructure,
     SchwiftyException,
 )
+from stdnum.eu import vat as _eu_vat
 from stdnum.exceptions import InvalidChecksum, InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.nl import bsn as _bsn
@@ -35,9 +36,11 @@ from ..errors import ValidationError
 
 __all__ = [
     "HouseNumber",
+    "bic",
     "bic_from_iban",
     "branch_number",
     "bsn",
+    "eu_vat_number",
     "format_postcode",
     "iban",
     "kvk_number",
@@ -70,6 +73,11 @@ _KVK_LENGTH = 8
 _BRANCH_LENGTH = 12
 _ELFPROEF_LENGTH = 9
 _MAX_HOUSE_NUMBER = 99999
+_MAX_INPUT = 100
+"""No identifier is longer, even with separators: longer input is refused unread."""
+_MAX_INT = 10**_MAX_INPUT
+EU_VAT_COUNTRIES = frozenset(state.upper() for state in _eu_vat.MEMBER_STATES) | {"EL"}
+"""The country codes of EU VAT numbers, Greece both as GR and as EL (VIES)."""
 
 
 # --------------------------------------------------------------------------
@@ -81,12 +89,22 @@ def _refuse(field: str, value: object, reason: str) -> NoReturn:
 
 
 def _as_text(value: object, field: str, *, allow_int: bool) -> str:
-    """Return ``value`` as text, refusing types that cannot hold the identifier."""
+    """Return ``value`` as text, refusing types that cannot hold the identifier.
+
+    Text longer than `_MAX_INPUT` is refused before any cleaning or parsing
+    (which would otherwise take time in proportion to it), and so is an
+    integer of more digits (``str`` of an integer of more than 4,300 digits
+    even raises).
+    """
     if isinstance(value, str):
-        return value
+        if len(value) > _MAX_INPUT:
+            _refuse(field, value, f"is {len(value)} characters long; no identifier is that long")
+        return str(value)  # a plain str, also for a str subclass
     if isinstance(value, int) and not isinstance(value, bool) and allow_int:
         if value < 0:
             _refuse(field, value, "a negative number is not an identifier")
+        if value >= _MAX_INT:
+            _refuse(field, value, "has too many digits for an identifier")
         return str(value)
     expected = "a string or an integer" if allow_int else "a string"
     hint = (
@@ -332,6 +350,49 @@ def vat_number(value: str, *, field: str = "vat_number") -> str:
         raise ValidationError(field, value, f"not a valid Dutch VAT number ({exc})") from exc
 
 
+def eu_vat_number(value: str, *, field: str = "vat_number") -> str:
+    """Validate a VAT number of any EU member state (btw-identificatienummer).
+
+    A Dutch number (``NL``, or no country code at all) follows `vat_number`.
+    Another member state's number is checked with python-stdnum's ``eu.vat``:
+    that country's length, format and check digits. Greece is ``EL``, as
+    VIES writes it (``GR`` is accepted). Spaces, dots and hyphens are dropped.
+
+    Args:
+        value: The raw VAT number, with its country code.
+        field: The CRM field name to report in a `ValidationError`.
+
+    Returns:
+        The compact number with its country code, upper case.
+
+    Raises:
+        ValidationError: When the country code is not a member state's or the
+            number fails that state's rules.
+
+    Example:
+        >>> eu_vat_number("be 0123.456.749")
+        'BE0123456749'
+        >>> eu_vat_number("NL 0044.954.45 B01")
+        'NL004495445B01'
+    """
+    text = _clean(_as_text(value, field, allow_int=False), ".-").upper()
+    country = text[:2]
+    if not country.isalpha() or country == "NL":
+        return vat_number(value, field=field)
+    if country == "GR":
+        text = "EL" + text[2:]
+    if text[:2] not in EU_VAT_COUNTRIES:
+        _refuse(field, value, f"{country} is not the VAT code of an EU member state")
+    try:
+        number = str(_eu_vat.validate(text))
+    except InvalidChecksum as exc:
+        raise ValidationError(field, value, "the check digits do not match") from exc
+    except StdnumValidationError as exc:
+        reason = f"not a valid VAT number of {text[:2]} ({str(exc).rstrip('.')})"
+        raise ValidationError(field, value, reason) from exc
+    return "EL" + number[2:] if number.startswith("GR") else number
+
+
 def loonheffingennummer(value: str, *, field: str = "loonheffingennummer") -> str:
     """Validate a loonheffingennummer (payroll tax number of an employer).
 
@@ -417,6 +478,42 @@ def bic_from_iban(value: str, *, field: str = "iban") -> str | None:
     """
     bic = _parse_iban(value, field).bic
     return None if bic is None else str(bic)
+
+
+def bic(value: str, *, field: str = "bic") -> str:
+    """Validate a BIC (SWIFT code) with schwifty.
+
+    8 or 11 characters: bank, country, location and an optional branch.
+    Whitespace, dots and hyphens are dropped and letters upper-cased. The
+    structure and the country are checked; a bank that schwifty's registry
+    does not know is not an error (as with `iban`).
+
+    Args:
+        value: The raw BIC.
+        field: The CRM field name to report in a `ValidationError`.
+
+    Returns:
+        The compact, upper-case BIC.
+
+    Raises:
+        ValidationError: When the length, structure or country is wrong.
+
+    Example:
+        >>> bic("abna nl 2a")
+        'ABNANL2A'
+    """
+    text = _clean(_as_text(value, field, allow_int=False), ".-").upper()
+    if not text:
+        _refuse(field, value, "is empty")
+    try:
+        return str(BIC(text).compact)
+    except InvalidLength as exc:
+        raise ValidationError(field, value, "a BIC has 8 or 11 characters") from exc
+    except InvalidCountryCode as exc:
+        reason = "characters 5 and 6 are not the code of a country"
+        raise ValidationError(field, value, reason) from exc
+    except (SchwiftyException, ValueError) as exc:
+        raise ValidationError(field, value, f"not a valid BIC ({exc})") from exc
 
 
 # --------------------------------------------------------------------------
