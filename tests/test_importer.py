@@ -14,6 +14,8 @@ from crmconnect import ValidationError
 from crmconnect._cli_app import app
 from crmconnect.importer import (
     COLUMNS,
+    CheckedRow,
+    Finding,
     ImportCheck,
     Severity,
     check_file,
@@ -33,6 +35,7 @@ GOOD = {
     "IBAN": "NL91ABNA0417164300",
     "Aangiftetijdvak btw": "kwartaal",
     "Aangiftetijdvak loonheffingen": "maand",
+    "Producten": "Jaarrekening; Aangifte IB",
     "Contactnummer": "C-1",
 }
 
@@ -49,13 +52,21 @@ def write(
 
 
 def codes(check: ImportCheck, line: int) -> set[tuple[str, str, str]]:
-    return {(f.field, f.severity.value, f.code) for f in check.findings if f.line == line}
+    return {(f.field, f.severity.value, f.code) for f in check.iter_findings() if f.line == line}
+
+
+def rows_of(check: ImportCheck) -> list[CheckedRow]:
+    return list(check.iter_rows())
+
+
+def findings_of(check: ImportCheck) -> list[Finding]:
+    return list(check.iter_findings())
 
 
 def test_a_complete_row_has_no_findings(tmp_path: Path) -> None:
     check = check_file(write(tmp_path / "ok.csv", [GOOD]))
-    assert check.findings == [] and not check.has_errors
-    [row] = check.rows
+    assert findings_of(check) == [] and not check.summarise().has_errors
+    [row] = rows_of(check)
     assert row.values["vat_number"] == "NL004495445B01" and row.values["vat_period"] == "kwartaal"
 
 
@@ -69,7 +80,7 @@ def test_bom_semicolons_and_windows_1252(tmp_path: Path) -> None:
         )
         if encoding == "cp1252":  # what a Dutch Excel writes: no BOM, Windows-1252
             path.write_bytes(path.read_text(encoding="cp1252").encode("cp1252"))
-        [checked] = check_file(path).rows
+        [checked] = rows_of(check_file(path))
         assert checked.values["name"] == "Café Één & Zoon" and checked.values["city"] == "Den Haag"
 
 
@@ -96,13 +107,13 @@ def test_excel_mangled_numbers(tmp_path: Path) -> None:
         "Postcode": "3511aa",
     }
     check = check_file(write(tmp_path / "excel.csv", [mangled]))
-    [row] = check.rows
+    [row] = rows_of(check)
     found = codes(check, 2)
     assert ("kvk_number", "note", "padded") in found and row.values["kvk_number"] == "09599084"
     assert ("rsin_bsn", "error", "invalid") in found
     assert ("ibans", "error", "scientific") in found
     assert row.values["postcode"] == "3511 AA"
-    scientific = next(f for f in check.findings if f.code == "scientific")
+    scientific = next(f for f in findings_of(check) if f.code == "scientific")
     assert (
         "scientific notation" in scientific.message_en
         and "wetenschappelijke" in scientific.message_nl
@@ -121,7 +132,7 @@ def test_every_identifier_rule(tmp_path: Path) -> None:
         "Aangiftetijdvak loonheffingen": "4 weken",
     }
     check = check_file(write(tmp_path / "bad.csv", [bad]))
-    errors = {f.field for f in check.findings if f.severity is Severity.ERROR}
+    errors = {f.field for f in findings_of(check) if f.severity is Severity.ERROR}
     assert errors == {
         "kvk_number",
         "rsin_bsn",
@@ -130,8 +141,8 @@ def test_every_identifier_rule(tmp_path: Path) -> None:
         "ibans",
         "vat_period",
     }
-    assert not check.rows[0].ok
-    period = next(f for f in check.findings if f.field == "vat_period")
+    assert not rows_of(check)[0].ok
+    period = next(f for f in findings_of(check) if f.field == "vat_period")
     assert (
         "maand" in period.message_nl and "kwartaal" in period.message_en
     )  # btw has no 4-week period
@@ -144,7 +155,7 @@ def test_missing_essentials_are_warnings_with_their_consequence(tmp_path: Path) 
             [{"Naam": "Alleen een naam", "Loonheffingennummer": "004495445L01"}],
         )
     )
-    found = {f.field: f for f in check.findings if f.severity is Severity.WARNING}
+    found = {f.field: f for f in findings_of(check) if f.severity is Severity.WARNING}
     assert set(found) == {
         "relation_number",
         "rsin_bsn",
@@ -152,16 +163,40 @@ def test_missing_essentials_are_warnings_with_their_consequence(tmp_path: Path) 
         "ibans",
         "vat_period",
         "payroll_period",
+        "products",
+        "contact_number",
     }
     assert "goedkeuringsproces" in found["rsin_bsn"].consequence_nl
     assert "approval process stops" in found["rsin_bsn"].consequence_en
     assert "iDEAL" in found["ibans"].consequence_en
     assert "pair" in found["relation_number"].consequence_en
-    assert check.rows[0].ok  # warnings do not keep a row out
-    with_contact = check_file(
-        write(tmp_path / "contact.csv", [{"Naam": "X", "Contactnummer": "C9"}])
+    assert "workflows" in found["products"].consequence_en
+    assert rows_of(check)[0].ok  # warnings do not keep a row out
+
+
+def test_a_missing_products_value_is_a_warning(tmp_path: Path) -> None:
+    check = check_file(write(tmp_path / "p.csv", [{**GOOD, "Producten": ""}]))
+    [finding] = findings_of(check)
+    assert (finding.field, finding.severity, finding.code) == (
+        "products",
+        Severity.WARNING,
+        "missing",
     )
-    assert "relation_number" not in {f.field for f in with_contact.findings}  # either number pairs
+    assert "Producten ontbreekt" in finding.message_nl and "services" in finding.consequence_en
+
+
+def test_the_contact_number_does_not_stand_in_for_the_relation_number(tmp_path: Path) -> None:
+    only_contact = {**GOOD, "Relatienummer": ""}
+    only_relation = {**GOOD, "Contactnummer": ""}
+    copied = {**GOOD, "Relatienummer": "1003", "Contactnummer": "1003"}
+    check = check_file(write(tmp_path / "c.csv", [only_contact, only_relation, copied]))
+    assert codes(check, 2) == {("relation_number", "warning", "missing")}
+    assert codes(check, 3) == {("contact_number", "warning", "missing")}
+    assert codes(check, 4) == {("contact_number", "warning", "contact_is_relation")}
+    by_line = {f.line: f for f in findings_of(check)}
+    assert "contact number does not replace it" in by_line[2].consequence_en
+    assert "persons are synchronised" in by_line[3].consequence_en
+    assert "contact person, not of the organisation" in by_line[4].message_en
 
 
 def test_payroll_number_of_another_fiscal_number(tmp_path: Path) -> None:
@@ -178,9 +213,9 @@ def test_duplicates_and_empty_rows_are_reported_not_dropped(tmp_path: Path) -> N
         {**GOOD, "Relatienummer": "1002", "Naam": ""},
     ]
     check = check_file(write(tmp_path / "dup.csv", rows))
-    assert [row.line for row in check.rows] == [2, 3, 4, 5]
+    assert [row.line for row in rows_of(check)] == [2, 3, 4, 5]
     assert codes(check, 3) == {("", "note", "empty_row")}
-    duplicate = next(f for f in check.findings if f.code == "duplicate")
+    duplicate = next(f for f in findings_of(check) if f.code == "duplicate")
     assert (duplicate.line, duplicate.severity) == (
         4,
         Severity.ERROR,
@@ -215,18 +250,21 @@ def test_ubo_above_25_percent_only(tmp_path: Path) -> None:
         "Persoon 3 naam": "Klaas Klaassen", "Persoon 3 aandeel": "25,01",
     }  # fmt: skip
     check = check_file(write(tmp_path / "ubo.csv", [row]))
-    people = {p.name: p for p in check.rows[0].shareholders}
+    people = {p.name: p for p in rows_of(check)[0].shareholders}
     assert people["Jan Jansen"].is_ubo and not people["Piet Pietersen"].is_ubo
     assert people["Klaas Klaassen"].is_ubo and people["Klaas Klaassen"].share == Decimal("25.01")
-    [missing] = [f for f in check.findings if f.code == "ubo_missing_id"]
+    [missing] = [f for f in findings_of(check) if f.code == "ubo_missing_id"]
     assert "Klaas Klaassen" in missing.message_en and "date of birth" in missing.message_en
     assert "Wwft" in missing.consequence_en
-    assert [p.name for _row, p in check.ubos] == ["Jan Jansen", "Klaas Klaassen"]
+    assert [p.name for _line, _name, p in check.summarise().ubos] == [
+        "Jan Jansen",
+        "Klaas Klaassen",
+    ]
 
 
 def test_short_persons_column_and_shares_over_100(tmp_path: Path) -> None:
     check = check_file(write(tmp_path / "p.csv", [{**GOOD, "Personen": "Jan 60%; Piet (45%)"}]))
-    assert [(p.name, p.share) for p in check.rows[0].shareholders] == [
+    assert [(p.name, p.share) for p in rows_of(check)[0].shareholders] == [
         ("Jan", Decimal(60)),
         ("Piet", Decimal(45)),
     ]
@@ -247,9 +285,9 @@ def test_xlsx_with_numbers_as_excel_stores_them(tmp_path: Path) -> None:
     sheet.append([1002, "Groothandel", 69599084, 1.2345678901234e16, None])
     book.save(tmp_path / "clients.xlsx")
     check = check_file(tmp_path / "clients.xlsx")
-    assert [row.line for row in check.rows] == [2, 3, 4]
-    assert check.rows[0].values["relation_number"] == "1001"
-    assert check.rows[0].values["kvk_number"] == "09599084"
+    assert [row.line for row in rows_of(check)] == [2, 3, 4]
+    assert rows_of(check)[0].values["relation_number"] == "1001"
+    assert rows_of(check)[0].values["kvk_number"] == "09599084"
     assert ("rsin_bsn", "error", "invalid") in codes(check, 2)  # 4495445: two zeros lost
     assert ("", "note", "empty_row") in codes(check, 3)
     assert ("rsin_bsn", "error", "scientific") in codes(check, 4)
@@ -261,7 +299,7 @@ def test_the_template_round_trips_in_both_formats(tmp_path: Path) -> None:
         check = check_file(path)
         assert set(check.mapping) == {c.key for c in COLUMNS}
         assert len(check.persons_mapping) == 15 and check.ignored == ()
-        assert [f.code for f in check.findings] == ["explanation_row"]
+        assert [f.code for f in findings_of(check)] == ["explanation_row"]
     raw = (tmp_path / "template.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and b";" in raw.splitlines()[0]
 
@@ -300,13 +338,13 @@ def test_command_line_validate_exit_codes_and_outputs(tmp_path: Path) -> None:
 
 def test_shares_with_decimal_commas_and_out_of_range(tmp_path: Path) -> None:
     check = check_file(write(tmp_path / "c.csv", [{**GOOD, "Personen": "Jan 60,5%; Piet 39,5%"}]))
-    assert [(p.name, p.share) for p in check.rows[0].shareholders] == [
+    assert [(p.name, p.share) for p in rows_of(check)[0].shareholders] == [
         ("Jan", Decimal("60.5")),
         ("Piet", Decimal("39.5")),
     ]
     odd = check_file(
         write(tmp_path / "o.csv", [{**GOOD, "Persoon 1 naam": "Jan", "Persoon 1 aandeel": "120"}])
     )
-    assert ("persons", "error", "share") in codes(odd, 2) and odd.rows[0].shareholders[
+    assert ("persons", "error", "share") in codes(odd, 2) and rows_of(odd)[0].shareholders[
         0
     ].share is None

@@ -15,15 +15,17 @@ Exit codes scripts can rely on:
 from __future__ import annotations
 
 import contextlib
+import heapq
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from ._crmfile import CrmRow, read_organisations, write_rows
 from .errors import APIError, ConfigurationError, CrmConnectError, TransportError, ValidationError
@@ -62,25 +64,41 @@ BaseUrl = Annotated[
     str | None, typer.Option(help="Override the API root URL", envvar="CRMCONNECT_KVK_BASE_URL")
 ]
 Sandbox = Annotated[bool, typer.Option("--sandbox", help="Use the built-in offline KvK sandbox")]
+CrmFile = Annotated[Path, typer.Argument(help="CRM export (CSV or XLSX)", show_default=False)]
+PadKvk = Annotated[
+    bool,
+    typer.Option(
+        "--pad-kvk",
+        help="Restore leading zeros a spreadsheet dropped from KvK numbers (1 to 7 digits "
+        "become 8). Without it such a number is reported as invalid, never looked up.",
+    ),
+]
 
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn our errors into one red line and an exit code; no tracebacks."""
+    """Turn our errors into one red line and an exit code; no tracebacks.
+
+    The message is printed as text, never as rich markup: it can quote a
+    value or a file name, and ``[/x]`` there would otherwise be a markup error.
+    """
     try:
         yield
-    except (ValidationError, ConfigurationError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_INPUT) from None
+    except (ValidationError, ConfigurationError) as exc:
+        _fail("error", exc, EXIT_INPUT)
+    except OSError as exc:  # an output that cannot be written
+        _fail("error", f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), EXIT_INPUT)
     except APIError as exc:
-        console.print(f"[red]remote error:[/red] {exc}")
-        raise typer.Exit(EXIT_REMOTE) from None
+        _fail("remote error", exc, EXIT_REMOTE)
     except TransportError as exc:
-        console.print(f"[red]network error:[/red] {exc}")
-        raise typer.Exit(EXIT_NETWORK) from None
+        _fail("network error", exc, EXIT_NETWORK)
     except CrmConnectError as exc:  # pragma: no cover - any other error of ours
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_INPUT) from None
+        _fail("error", exc, EXIT_INPUT)
+
+
+def _fail(kind: str, message: object, code: int) -> NoReturn:
+    console.print(Text.assemble((f"{kind}:", "red"), " ", str(message)))
+    raise typer.Exit(code) from None
 
 
 def _client(
@@ -197,20 +215,27 @@ CANDIDATE_COLUMNS = (
 
 @kvk_app.command()
 def match(
-    file: Annotated[Path, typer.Argument(help="CRM export (CSV)", exists=True, dir_okay=False)],
+    file: CrmFile,
     output: Annotated[
         Path | None, typer.Option(help="Result CSV (default: FILE.matches.csv)")
     ] = None,
     workers: Annotated[int, typer.Option(help="Searches in flight at once")] = 8,
+    pad_kvk: PadKvk = False,
     environment: Environment = "production",
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
     sandbox: Sandbox = False,
 ) -> None:
-    """Match every organisation of a CRM export to the register (free searches only)."""
+    """Match every organisation of a CRM export to the register (free searches only).
+
+    A row that cannot be read (no name, a KvK number that is not 8 digits) is
+    written with status invalid and the reason.
+    """
     with user_errors(), _client(environment, api_key, base_url, sandbox) as kvk:
-        mapping, rows = read_organisations(file)
-        console.print("columns: " + ", ".join(f"{k} ← {v!r}" for k, v in mapping.items()))
+        mapping, rows = read_organisations(file, pad_kvk=pad_kvk)
+        console.print(
+            "columns: " + ", ".join(f"{k} ← {v!r}" for k, v in mapping.items()), markup=False
+        )
         readable = [row for row in rows if row.organisation is not None]
         orgs = [row.organisation for row in readable if row.organisation is not None]
         results = _with_progress(
@@ -284,7 +309,7 @@ def _summarise_matches(
     parts = [f"{n} {status}" for status, n in sorted(counts.items())] + (
         [f"{invalid} invalid"] if invalid else []
     )
-    console.print(f"{len(rows)} records: " + ", ".join(parts) + f" → {target}")
+    console.print(f"{len(rows)} records: " + ", ".join(parts) + f" → {target}", markup=False)
 
 
 UPDATE_COLUMNS = (
@@ -302,23 +327,27 @@ UPDATE_COLUMNS = (
 
 @kvk_app.command()
 def updates(
-    file: Annotated[
-        Path, typer.Argument(help="CRM export (CSV) with KvK numbers", exists=True, dir_okay=False)
-    ],
+    file: CrmFile,
     output: Annotated[
         Path | None, typer.Option(help="Result CSV (default: FILE.updates.csv)")
     ] = None,
+    pad_kvk: PadKvk = False,
     environment: Environment = "production",
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
     sandbox: Sandbox = False,
 ) -> None:
-    """List the register's changes and removals for linked CRM records (paid profiles)."""
+    """List the register's changes and removals for linked CRM records (paid profiles).
+
+    A row with a KvK number that cannot be read (not 8 digits, no name) is
+    written with status invalid and the reason, and never looked up.
+    """
     with user_errors(), _client(environment, api_key, base_url, sandbox) as kvk:
-        _, rows = read_organisations(file)
+        _, rows = read_organisations(file, pad_kvk=pad_kvk)
         linked = [
             row for row in rows if row.organisation is not None and row.organisation.kvk_number
         ]
+        invalid = [row for row in rows if row.error and row.values.get("kvk_number")]
         orgs = [row.organisation for row in linked if row.organisation is not None]
         summary = _with_progress(
             "checking",
@@ -327,13 +356,28 @@ def updates(
         )
         target = output or file.with_suffix(".updates.csv")
         lines = [row.line for row in linked]
-        write_rows(target, UPDATE_COLUMNS, _update_rows(zip(lines, summary.reports, strict=True)))
+        checked = _update_rows(zip(lines, summary.reports, strict=True))
+        written = heapq.merge(checked, map(_invalid_update_row, invalid), key=lambda r: r["line"])
+        write_rows(target, UPDATE_COLUMNS, written)
         console.print(
             f"{len(orgs)} linked records: {summary.pending_updates} with updates, "
-            f"{summary.removals} ended or removed, {summary.errors} failed → {target}"
+            f"{summary.removals} ended or removed, {summary.errors} failed, "
+            f"{len(invalid)} invalid → {target}",
+            markup=False,
         )
-        if summary.errors:
+        if summary.errors or invalid:
             raise typer.Exit(EXIT_PARTIAL)
+
+
+def _invalid_update_row(row: CrmRow) -> dict[str, Any]:
+    return {
+        "line": row.line,
+        "id": row.values.get("id", ""),
+        "name": row.values.get("name", ""),
+        "kvk_number": row.values.get("kvk_number", ""),
+        "status": "invalid",
+        "notes": row.error,
+    }
 
 
 def _update_rows(reports: Iterator[tuple[int, UpdateReport]] | Any) -> Iterator[dict[str, Any]]:
@@ -414,6 +458,10 @@ def inspect(
             console.print("elements no field maps: " + ", ".join(unknown), markup=False)
 
 
+SHOWN_IN_TERMINAL = 20
+"""Findings `validate` prints (errors first); the reports have them all."""
+
+
 @app.command()
 def validate(
     file: Annotated[
@@ -425,30 +473,34 @@ def validate(
 ) -> None:
     """Check an accounting office's CRM import file; exit code 0 only without errors.
 
-    Writes FILE.normalised.csv (the rows without errors), FILE.report.csv and
-    FILE.report.html (every finding, in Dutch and English, with what it breaks).
+    Prints the first findings (errors first) and writes FILE.normalised.csv
+    (the rows without errors), FILE.report.csv and FILE.report.html (every
+    finding, in Dutch and English, with what it breaks).
     """
     from .importer import Severity, check_file, write_outputs
 
     with user_errors():
+        check = check_file(file)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("checking rows", total=None)
-            check = check_file(
-                file,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            outputs = write_outputs(
+                check,
+                out or file.parent,
+                stem=file.stem,
+                progress=lambda done: progress.update(task, completed=done),
             )
-        outputs = write_outputs(check, out or file.parent, stem=file.stem)
     mapping = Table("template column", "read from")
     for key, header in {**check.mapping, **check.persons_mapping}.items():
-        mapping.add_row(key, header)
+        mapping.add_row(key, Text(header))
     console.print(mapping)
     if check.ignored:
         console.print("not used: " + ", ".join(check.ignored), markup=False)
-    errors, warnings = check.count(Severity.ERROR), check.count(Severity.WARNING)
-    taken = sum(1 for row in check.rows if row.ok and not row.empty)
+    summary = outputs.summary
+    _print_findings(summary.findings[:SHOWN_IN_TERMINAL], summary.total)
+    errors, warnings = summary.count(Severity.ERROR), summary.count(Severity.WARNING)
     console.print(
-        f"{len(check.rows)} rows: {taken} taken over, {errors} errors, {warnings} warnings, "
-        f"{len(check.ubos)} UBOs"
+        f"{summary.rows} rows: {summary.taken} taken over, {errors} errors, "
+        f"{warnings} warnings, {summary.ubo_count} UBOs"
     )
     for path in (outputs.normalised, outputs.report_csv, outputs.report_html):
         console.print(f"  wrote {path}", markup=False)
@@ -456,11 +508,30 @@ def validate(
         raise typer.Exit(EXIT_INPUT)
 
 
+def _print_findings(findings: Sequence[Any], total: int) -> None:
+    if not findings:
+        return
+    table = Table("row", "field", "severity", "message", title="findings (errors first)")
+    for finding in findings:
+        table.add_row(
+            str(finding.line),
+            Text(finding.field or "-"),
+            Text(finding.severity.value, style=_SEVERITY_STYLE[finding.severity.value]),
+            Text(finding.message_en),
+        )
+    console.print(table)
+    if total > len(findings):
+        console.print(f"… and {total - len(findings)} more findings in the reports")
+
+
+_SEVERITY_STYLE = {"error": "red", "warning": "yellow", "note": "blue"}
+
+
 @app.command()
 def template(
-    path: Annotated[Path, typer.Argument(help="Where to write it: .xlsx, or .csv")],
+    path: Annotated[Path, typer.Argument(help="Where to write it: a .xlsx or .csv file")],
 ) -> None:
-    """Write an empty import template with an explanation row."""
+    """Write an empty import template with an explanation row (.xlsx or .csv)."""
     from .importer import write_template
 
     with user_errors():

@@ -1,8 +1,9 @@
-"""Reading CRM exports (CSV) into `Organisation` records, and writing results.
+"""Reading CRM exports (CSV or XLSX) into `Organisation` records, and writing results.
 
 Headers are matched loosely: case, spaces, punctuation, Dutch or English
 ("KvK-nummer", "kvk_number", "Plaats", "city"). A row that cannot be read is
-kept with its error, never dropped.
+kept with its error, never dropped; a KvK number that is not 8 digits makes
+its row invalid (``pad_kvk=True`` restores leading zeros a spreadsheet dropped).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 import pydantic
 
 from . import validation
-from ._tabular import decode, sniff_dialect
+from ._tabular import open_table, safe_row
 from .errors import ValidationError
 from .models import Address, Organisation
 
@@ -72,48 +73,55 @@ def _mapping(headers: Sequence[str]) -> dict[str, str]:
     return found
 
 
-def read_organisations(path: str | Path) -> tuple[dict[str, str], list[CrmRow]]:
+def read_organisations(
+    path: str | Path, *, pad_kvk: bool = False
+) -> tuple[dict[str, str], list[CrmRow]]:
     """Read a CRM export.
 
     Args:
-        path: A CSV file (delimiter sniffed; UTF-8 with or without BOM, else Windows-1252).
+        path: A CSV file (delimiter sniffed; UTF-8 with or without BOM, else
+            Windows-1252) or an XLSX workbook (the first sheet).
+        pad_kvk: Restore leading zeros of a KvK number of 1 to 7 digits (a
+            spreadsheet drops them). Off by default: ``123`` is then a typo,
+            reported as invalid, not the KvK number ``00000123``.
 
     Returns:
-        The column mapping (canonical → header) and one `CrmRow` per data row.
+        The column mapping (canonical → header) and one `CrmRow` per non-empty data row.
 
     Raises:
-        ValidationError: The file has no name column.
+        ValidationError: The file cannot be read as a table, or has no name column.
+        ConfigurationError: An XLSX file, but openpyxl is not installed.
     """
-    text = decode(Path(path).read_bytes())
-    reader = csv.DictReader(text.splitlines(), dialect=sniff_dialect(text))
-    mapping = _mapping(reader.fieldnames or [])
+    table = open_table(path)
+    mapping = _mapping(table.headers)
     if "name" not in mapping:
-        raise ValidationError("columns", reader.fieldnames, "a name column is required")
+        raise ValidationError("columns", list(table.headers), "a name column is required")
     rows = [
-        _row(line, raw, mapping)
-        for line, raw in enumerate(reader, start=2)
-        if any((value or "").strip() for value in raw.values())
+        _row(line, raw, mapping, pad_kvk=pad_kvk)
+        for line, raw in table.rows()
+        if any(value.strip() for value in raw.values())
     ]
     return mapping, rows
 
 
-def _row(line: int, raw: dict[str, str], mapping: dict[str, str]) -> CrmRow:
+def _row(line: int, raw: dict[str, str], mapping: dict[str, str], *, pad_kvk: bool) -> CrmRow:
     values = {column: (raw.get(header) or "").strip() for column, header in mapping.items()}
     try:
-        return CrmRow(line, raw, values, _organisation(values))
+        return CrmRow(line, raw, values, _organisation(values, pad_kvk=pad_kvk))
     except (ValidationError, pydantic.ValidationError) as exc:
         return CrmRow(line, raw, values, None, " ".join(str(exc).split()))
 
 
-def _organisation(values: dict[str, str]) -> Organisation:
+def _organisation(values: dict[str, str], *, pad_kvk: bool) -> Organisation:
     if not values.get("name"):
         raise ValidationError("name", values.get("name", ""), "the name is empty")
     address = _address(values)
     employees = values.get("employees_total")
+    kvk = values.get("kvk_number")
     return Organisation(
         id=values.get("id") or None,
         name=values["name"],
-        kvk_number=_kvk(values.get("kvk_number")),
+        kvk_number=validation.kvk_number(kvk, pad=pad_kvk) if kvk else None,
         branch_number=values.get("branch_number") or None,
         legal_form=values.get("legal_form") or None,
         rsin=values.get("rsin") or None,
@@ -121,16 +129,6 @@ def _organisation(values: dict[str, str]) -> Organisation:
         websites=[values["website"]] if values.get("website") else [],
         addresses=[address] if address else [],
     )
-
-
-def _kvk(value: str | None) -> str | None:
-    # Excel drops leading zeros: a 7-digit KvK number is padded back to 8.
-    if not value:
-        return None
-    try:
-        return validation.kvk_number(value, pad=True)
-    except ValidationError:
-        return value  # kept as given; the matcher notes and skips it
 
 
 def _address(values: dict[str, str]) -> Address | None:
@@ -151,12 +149,17 @@ def _address(values: dict[str, str]) -> Address | None:
 
 
 def write_rows(path: str | Path, header: Sequence[str], rows: Iterable[dict[str, Any]]) -> int:
-    """Write dictionaries as a UTF-8 CSV file (comma-separated); returns the row count."""
+    """Write dictionaries as a UTF-8 CSV file (comma-separated); returns the row count.
+
+    Every cell goes through `crmconnect._tabular.safe_cell`: no value from a
+    CRM export or the register runs as a formula when the file is opened.
+    """
     count = 0
+    columns = list(header)
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(header), extrasaction="ignore")
-        writer.writeheader()
+        writer = csv.writer(handle)
+        writer.writerow(safe_row(columns))
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(safe_row(row.get(column, "") for column in columns))
             count += 1
     return count

@@ -9,18 +9,20 @@ persons with their shares (the UBOs above 25 %). `check_file` reads the file
 (CSV as a Dutch Excel writes it, or XLSX), checks every row with
 `crmconnect.validation`, and says per row and field what is wrong (errors) or
 missing (warnings) and what it breaks, in Dutch and English. `write_outputs`
-writes the normalised file and the report (CSV and a self-contained HTML page);
-every input row appears in one of them.
+writes the normalised file and the report (CSV and a self-contained HTML page)
+in one streaming pass; every input row appears in one of them. Every CSV and
+XLSX cell written is safe from formula injection.
 
 Example:
     ```python
     from crmconnect.importer import check_file, write_outputs, write_template
 
     write_template("template.xlsx")
-    check = check_file("clients.csv")
-    for finding in check.findings:
+    check = check_file("clients.csv")          # reads the header; the rows stream later
+    for finding in check.iter_findings():      # one pass over the file
         print(finding.line, finding.field, finding.message_en, finding.consequence_en)
-    write_outputs(check, "out/")
+    outputs = write_outputs(check, "out/")     # another pass: writes all three outputs
+    print(outputs.summary.count(Severity.ERROR), outputs.summary.taken)
     ```
 
 On the command line: ``crmconnect validate clients.csv`` (exit code 0 only
@@ -29,8 +31,10 @@ without errors) and ``crmconnect template template.xlsx``.
 
 from ._check import (
     PERIODS,
+    SHOWN_FINDINGS,
     UBO_THRESHOLD,
     CheckedRow,
+    CheckSummary,
     Finding,
     ImportCheck,
     Severity,
@@ -40,14 +44,24 @@ from ._check import (
     match_headers,
 )
 from ._report import Outputs, render_html, write_outputs
-from ._template import COLUMNS, CONSEQUENCES, MESSAGES, Column, write_template
+from ._template import (
+    COLUMNS,
+    CONSEQUENCES,
+    MESSAGES,
+    TEMPLATE_SUFFIXES,
+    Column,
+    write_template,
+)
 
 __all__ = [
     "COLUMNS",
     "CONSEQUENCES",
     "MESSAGES",
     "PERIODS",
+    "SHOWN_FINDINGS",
+    "TEMPLATE_SUFFIXES",
     "UBO_THRESHOLD",
+    "CheckSummary",
     "CheckedRow",
     "Column",
     "Finding",

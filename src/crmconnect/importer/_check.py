@@ -3,12 +3,21 @@
 Every input row ends up somewhere: a row without errors goes to the
 normalised file, a row with errors is listed in the report with its values,
 an empty row is reported as skipped. Nothing is dropped silently.
+
+The check streams: rows are read, checked and handed on one at a time, so a
+file of a million rows needs no more memory than one of ten. What a pass
+keeps is bounded: a cache of checked identifiers (each distinct value is
+validated once), the relation numbers seen (on disk, in a temporary SQLite
+database) and the first `SHOWN_FINDINGS` findings for the report.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -16,13 +25,15 @@ from pathlib import Path
 import attrs
 
 from .. import validation
-from .._tabular import Table, read_table
+from .._tabular import Table, open_table
 from ..errors import ValidationError
 from ._template import COLUMNS, CONSEQUENCES, MESSAGES, header_key, person_column
 
 __all__ = [
     "PERIODS",
+    "SHOWN_FINDINGS",
     "UBO_THRESHOLD",
+    "CheckSummary",
     "CheckedRow",
     "Finding",
     "ImportCheck",
@@ -161,74 +172,191 @@ class CheckedRow:
         return any(f.code in ("empty_row", "explanation_row") for f in self.findings)
 
 
+SHOWN_FINDINGS = 5000
+"""The most findings (and UBOs) a `CheckSummary` keeps to show; its counts are exact."""
+
+CACHE_SIZE = 65_536
+"""Distinct identifiers a pass remembers the outcome of (least recently used go first)."""
+
+RowSource = Callable[[], Iterator[tuple[int, dict[str, str]]]]
+"""Reads the rows afresh: ``(line number, values by header)``."""
+
+_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+
+
 @attrs.frozen
 class ImportCheck:
-    """The outcome of checking one file.
+    """A file to check: its column mapping, and its rows, checked as they are read.
+
+    Nothing is held in memory: `iter_rows`, `iter_findings` and `summarise`
+    each read and check the file afresh (`crmconnect.importer.write_outputs`
+    does it once for all outputs).
 
     Attributes:
         source: The file checked.
         mapping: Column key → the header it was read from (the mapping shown to the user).
         persons_mapping: ``"Persoon N field"`` → header.
         ignored: Headers no column matched.
-        rows: Every input row, checked, in file order.
+        read_rows: Reads the rows afresh.
     """
 
     source: str
     mapping: dict[str, str]
     persons_mapping: dict[str, str]
     ignored: tuple[str, ...]
-    rows: tuple[CheckedRow, ...]
+    read_rows: RowSource = attrs.field(repr=False)
 
-    @property
-    def findings(self) -> list[Finding]:
+    def iter_rows(self, *, progress: Callable[[int], None] | None = None) -> Iterator[CheckedRow]:
+        """Every input row, checked, in file order.
+
+        Args:
+            progress: Called with the number of rows done, every 1,000 rows and at the end.
+
+        Raises:
+            ValidationError: The file cannot be read past some row.
+        """
+        checker = _RowChecker(self.mapping, self.persons_mapping)
+        done = 0
+        try:
+            for done, (line, raw) in enumerate(self.read_rows(), start=1):
+                yield checker.check(line, raw)
+                if progress is not None and done % 1000 == 0:
+                    progress(done)
+        finally:
+            checker.close()
+        if progress is not None:
+            progress(done)
+
+    def iter_findings(self) -> Iterator[Finding]:
         """Every finding, in file order."""
-        return [f for row in self.rows for f in row.findings]
+        for row in self.iter_rows():
+            yield from row.findings
+
+    def summarise(self, *, progress: Callable[[int], None] | None = None) -> CheckSummary:
+        """Check every row and count (one pass; `write_outputs` returns the same summary)."""
+        tally = Tally(self.source)
+        for row in self.iter_rows(progress=progress):
+            tally.add(row, self.mapping.get("name", ""))
+        return tally.summary()
+
+
+@attrs.frozen
+class CheckSummary:
+    """What one pass over a file found: exact counts, and the first findings to show.
+
+    Attributes:
+        source: The file checked.
+        rows: Input rows (empty ones included).
+        taken: Rows without errors (they go to the normalised file).
+        counts: Findings per severity.
+        kinds: Findings per ``"severity:code"``, e.g. ``"error:invalid"``.
+        ubo_count: Persons with more than 25 %.
+        findings: The first `SHOWN_FINDINGS` findings, errors first, then
+            warnings, then notes, each in file order.
+        names: The organisation name of each line in `findings`.
+        ubos: The first `SHOWN_FINDINGS` UBOs: ``(line, organisation name, person)``.
+    """
+
+    source: str
+    rows: int
+    taken: int
+    counts: Mapping[Severity, int]
+    kinds: Mapping[str, int]
+    ubo_count: int
+    findings: tuple[Finding, ...]
+    names: Mapping[int, str]
+    ubos: tuple[tuple[int, str, Shareholder], ...]
 
     def count(self, severity: Severity) -> int:
         """How many findings of one severity."""
-        return sum(1 for f in self.findings if f.severity is severity)
+        return self.counts.get(severity, 0)
+
+    @property
+    def total(self) -> int:
+        """How many findings in all."""
+        return sum(self.counts.values())
 
     @property
     def has_errors(self) -> bool:
         """Whether any row has an error (the command then exits non-zero)."""
         return self.count(Severity.ERROR) > 0
 
-    @property
-    def ubos(self) -> list[tuple[CheckedRow, Shareholder]]:
-        """Every UBO with its row."""
-        return [(row, person) for row in self.rows for person in row.shareholders if person.is_ubo]
+
+class Tally:
+    """Counts checked rows as they pass, keeping a bounded selection to show."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.rows = self.taken = self.ubo_count = 0
+        self.counts: Counter[Severity] = Counter()
+        self.kinds: Counter[str] = Counter()
+        self.shown: dict[Severity, list[Finding]] = {s: [] for s in Severity}
+        self.names: dict[int, str] = {}
+        self.ubos: list[tuple[int, str, Shareholder]] = []
+
+    def add(self, row: CheckedRow, name_header: str) -> None:
+        """Count one checked row."""
+        self.rows += 1
+        self.taken += row.ok and not row.empty
+        name = row.raw.get(name_header, "")
+        for finding in row.findings:
+            self.counts[finding.severity] += 1
+            self.kinds[f"{finding.severity.value}:{finding.code}"] += 1
+            shown = self.shown[finding.severity]
+            if len(shown) < SHOWN_FINDINGS:
+                shown.append(finding)
+                self.names[finding.line] = name
+        for person in row.shareholders:
+            if person.is_ubo:
+                self.ubo_count += 1
+                if len(self.ubos) < SHOWN_FINDINGS:
+                    self.ubos.append((row.line, row.values.get("name", ""), person))
+
+    def summary(self) -> CheckSummary:
+        """The counts so far."""
+        ordered = sorted(self.shown, key=_ORDER.__getitem__)
+        findings = tuple(f for s in ordered for f in self.shown[s])[:SHOWN_FINDINGS]
+        lines = {f.line for f in findings}
+        return CheckSummary(
+            self.source, self.rows, self.taken, dict(self.counts), dict(self.kinds),
+            self.ubo_count, findings,
+            {line: name for line, name in self.names.items() if line in lines},
+            tuple(self.ubos),
+        )  # fmt: skip
 
 
-def check_file(
-    path: str | Path, *, progress: Callable[[int, int], None] | None = None
-) -> ImportCheck:
-    """Read and check an import file (CSV in any Dutch Excel flavour, or XLSX).
+def check_file(path: str | Path) -> ImportCheck:
+    """Open an import file (CSV in any Dutch Excel flavour, or XLSX) and match its headers.
+
+    The rows are read and checked when asked for (`ImportCheck.iter_rows`,
+    `ImportCheck.summarise`, `crmconnect.importer.write_outputs`).
 
     Args:
         path: The file.
-        progress: Called with (rows done, rows in all) now and then.
 
     Raises:
         ValidationError: The file cannot be read as a table, or has no name column.
+        ConfigurationError: An XLSX file, but openpyxl is not installed.
     """
-    return check_table(read_table(path), source=str(path), progress=progress)
+    table = open_table(path)
+    return _import_check(table.headers, table.rows, str(path))
 
 
-def check_table(
-    table: Table, *, source: str = "", progress: Callable[[int, int], None] | None = None
-) -> ImportCheck:
-    """Check a table already read (see `check_file`)."""
-    mapping, persons, ignored = match_headers(table.headers)
+def check_table(table: Table, *, source: str = "") -> ImportCheck:
+    """Check a table already in memory (see `check_file`).
+
+    Raises:
+        ValidationError: The table has no name column.
+    """
+    return _import_check(table.headers, lambda: iter(table.rows), source)
+
+
+def _import_check(headers: Iterable[str], rows: RowSource, source: str) -> ImportCheck:
+    headers = list(headers)
+    mapping, persons, ignored = match_headers(headers)
     if "name" not in mapping:
-        raise ValidationError("columns", list(table.headers), "no name column (Naam / Name)")
-    checker = _RowChecker(mapping, persons)
-    rows = []
-    total = len(table.rows)
-    for done, (line, raw) in enumerate(table.rows, start=1):
-        rows.append(checker.check(line, raw))
-        if progress is not None and (done % 1000 == 0 or done == total):
-            progress(done, total)
-    return ImportCheck(source, mapping, persons, tuple(ignored), tuple(rows))
+        raise ValidationError("columns", headers, "no name column (Naam / Name)")
+    return ImportCheck(source, mapping, persons, tuple(ignored), rows)
 
 
 def match_headers(
@@ -255,13 +383,54 @@ _COLUMN = {column.key: column for column in COLUMNS}
 _EXPLANATIONS = {header_key(c.explanation_nl) for c in COLUMNS if c.explanation_nl}
 
 
+class _FirstLines:
+    """The line each relation number was first seen on.
+
+    Kept in a temporary SQLite database on disk: a file of a million rows has
+    a million numbers, which in a dict would grow memory with the file.
+    """
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("")  # "": a private temporary file, deleted on close
+        self._db.execute("CREATE TABLE seen (number TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+
+    def first(self, number: str, line: int) -> int:
+        """The line `number` was first seen on (`line` itself the first time)."""
+        added = self._db.execute("INSERT OR IGNORE INTO seen VALUES (?, ?)", (number, line))
+        if added.rowcount:
+            return line
+        row = self._db.execute("SELECT line FROM seen WHERE number = ?", (number,)).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Drop the database."""
+        self._db.close()
+
+
+def _check_value(key: str, value: str) -> tuple[str, str]:
+    """``(normalised, "")`` or ``("", reason)``: the outcome of a field's check."""
+    try:
+        return _VALUE_CHECKS[key](value, key), ""
+    except ValidationError as error:
+        return "", error.reason
+
+
 class _RowChecker:
-    """Checks rows one by one; remembers relation numbers to find duplicates."""
+    """Checks rows one by one; remembers relation numbers to find duplicates.
+
+    Each distinct identifier is validated once per pass (`CACHE_SIZE`
+    outcomes are remembered): stdnum and schwifty are the slow part.
+    """
 
     def __init__(self, mapping: Mapping[str, str], persons: Mapping[str, str]) -> None:
         self.mapping = mapping
         self.persons = persons
-        self.seen_numbers: dict[str, int] = {}
+        self.first_lines = _FirstLines()
+        self.checked = functools.lru_cache(maxsize=CACHE_SIZE)(_check_value)
+
+    def close(self) -> None:
+        """Drop what the pass kept."""
+        self.first_lines.close()
 
     def check(self, line: int, raw: dict[str, str]) -> CheckedRow:
         values = {key: (raw.get(header) or "").strip() for key, header in self.mapping.items()}
@@ -276,7 +445,7 @@ class _RowChecker:
         if not values.get("name"):
             found.append(self._finding(line, "name", "no_name", "", Severity.ERROR, "invalid"))
         normalised = dict(values)
-        for key, check in _FIELD_CHECKS.items():
+        for key in _FIELD_CHECKS:
             value = values.get(key, "")
             if not value:
                 continue
@@ -285,10 +454,9 @@ class _RowChecker:
                     self._finding(line, key, "scientific", value, Severity.ERROR, "invalid")
                 )
                 continue
-            try:
-                fixed = check(value, key)
-            except ValidationError as error:
-                found.append(self._invalid(line, key, value, error))
+            fixed, reason = self.checked(key, value)
+            if reason:
+                found.append(self._invalid(line, key, value, reason))
                 continue
             if _padded(key, value, fixed):
                 found.append(self._finding(line, key, "padded", value, Severity.NOTE, fixed=fixed))
@@ -312,14 +480,18 @@ class _RowChecker:
             consequence = column.essential
             if consequence is None or values.get(column.key) or consequence in reported:
                 continue
-            if consequence == "pairing" and (
-                values.get("relation_number") or values.get("contact_number")
-            ):
-                continue  # either number pairs the records
             reported.add(consequence)
             found.append(
                 self._finding(line, column.key, "missing", "", Severity.WARNING, consequence)
             )
+        relation, contact = values.get("relation_number"), values.get("contact_number")
+        if relation and relation == contact:
+            found.append(
+                self._finding(
+                    line, "contact_number", "contact_is_relation", contact, Severity.WARNING,
+                    "contact_sync",
+                )
+            )  # fmt: skip
         if values.get("payroll_number") and not values.get("payroll_period"):
             found.append(
                 self._finding(
@@ -331,7 +503,7 @@ class _RowChecker:
     def _duplicate(self, line: int, number: str) -> list[Finding]:
         if not number:
             return []
-        first = self.seen_numbers.setdefault(number, line)
+        first = self.first_lines.first(number, line)
         if first == line:
             return []
         return [
@@ -425,10 +597,10 @@ class _RowChecker:
                 )
         bsn = fields.get("bsn", "")
         if bsn:
-            try:
-                bsn = validation.bsn(bsn, field="persons.bsn")
-            except ValidationError as error:
-                findings.append(self._invalid(line, "persons", fields["bsn"], error))
+            fixed, reason = self.checked("persons.bsn", bsn)
+            if reason:
+                findings.append(self._invalid(line, "persons", bsn, reason))
+            bsn = fixed or bsn
         person = Shareholder(
             number, name, share, fields.get("birth_date", ""), fields.get("nationality", ""), bsn
         )
@@ -450,10 +622,8 @@ class _RowChecker:
             person=person.name, share=person.share, missing=(dutch, english),
         )  # fmt: skip
 
-    def _invalid(self, line: int, key: str, value: str, error: ValidationError) -> Finding:
-        return self._finding(
-            line, key, "invalid", value, Severity.ERROR, "invalid", reason=error.reason
-        )
+    def _invalid(self, line: int, key: str, value: str, reason: str) -> Finding:
+        return self._finding(line, key, "invalid", value, Severity.ERROR, "invalid", reason=reason)
 
     @staticmethod
     def _finding(
@@ -524,3 +694,8 @@ _FIELD_CHECKS: dict[str, Callable[[str, str], str]] = {
     "postcode": lambda v, f: validation.format_postcode(v, field=f),
 }
 """Column key → its check: returns the normalised value or raises `ValidationError`."""
+
+_VALUE_CHECKS: dict[str, Callable[[str, str], str]] = {
+    **_FIELD_CHECKS,
+    "persons.bsn": lambda v, f: validation.bsn(v, field=f),
+}

@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import csv
 import html
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _csv import _writer
 
 import attrs
 
-from ._check import CheckedRow, ImportCheck, Severity, Shareholder
+from .._tabular import safe_row
+from ._check import CheckedRow, CheckSummary, ImportCheck, Severity, Shareholder, Tally
 from ._template import COLUMNS, PERSON_FIELDS
 
 __all__ = ["Outputs", "render_html", "write_outputs"]
@@ -25,50 +32,92 @@ __all__ = ["Outputs", "render_html", "write_outputs"]
 
 @attrs.frozen
 class Outputs:
-    """Where the outputs of a check were written."""
+    """Where the outputs of a check were written, and what the check found.
+
+    Attributes:
+        normalised: The rows without errors, normalised.
+        report_csv: Every finding.
+        report_html: The report as a page (the first findings).
+        summary: The counts and the first findings of the pass that wrote them.
+    """
 
     normalised: Path
     report_csv: Path
     report_html: Path
+    summary: CheckSummary
 
 
-def write_outputs(check: ImportCheck, directory: str | Path, *, stem: str | None = None) -> Outputs:
-    """Write ``<stem>.normalised.csv``, ``<stem>.report.csv`` and ``<stem>.report.html``."""
+def write_outputs(
+    check: ImportCheck,
+    directory: str | Path,
+    *,
+    stem: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Outputs:
+    """Check every row once and write ``<stem>.normalised.csv``, ``.report.csv`` and ``.html``.
+
+    The rows stream through: memory does not grow with the file. Every cell
+    written goes through `crmconnect._tabular.safe_cell`, so no value from
+    the file runs as a formula when the CSV is opened in a spreadsheet.
+
+    Args:
+        check: The file, as opened by `check_file`.
+        directory: The folder for the outputs (made when missing).
+        stem: The outputs' name (default: the file's).
+        progress: Called with the number of rows done, every 1,000 rows.
+
+    Raises:
+        ValidationError: The file cannot be read past some row.
+        OSError: The outputs cannot be written there.
+    """
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     name = stem or Path(check.source).stem or "import"
-    outputs = Outputs(
-        folder / f"{name}.normalised.csv",
-        folder / f"{name}.report.csv",
-        folder / f"{name}.report.html",
-    )
-    _write_normalised(check, outputs.normalised)
-    _write_report_csv(check, outputs.report_csv)
-    outputs.report_html.write_text(render_html(check), encoding="utf-8")
-    return outputs
+    normalised = folder / f"{name}.normalised.csv"
+    report_csv = folder / f"{name}.report.csv"
+    report_html = folder / f"{name}.report.html"
+    tally = Tally(check.source)
+    name_header = check.mapping.get("name", "")
+    groups = 0
+    # The normalised file's header names as many person groups as the widest
+    # row has: its rows are written aside first (in memory up to 8 MiB).
+    with (
+        tempfile.SpooledTemporaryFile(8 << 20, "w+", newline="", encoding="utf-8") as body,
+        report_csv.open("w", newline="", encoding="utf-8-sig") as report,
+    ):
+        rows_out = csv.writer(body, delimiter=";")
+        findings_out = csv.writer(report, delimiter=";")
+        findings_out.writerow(REPORT_HEADER)
+        for row in check.iter_rows(progress=progress):
+            tally.add(row, name_header)
+            if row.ok and not row.empty:
+                groups = max(groups, len(row.shareholders))
+                rows_out.writerow(safe_row(_normalised_cells(row)))
+            _write_findings(findings_out, row)
+        body.seek(0)
+        _write_normalised(normalised, groups, body)
+    summary = tally.summary()
+    report_html.write_text(render_html(check, summary), encoding="utf-8")
+    return Outputs(normalised, report_csv, report_html, summary)
 
 
-def _person_count(rows: Iterable[CheckedRow]) -> int:
-    return max((len(row.shareholders) for row in rows), default=0)
-
-
-def _write_normalised(check: ImportCheck, path: Path) -> None:
-    good = [row for row in check.rows if row.ok and not row.empty]
-    groups = _person_count(good)
+def _write_normalised(path: Path, groups: int, body: IO[str]) -> None:
     headers = [column.header for column in COLUMNS]
+    headers.append("Bronregel")  # before the persons: their number differs per row
     for n in range(1, groups + 1):
         headers += [f"Persoon {n} {nl}" for nl, _en, _s in PERSON_FIELDS.values()]
         headers.append(f"Persoon {n} UBO")
-    headers.append("Bronregel")
     with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(headers)
-        for row in good:
-            cells = [row.values.get(column.key, "") for column in COLUMNS]
-            for person in row.shareholders:
-                cells += _person_cells(person)
-            cells += [""] * (len(headers) - 1 - len(cells))
-            writer.writerow([*cells, row.line])
+        csv.writer(handle, delimiter=";").writerow(safe_row(headers))
+        shutil.copyfileobj(body, handle)
+
+
+def _normalised_cells(row: CheckedRow) -> list[object]:
+    cells: list[object] = [row.values.get(column.key, "") for column in COLUMNS]
+    cells.append(row.line)
+    for person in row.shareholders:
+        cells += _person_cells(person)
+    return cells
 
 
 def _person_cells(person: Shareholder) -> list[str]:
@@ -77,21 +126,25 @@ def _person_cells(person: Shareholder) -> list[str]:
     return [person.name, share, person.birth_date, person.nationality, person.bsn, ubo]
 
 
-def _write_report_csv(check: ImportCheck, path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle, delimiter=";")
+REPORT_HEADER = (
+    "Regel", "Veld", "Ernst", "Code", "Waarde", "Melding", "Message", "Gevolg", "Consequence",
+    "Rij in normalised bestand", "Originele rij",
+)  # fmt: skip
+"""The columns of the report CSV."""
+
+
+def _write_findings(writer: _writer, row: CheckedRow) -> None:
+    if not row.findings:
+        return
+    taken = "nee" if not row.ok or row.empty else "ja"
+    original = " | ".join(f"{k}={v}" for k, v in row.raw.items() if v)
+    for f in row.findings:
         writer.writerow(
-            ["Regel", "Veld", "Ernst", "Code", "Waarde", "Melding", "Message", "Gevolg",
-             "Consequence", "Rij in normalised bestand", "Originele rij"]
+            safe_row(
+                [f.line, f.field, f.severity.value, f.code, f.value, f.message_nl,
+                 f.message_en, f.consequence_nl, f.consequence_en, taken, original]
+            )
         )  # fmt: skip
-        for row in check.rows:
-            taken = "nee" if not row.ok or row.empty else "ja"
-            original = " | ".join(f"{k}={v}" for k, v in row.raw.items() if v)
-            for f in row.findings:
-                writer.writerow(
-                    [f.line, f.field, f.severity.value, f.code, f.value, f.message_nl,
-                     f.message_en, f.consequence_nl, f.consequence_en, taken, original]
-                )  # fmt: skip
 
 
 _STYLE = """
@@ -113,25 +166,29 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def render_html(check: ImportCheck) -> str:
-    """The report as one self-contained HTML page (Dutch, with the English beside it)."""
-    counts = {s: check.count(s) for s in Severity}
-    taken = sum(1 for row in check.rows if row.ok and not row.empty)
+def render_html(check: ImportCheck, summary: CheckSummary | None = None) -> str:
+    """The report as one self-contained HTML page (Dutch, with the English beside it).
+
+    Args:
+        check: The file checked (for its column mapping).
+        summary: What a pass found (`write_outputs` passes its own); checked afresh when omitted.
+    """
+    summary = summary or check.summarise()
     parts = [
         "<!DOCTYPE html><html lang='nl'><head><meta charset='utf-8'>",
         f"<title>Controle importbestand {_e(Path(check.source).name)}</title>",
         f"<style>{_STYLE}</style></head><body>",
         f"<h1>Controle importbestand <code>{_e(Path(check.source).name)}</code></h1>",
         "<p class='en'>Import file check</p><div class='summary'>",
-        f"<div class='box'><b>{len(check.rows)}</b>regels / rows</div>",
-        f"<div class='box'><b>{taken}</b>overgenomen / taken over</div>",
-        f"<div class='box error'><b>{counts[Severity.ERROR]}</b>fouten / errors</div>",
-        f"<div class='box warning'><b>{counts[Severity.WARNING]}</b>"
+        f"<div class='box'><b>{summary.rows}</b>regels / rows</div>",
+        f"<div class='box'><b>{summary.taken}</b>overgenomen / taken over</div>",
+        f"<div class='box error'><b>{summary.count(Severity.ERROR)}</b>fouten / errors</div>",
+        f"<div class='box warning'><b>{summary.count(Severity.WARNING)}</b>"
         "waarschuwingen / warnings</div>",
-        f"<div class='box note'><b>{len(check.ubos)}</b>UBO's</div></div>",
+        f"<div class='box note'><b>{summary.ubo_count}</b>UBO's</div></div>",
         _mapping_html(check),
-        _ubo_html(check),
-        _findings_html(check),
+        _ubo_html(summary),
+        _findings_html(summary),
         "</body></html>",
     ]
     return "".join(parts)
@@ -159,19 +216,20 @@ def _mapping_html(check: ImportCheck) -> str:
     )
 
 
-def _ubo_html(check: ImportCheck) -> str:
-    if not check.ubos:
+def _ubo_html(summary: CheckSummary) -> str:
+    if not summary.ubos:
         return ""
     rows = "".join(
-        f"<tr><td>{row.line}</td><td>{_e(row.values.get('name', ''))}</td><td>{_e(p.name)}</td>"
+        f"<tr><td>{line}</td><td>{_e(name)}</td><td>{_e(p.name)}</td>"
         f"<td>{p.share}%</td>"
         f"<td>{_e(_missing_text(p) or 'compleet / complete')}</td></tr>"
-        for row, p in check.ubos
+        for line, name, p in summary.ubos
     )
     return (
         "<h2>UBO's <span class='en'>(meer dan 25% / more than 25%)</span></h2><table><tr>"
         "<th>Regel</th><th>Organisatie</th><th>Persoon</th><th>Aandeel</th>"
         f"<th>Identificatie ontbreekt / missing</th></tr>{rows}</table>"
+        f"{_more(summary.ubo_count - len(summary.ubos), 'UBO&#39;s', 'UBOs')}"
     )
 
 
@@ -180,35 +238,30 @@ def _missing_text(person: Shareholder) -> str:
     return ", ".join(names[field] for field in person.missing_identification)
 
 
-HTML_FINDINGS = 5000
-"""The most findings the HTML page lists (errors first); the CSV report has them all."""
-
-
-def _findings_html(check: ImportCheck) -> str:
-    order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
-    every = sorted(check.findings, key=lambda f: (order[f.severity], f.line))
-    findings = every[:HTML_FINDINGS]
-    more = (
-        f"<p>En nog {len(every) - len(findings)} bevindingen: zie het CSV-rapport. "
-        f"<span class='en'>And {len(every) - len(findings)} more findings: see the CSV "
-        "report.</span></p>"
-        if len(every) > len(findings)
-        else ""
+def _more(count: int, dutch: str, english: str) -> str:
+    if count <= 0:
+        return ""
+    return (
+        f"<p>En nog {count} {dutch}: zie het CSV-rapport. "
+        f"<span class='en'>And {count} more {english}: see the CSV report.</span></p>"
     )
+
+
+def _findings_html(summary: CheckSummary) -> str:
     title = "<h2>Bevindingen <span class='en'>/ Findings</span></h2>"
-    if not findings:
+    if not summary.findings:
         return f"{title}<p>Geen. <span class='en'>None.</span></p>"
-    names = {row.line: row.raw.get(check.mapping.get("name", ""), "") for row in check.rows}
     rows = "".join(
-        f"<tr class='{f.severity.value}'><td>{f.line}</td><td>{_e(names.get(f.line, ''))}</td>"
-        f"<td>{_e(f.field)}</td>"
+        f"<tr class='{f.severity.value}'><td>{f.line}</td>"
+        f"<td>{_e(summary.names.get(f.line, ''))}</td><td>{_e(f.field)}</td>"
         f"<td>{_e(f.severity.value)}</td><td>{_e(f.value)}</td>"
         f"<td>{_e(f.message_nl)}<br><span class='en'>{_e(f.message_en)}</span></td>"
         f"<td>{_e(f.consequence_nl)}<br><span class='en'>{_e(f.consequence_en)}</span></td></tr>"
-        for f in findings
+        for f in summary.findings
     )
     return (
         f"{title}<table><tr><th>Regel</th><th>Naam</th>"
         "<th>Veld</th><th>Ernst</th><th>Waarde</th><th>Wat / What</th>"
-        f"<th>Gevolg / Consequence</th></tr>{rows}</table>{more}"
+        f"<th>Gevolg / Consequence</th></tr>{rows}</table>"
+        f"{_more(summary.total - len(summary.findings), 'bevindingen', 'findings')}"
     )

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import attrs
 
-from ..errors import ConfigurationError
+from .._tabular import safe_row
+from ..errors import ConfigurationError, ValidationError
 
 __all__ = [
     "COLUMNS",
@@ -23,6 +24,7 @@ __all__ = [
     "MESSAGES",
     "PERSON_FIELDS",
     "PERSON_GROUPS",
+    "TEMPLATE_SUFFIXES",
     "Column",
     "header_key",
     "write_template",
@@ -69,8 +71,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("relation_number", "Relatienummer", "Relation number",
            ("relatiecode", "klantnummer", "debiteurnummer", "customer number", "client number",
             "id"),
-           "Uw eigen nummer van de klant, uniek in het bestand.",
-           "Your own number of the client, unique in the file.", "pairing"),
+           "Uw eigen nummer van de klant (de relatie), uniek in het bestand.",
+           "Your own number of the client (the relation), unique in the file.", "pairing"),
     Column("name", "Naam", "Name",
            ("bedrijfsnaam", "company name", "organisatie", "organisation", "klantnaam", "client"),
            "Naam van de organisatie of persoon.", "Name of the organisation or person."),
@@ -105,11 +107,12 @@ COLUMNS: tuple[Column, ...] = (
            "month, 4 weeks or year (empty when there are no employees)."),
     Column("products", "Producten", "Products", ("diensten", "services"),
            "Afgenomen producten, gescheiden door een puntkomma.",
-           "Products taken, separated by semicolons."),
+           "Products taken, separated by semicolons.", "products"),
     Column("contact_number", "Contactnummer", "Contact number",
            ("contactpersoonnummer", "contact id", "contactpersoon nummer"),
-           "Nummer van de contactpersoon in uw CRM.",
-           "Number of the contact person in your CRM.", "pairing"),
+           "Nummer van de contactpersoon in uw CRM (niet het relatienummer).",
+           "Number of the contact person in your CRM (not the relation number).",
+           "contact_sync"),
     Column("address", "Adres", "Address", ("straat", "street", "straat en huisnummer"),
            "Straat en huisnummer.", "Street and house number."),
     Column("postcode", "Postcode", "Postcode", ("postal code", "zip", "zipcode"),
@@ -157,10 +160,26 @@ CONSEQUENCES: Mapping[str, tuple[str, str]] = {
         "dossier and the approval process stops.",
     ),
     "pairing": (
-        "Zonder relatienummer of contactnummer kan de synchronisatie met gekoppelde pakketten "
-        "de records niet aan elkaar koppelen.",
-        "Without the relation number or contact number the synchronisation with linked "
-        "packages cannot pair the records.",
+        "Zonder relatienummer kan de synchronisatie met gekoppelde pakketten de relatie "
+        "(de organisatie) niet aan haar record daar koppelen; het contactnummer vervangt het "
+        "niet.",
+        "Without the relation number the synchronisation with linked packages cannot pair "
+        "the relation (the organisation) with its record there; the contact number does not "
+        "replace it.",
+    ),
+    "contact_sync": (
+        "Het contactnummer koppelt de contactpersoon bij het synchroniseren van personen met "
+        "gekoppelde pakketten; zonder eigen contactnummer wordt de persoon niet "
+        "gesynchroniseerd of aan de verkeerde persoon gekoppeld.",
+        "The contact number pairs the contact person when persons are synchronised with "
+        "linked packages; without a contact number of its own the person is not synchronised, "
+        "or is paired with the wrong person.",
+    ),
+    "products": (
+        "Zonder producten weet het kantoor niet welke diensten de klant afneemt, en starten de "
+        "workflows van die diensten niet.",
+        "Without the products the office cannot tell which services the client takes, and the "
+        "workflows of those services do not start.",
     ),
     "ideal": (
         "Zonder bankrekening kan geen iDEAL-identificatie van 1 cent worden aangevraagd.",
@@ -226,6 +245,12 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
                         "The shares add up to {total}%, more than 100%."),
     "ubo_missing_id": ("UBO {person} ({share}%) mist: {missing}.",
                        "UBO {person} ({share}%) lacks: {missing}."),
+    "contact_is_relation": (
+        "Het contactnummer {value} is gelijk aan het relatienummer: het hoort het nummer van "
+        "de contactpersoon te zijn, niet van de organisatie.",
+        "The contact number {value} equals the relation number: it should be the number of "
+        "the contact person, not of the organisation.",
+    ),
     "payroll_not_rsin": (
         "Het loonheffingennummer hoort bij een ander fiscaal nummer dan RSIN/BSN {value}.",
         "The payroll tax number belongs to another fiscal number than RSIN/BSN {value}.",
@@ -234,26 +259,39 @@ MESSAGES: Mapping[str, tuple[str, str]] = {
 """Texts of the findings, Dutch and English; ``{placeholders}`` filled per finding."""
 
 
+TEMPLATE_SUFFIXES = (".csv", ".xlsx")
+"""The formats `write_template` writes."""
+
+
 def write_template(path: str | Path) -> Path:
     """Write an empty template: the header row and a row explaining each column.
 
-    ``.xlsx`` writes a workbook (needs openpyxl); anything else a CSV with
+    ``.xlsx`` writes a workbook (needs openpyxl); ``.csv`` a CSV with
     semicolons and a BOM, as a Dutch Excel opens it.
+
+    Raises:
+        ValidationError: Another extension (a ``.txt`` would hold CSV no one expects).
+        ConfigurationError: ``.xlsx``, but openpyxl is not installed.
     """
     path = Path(path)
+    suffix = path.suffix.casefold()
+    if suffix not in TEMPLATE_SUFFIXES:
+        raise ValidationError(
+            "path", str(path), "the template is written as .csv or .xlsx; choose one of them"
+        )
     headers = [c.header for c in COLUMNS]
     explanation = [f"{c.explanation_nl} / {c.explanation_en}".strip(" /") for c in COLUMNS]
     for n in range(1, PERSON_GROUPS + 1):
         for nl, en, _spellings in PERSON_FIELDS.values():
             headers.append(f"Persoon {n} {nl}")
             explanation.append(f"Persoon {n}: {nl} / Person {n}: {en}")
-    if path.suffix.casefold() == ".xlsx":
-        _write_xlsx(path, headers, explanation)
+    if suffix == ".xlsx":
+        _write_xlsx(path, safe_row(headers), safe_row(explanation))
     else:
         with path.open("w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle, delimiter=";")
-            writer.writerow(headers)
-            writer.writerow(explanation)
+            writer.writerow(safe_row(headers))
+            writer.writerow(safe_row(explanation))
     return path
 
 
