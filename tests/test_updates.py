@@ -93,8 +93,28 @@ def test_apply_changes_only_accepted_fields_and_returns_a_copy() -> None:
     assert updated.invoice_address is not None, "invoice addresses are CRM-only and stay"
     assert stale.employees_total == 12, "the original is untouched"
     with pytest.raises(ValidationError) as caught:
-        report.apply(stale, accept=["rsin"])
-    assert caught.value.field == "accept" and caught.value.value == "rsin"
+        report.apply(stale, accept=["visiting_adress"])
+    assert caught.value.field == "accept" and caught.value.value == "visiting_adress"
+
+
+def test_a_fixed_accept_list_may_name_fields_that_did_not_change() -> None:
+    stale = crm(employees_total=12)
+    report = UpdateReport(stale, REGISTER, changes=compare(stale, REGISTER))
+    assert report.fields == ["employees_total"]
+    accept = [
+        "visiting_address",
+        "employees_total",
+        "rsin",
+        "websites",
+    ]  # the same for every record
+    updated = report.apply(stale, accept=accept)
+    assert updated.employees_total == 3
+    assert updated.visiting_address == stale.visiting_address, "unchanged, left alone"
+    assert updated.model_dump(exclude={"employees_total"}) == stale.model_dump(
+        exclude={"employees_total"}
+    )
+    removed = UpdateReport(stale, None, RegistrationStatus.REMOVED, reason="IPD0005")
+    assert removed.apply(stale, accept=accept) == stale
 
 
 def test_report_html_highlights_changed_fields() -> None:

@@ -1,10 +1,15 @@
 """The update service: what changed in the register since the CRM record was filled.
 
 For a record linked to the register (it has a KvK number), `UpdateService`
-fetches the register data (paid, cached per client) and lists, field by
-field, the CRM value beside the register value, plus whether the
-registration ended or was removed. A person accepts or rejects each field;
-`UpdateReport.apply` returns a copy with only the accepted fields changed.
+fetches the register data and lists, field by field, the CRM value beside the
+register value, plus whether the registration ended or was removed. A person
+accepts or rejects each field; `UpdateReport.apply` returns a copy with only
+the accepted fields changed.
+
+An update check always asks KvK (paid): the client's cache, which may be a
+`DiskCache` kept for a week, serves matching and enrichment, never a check
+for changes, or it would hide a move for as long as it keeps the old answer.
+The fresh answers replace the cached ones.
 """
 
 from __future__ import annotations
@@ -103,6 +108,7 @@ class UpdateReport:
         changes: The differing fields.
         reason: The register's words when it was removed or ended.
         error: Why the check failed, when it did (then nothing else is known).
+        compared: The fields the check compared: the names `apply` accepts.
     """
 
     organisation: Organisation
@@ -111,6 +117,7 @@ class UpdateReport:
     changes: tuple[FieldChange, ...] = ()
     reason: str | None = None
     error: CrmConnectError | None = None
+    compared: tuple[str, ...] = tuple(UPDATE_FIELDS)
 
     @property
     def fields(self) -> list[str]:
@@ -130,22 +137,27 @@ class UpdateReport:
     def apply(self, org: Organisation | None = None, accept: Iterable[str] = ()) -> Organisation:
         """Return a copy of the record with only the accepted fields taken from the register.
 
+        A fixed list may be passed for every record (``accept=["visiting_address",
+        "employees_total"]``): a listed field that did not change is left as it is.
+
         Args:
             org: The record to update; defaults to the one checked.
-            accept: Field names from `fields`.
+            accept: Field names from `compared` (those in `fields` change).
 
         Raises:
-            ValidationError: A name is not one of the changed fields.
+            ValidationError: A name is not a field this check compares (a typo).
         """
         base = org if org is not None else self.organisation
         by_field = {change.field: change for change in self.changes}
         update: dict[str, Any] = {}
         addresses = list(base.addresses)
-        for name in accept:
-            if name not in by_field:
+        for name in [accept] if isinstance(accept, str) else accept:
+            if name not in self.compared:
                 raise CrmValidationError(
-                    "accept", name, f"not a changed field; changed: {self.fields}"
+                    "accept", name, f"not a field this check compares: {list(self.compared)}"
                 )
+            if name not in by_field:
+                continue  # unchanged: nothing to take over
             value = by_field[name].kvk_value
             if name in _ADDRESS_FIELDS:
                 addresses = _replace_address(addresses, _ADDRESS_FIELDS[name], value)
@@ -270,7 +282,7 @@ class UpdateService:
         self.client = client
 
     def check_updates(self, org: Organisation) -> UpdateReport:
-        """Compare one record with the register.
+        """Compare one record with what the register says now (fetched fresh, never cached).
 
         Raises:
             ValidationError: The record has no (valid) KvK number.
@@ -280,11 +292,10 @@ class UpdateService:
                 "kvk_number", org.kvk_number, "the record is not linked to KvK"
             )
         try:
-            register = self.client.organisation(org.kvk_number, org.branch_number)
+            register = self.client.organisation(org.kvk_number, org.branch_number, fresh=True)
         except NotFoundError as exc:
-            return UpdateReport(
-                org, None, RegistrationStatus.REMOVED, reason=exc.remote_message or str(exc)
-            )
+            reason = exc.remote_message or str(exc)
+            return UpdateReport(org, None, RegistrationStatus.REMOVED, reason=reason)
         changes = compare(org, register)
         if register.end_date is not None:
             reason = f"registration ended on {register.end_date.isoformat()}"
