@@ -201,3 +201,87 @@ def test_records_without_usable_data_do_not_search(name: str) -> None:
     register = FakeRegister({})
     result = matcher(register).match(Organisation(name=name or "x", addresses=[]))
     assert result.status is MatchStatus.NO_MATCH
+
+
+def at_address(name: str, kvk: str, branch: str, letter: str | None = None) -> dict[str, object]:
+    found = entry(name, kvk, branch, "Lollum")
+    found["adres"] = {
+        "binnenlandsAdres": {
+            "type": "bezoekadres",
+            "straatnaam": "Hizzaarderlaan",
+            "huisnummer": 3,
+            **({"huisletter": letter} if letter else {}),
+            "postcode": "8823SJ",
+            "plaats": "Lollum",
+        }
+    }
+    return found
+
+
+POSTCODE_QUERY = (("huisnummer", "3"), ("postcode", "8823SJ"))
+
+
+@pytest.mark.parametrize(
+    ("addition", "expected"),
+    [
+        ("A", {"11111111", "33333333"}),  # a letter written as an addition finds the letter A
+        ("2", {"33333333"}),  # an addition 2 is not the letter A or B (v2 shows no additions)
+        (None, {"11111111", "22222222", "33333333"}),  # no addition: all three can be it
+    ],
+)
+def test_postcode_step_holds_the_addition_against_the_register(
+    addition: str | None, expected: set[str]
+) -> None:
+    register = FakeRegister(
+        {
+            POSTCODE_QUERY: [
+                at_address("Kapsalon A", "11111111", "000000000011", "A"),
+                at_address("Kapsalon B", "22222222", "000000000022", "B"),
+                at_address("Kapsalon", "33333333", "000000000033"),
+            ]
+        }
+    )
+    address = Address(
+        street="Hizzaarderlaan",
+        house_number=3,
+        house_number_addition=addition,
+        postcode="8823 SJ",
+        city="Lollum",
+    )
+    result = matcher(register).match(Organisation(name="Knipperij", addresses=[address]))
+    assert {c.kvk_number for c in result.candidates} == expected
+
+
+def test_candidates_of_every_step_are_listed_with_the_steps_that_found_them() -> None:
+    shared = entry("Jansen Bouw", "11111111", "000000000011", "Utrecht")
+    register = FakeRegister(
+        {
+            (("naam", "Jansen Bouw"), ("plaats", "Utrecht")): [shared],
+            (("naam", "Jansen Bouw"),): [
+                shared,
+                entry("Jansen Bouw", "22222222", "000000000022", "Zeist"),
+            ],
+            (("huisnummer", "1"), ("postcode", "3511AA")): [
+                entry("Bouwbedrijf J.", "33333333", "000000000033", "Utrecht"),
+            ],
+        }
+    )
+    # Equal names in the same city twice: no single winner, so every step runs.
+    register.answers[(("naam", "Jansen Bouw"), ("plaats", "Utrecht"))].append(
+        entry("Jansen Bouw", "44444444", "000000000044", "Utrecht")
+    )
+    record = Organisation(
+        name="Jansen Bouw",
+        addresses=[Address(street="Oudegracht", house_number=1, postcode="3511AA", city="Utrecht")],
+    )
+    result = matcher(register).match(record)
+    assert result.status is MatchStatus.AMBIGUOUS
+    steps = {c.kvk_number: c.strategies for c in result.candidates}
+    assert steps == {
+        "11111111": (Strategy.NAME_CITY, Strategy.NAME),
+        "22222222": (Strategy.NAME,),
+        "33333333": (Strategy.POSTCODE,),
+        "44444444": (Strategy.NAME_CITY,),
+    }
+    assert {c.kvk_number for c in result.found_by(Strategy.NAME)} == {"11111111", "22222222"}
+    assert "name_city + name" in result._repr_html_()

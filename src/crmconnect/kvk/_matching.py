@@ -6,7 +6,12 @@ that gives an unambiguous best candidate:
 1. KvK number + branch number (or KvK number alone),
 2. name + city,
 3. name,
-4. postcode + house number (+ letter).
+4. postcode + house number (+ letter and addition).
+
+Where no candidate stands out, every step has run and every candidate of
+every step is in the result, with all the steps that found it
+(`Candidate.strategies`), for a person to choose from, as PerfectView
+shows the matches of all criteria.
 
 Only Zoeken is used, which is free. Scoring is pure (`score_result`), so
 it is tested without I/O; `Matcher` adds the calls.
@@ -95,6 +100,7 @@ class Candidate:
     Attributes:
         score: 0-100; higher is more certain.
         strategy: The strategy that found it first.
+        strategies: Every strategy that found it, in cascade order.
         kvk_number: Its KvK number.
         branch_number: Its branch number (``None`` for a legal entity without branches).
         name: Its name in the register.
@@ -109,6 +115,7 @@ class Candidate:
     name: str
     address: str
     type: str | None
+    strategies: tuple[Strategy, ...] = ()
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -135,6 +142,10 @@ class MatchResult:
     error: CrmConnectError | None = None
     notes: tuple[str, ...] = ()
     enriched: Organisation | None = None
+
+    def found_by(self, strategy: Strategy) -> tuple[Candidate, ...]:
+        """The candidates a step found, ranked (a candidate may be found by several)."""
+        return tuple(c for c in self.candidates if strategy in c.strategies)
 
     @property
     def status(self) -> MatchStatus:
@@ -265,7 +276,7 @@ class _Cascade:
     def add(self, strategy: Strategy, results: Iterable[SearchResult]) -> bool:
         """Score what a search found; ``True`` when a clear best candidate exists."""
         for result in results:
-            if strategy is Strategy.POSTCODE and not self._letter_fits(result):
+            if strategy is Strategy.POSTCODE and not self._house_fits(result):
                 continue
             candidate = Candidate(
                 score=score_result(self.org, result, strategy),
@@ -275,20 +286,34 @@ class _Cascade:
                 name=result.name,
                 address=_one_line(result),
                 type=result.type,
+                strategies=(strategy,),
             )
             known = self.found.get(candidate.key)
-            if known is None or candidate.score > known.score:
-                # Keep the strategy that found it first; keep the highest score.
-                strategy_first = known.strategy if known else strategy
-                self.found[candidate.key] = attrs.evolve(candidate, strategy=strategy_first)
+            if known is not None:
+                # The strategy that found it first, every strategy that found it, the best score.
+                best = candidate if candidate.score > known.score else known
+                strategies = (*known.strategies, strategy)
+                candidate = attrs.evolve(best, strategy=known.strategy, strategies=strategies)
+            self.found[candidate.key] = candidate
         return self.best() is not None
 
-    def _letter_fits(self, result: SearchResult) -> bool:
+    def _house_fits(self, result: SearchResult) -> bool:
+        """Letter and addition (toevoeging) of the CRM address against the result's.
+
+        Zoeken v2 shows the house letter but no addition, so a CRM addition is
+        held against the register's letter (``3-A`` is often a letter written
+        as an addition) and against an addition where the answer has one.
+        """
         ours = self.org.visiting_address or self.org.postal_address
         found = result.address
         if ours is None or found is None:
             return True
-        return house_number_matches(ours.house_letter, None, found.house_letter, None)
+        return house_number_matches(
+            ours.house_letter,
+            ours.house_number_addition,
+            found.house_letter,
+            found.house_number_addition,
+        )
 
     def ranked(self) -> tuple[Candidate, ...]:
         """All candidates, best first (ties: by KvK and branch number, for stability)."""
@@ -326,7 +351,8 @@ class _Cascade:
 def _one_line(result: SearchResult) -> str:
     found = result.address
     if found is not None:
-        number = " ".join(str(p) for p in (found.house_number, found.house_letter) if p)
+        house = (found.house_number, found.house_letter, found.house_number_addition)
+        number = " ".join(str(p) for p in house if p)
         street = " ".join(p for p in (found.street, number) if p)
         place = " ".join(p for p in (found.postcode, found.city) if p)
         return ", ".join(p for p in (street, place) if p)
@@ -485,12 +511,16 @@ class AsyncMatcher:
         ]
 
 
+def _steps(candidate: Candidate) -> str:
+    return " + ".join(s.value for s in candidate.strategies or (candidate.strategy,))
+
+
 def _match_html(result: MatchResult) -> str:
     esc = html.escape
     best_style = ' style="background:#e6f4ea;font-weight:bold"'
     rows = "".join(
         f"<tr{best_style if c is result.best else ''}>"
-        f"<td>{c.score:.1f}</td><td>{esc(c.strategy.value)}</td><td>{esc(c.kvk_number)}</td>"
+        f"<td>{c.score:.1f}</td><td>{esc(_steps(c))}</td><td>{esc(c.kvk_number)}</td>"
         f"<td>{esc(c.branch_number or '')}</td><td>{esc(c.name)}</td><td>{esc(c.address)}</td></tr>"
         for c in result.candidates
     )

@@ -323,6 +323,8 @@ class SearchAddress(_Wire):
     street: str | None = Field(None, alias="straatnaam")
     house_number: int | None = Field(None, alias="huisnummer")
     house_letter: str | None = Field(None, alias="huisletter")
+    house_number_addition: str | None = Field(None, alias="huisnummerToevoeging")
+    """Not in Zoeken v2 (it was in v1 and returns in v3): compared when present."""
     po_box: int | None = Field(None, alias="postbusnummer")
     postcode: str | None = None
     city: str | None = Field(None, alias="plaats")
