@@ -18,10 +18,17 @@ from typing import Self
 
 import attrs
 
-from ..errors import ConflictError, ConnectError, NotFoundError, TransportError, ValidationError
+from ..errors import ConflictError, CrmConnectError, NotFoundError, ValidationError
 from ..mapping import EBOEKHOUDEN_VAT_CODES, BookingLine, VatCode, VatTable, vat_breakdown
 from ..models import Invoice, InvoiceKind
-from ._bulk import PushResult, push_invoices, push_relations
+from ._bulk import (
+    InvoiceLookup,
+    PushResult,
+    add_relation_once,
+    is_ambiguous,
+    push_invoices,
+    push_relations,
+)
 from ._models import (
     Administration,
     Balance,
@@ -154,7 +161,26 @@ class BooksClient(abc.ABC):
 
     @abc.abstractmethod
     def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
-        """The (relation code, invoice number) pairs of these invoices already booked, in bulk."""
+        """The (relation code, invoice number) pairs of these invoices already booked, in bulk.
+
+        Raises:
+            SyncError: The backend could not see some of them (SOAP's cap).
+        """
+
+    def invoice_lookup(self, invoices: Sequence[Invoice]) -> InvoiceLookup:
+        """Which of these invoices are booked, which could not be seen, and how it was found.
+
+        The bulk look-up of `push_invoices`. A backend whose listings are
+        complete (REST) answers with `booked_invoices`; SOAP overrides this
+        (GetMutaties answers at most 500 mutations). A failed look-up makes
+        every invoice unseen: reported, never booked blindly.
+        """
+        wanted = {(i.relation_code, i.number) for i in invoices}
+        try:
+            booked = self.booked_invoices(invoices)
+        except CrmConnectError as exc:
+            return InvoiceLookup(unseen=dict.fromkeys(wanted, exc), calls=1)
+        return InvoiceLookup(booked=frozenset(booked & wanted), calls=1)
 
     @abc.abstractmethod
     def _add_mutation(self, mutation: Mutation) -> int:
@@ -195,12 +221,19 @@ class BooksClient(abc.ABC):
         return next((r for r in self.relations(code=code) if r.code == code), None)
 
     def upsert_relation(self, relation: Relation) -> Relation:
-        """Create or update by code: look up first, so a relation is never added twice."""
+        """Create or update by code: look up first, so a relation is never added twice.
+
+        An add whose answer was lost or malformed, or that the service refuses
+        as a duplicate (added meanwhile), is looked up again by code: found,
+        it is updated; not found, the error is raised.
+        """
         if not relation.code:
             raise ValidationError("code", relation.code, "a relation needs a code")
         existing = self.relation_by_code(relation.code)
         if existing is None:
-            return relation.model_copy(update={"id": self.add_relation(relation)})
+            added, existing = add_relation_once(self, relation)
+            if added:
+                return existing
         updated = relation.model_copy(update={"id": existing.id, "added": existing.added})
         self.update_relation(updated)
         return updated
@@ -242,21 +275,30 @@ class BooksClient(abc.ABC):
         return push_invoices(self, invoices, vat_table, relations)
 
     def _book(self, invoice: Invoice, vat_table: VatTable) -> Booking:
-        """Write the booking; when the answer is lost, look it up before anything repeats it."""
+        """Write the booking; when its outcome is unknown, look it up before anything repeats it.
+
+        Ambiguous (see `is_ambiguous`): the answer was lost, cut off or
+        malformed, or the service failed after the write, so it may be booked.
+        A `ConflictError` (REST ``MUT_019``/``MUT_020``) means it was booked
+        before this call. Either way the booking is looked up by invoice
+        number; when it is not found (or the look-up fails) the write's own
+        error is raised and the invoice is retried on a later run.
+        """
         mutation = self.invoice_mutation(invoice, vat_breakdown(invoice, vat_table))
         try:
-            number = self._add_mutation(mutation)
-        except ConnectError:
-            raise  # never sent: nothing to check
-        except (TransportError, ConflictError) as error:
-            # Ambiguous: the service may have booked it before the answer was lost.
-            # Or refused as a duplicate (REST MUT_019/MUT_020): booked before this call.
-            found = self.find_invoice_booking(invoice.number, invoice.relation_code)
-            if found is None:
+            return Booking(self._add_mutation(mutation), invoice.number, created=True)
+        except CrmConnectError as exc:
+            if not (isinstance(exc, ConflictError) or is_ambiguous(exc)):
                 raise
-            created = isinstance(error, TransportError)
-            return Booking(found.number, invoice.number, created=created)
-        return Booking(number, invoice.number, created=True)
+            error = exc
+        try:
+            found = self.find_invoice_booking(invoice.number, invoice.relation_code)
+        except CrmConnectError:
+            found = None  # unknown still: the write's error says more than the look-up's
+        if found is None:
+            raise error
+        created = not isinstance(error, ConflictError)
+        return Booking(found.number, invoice.number, created=created)
 
     def _ensure_relation(self, code: str, relation: Relation | None) -> None:
         if relation is not None:

@@ -1,0 +1,240 @@
+"""Bulk pushes past GetMutaties' cap of 500: every invoice booked exactly once.
+
+SOAP's GetMutaties answers at most 500 mutations; the bulk look-up must never
+read a capped answer as "not booked". These run on both backends where the
+case means something for both (REST has no cap: the same push must give the
+same books), and the crash test kills a real pusher process with ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crmconnect import ServerError, SyncError
+from crmconnect.eboekhouden import (
+    BooksClient,
+    EBoekhoudenClient,
+    Relation,
+)
+from crmconnect.eboekhouden._bulk import LookupPath
+from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
+from crmconnect.models import Invoice, InvoiceKind, InvoiceLine
+from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE, EBoekhoudenSandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+RELATION = Relation(code="1001", company="Bakkerij Jansen B.V.", city="Utrecht")
+JAN_5 = dt.date(2026, 1, 5)
+
+
+def invoices(count: int, *, days: int = 1, start: dt.date = JAN_5) -> list[Invoice]:
+    """``count`` sales invoices for relation 1001, spread over ``days`` days."""
+    return [
+        Invoice(
+            number=f"F{n:05d}",
+            relation_code="1001",
+            date=start + dt.timedelta(days=n % days),
+            kind=InvoiceKind.SALES,
+            lines=[InvoiceLine(description="Brood", unit_price="10.00", vat_category="nl_low")],
+        )
+        for n in range(count)
+    ]
+
+
+def make_client(backend: str, sandbox: EBoekhoudenSandbox) -> BooksClient:
+    if backend == "soap":
+        return EBoekhoudenClient(
+            DEMO_CREDENTIALS.username,
+            DEMO_CREDENTIALS.security_code_1,
+            DEMO_CREDENTIALS.security_code_2,
+            session=sandbox.requests_session(),
+        )
+    return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, transport=sandbox.transport())
+
+
+def invoice_bookings(sandbox: EBoekhoudenSandbox) -> list[str]:
+    return [m.invoice_number or "" for m in sandbox.mutations if m.kind == "FactuurVerstuurd"]
+
+
+@pytest.fixture(params=["soap", "rest"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_600_invoices_on_one_day_pushed_twice_are_booked_600_times(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox()
+    batch = invoices(600)
+    with make_client(backend, sandbox) as books:
+        first = books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        again = books.push_invoices(batch, DEMO_VAT_TABLE)
+    booked = invoice_bookings(sandbox)
+    assert len(booked) == 600 and len(set(booked)) == 600
+    assert (len(first.created), len(again.created), len(again.unchanged)) == (600, 0, 600)
+    assert not first.failed and not again.failed
+    assert again.lookup is not None and not again.lookup.unseen
+
+
+def test_a_day_at_the_cap_falls_back_to_one_look_up_per_invoice() -> None:
+    sandbox = EBoekhoudenSandbox(mutation_limit=20)
+    batch = invoices(100)
+    with make_client("soap", sandbox) as books:
+        books.mutation_cap = 20
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        again = books.push_invoices(batch, DEMO_VAT_TABLE)
+    assert len(invoice_bookings(sandbox)) == 100 and len(again.unchanged) == 100
+    assert again.lookup is not None and again.lookup.path is LookupPath.PER_INVOICE
+    # The last 20, the 20 numbered below them, one capped day: 60 left, one call each.
+    assert (again.lookup.per_invoice, again.lookup.calls) == (60, 63)
+
+
+def test_limit_before_filter_1000_invoices_over_60_days_pushed_twice(backend: str) -> None:
+    # The real service may keep "the last 500 of the administration" before filtering:
+    # then no filter shows older bookings, and they must not be booked again.
+    sandbox = EBoekhoudenSandbox(limit_before_filter=True)
+    batch = invoices(1000, days=60)
+    with make_client(backend, sandbox) as books:
+        first = books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        again = books.push_invoices(batch, DEMO_VAT_TABLE)
+    assert len(first.created) == 1000
+    assert len(invoice_bookings(sandbox)) == 1000
+    assert again.created == ()
+    assert again.lookup is not None
+    if backend == "soap":
+        assert again.lookup.path is LookupPath.RECENT_ONLY
+        assert len(again.unchanged) == 500, "the last 500 are seen"
+        assert len(again.failed) == 500 == len(again.lookup.unseen)
+        assert all(isinstance(error, SyncError) for _, error in again.failed)
+        assert "last 500" in str(again.failed[0][1])
+    else:
+        assert len(again.unchanged) == 1000
+
+
+def test_soap_booked_invoices_refuses_to_answer_for_what_it_cannot_see() -> None:
+    sandbox = EBoekhoudenSandbox(limit_before_filter=True)
+    batch = invoices(600, days=10)
+    with make_client("soap", sandbox) as books:
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        with pytest.raises(SyncError, match="cannot tell whether 100 invoice"):
+            books.booked_invoices(batch)
+        assert len(books.booked_invoices(batch[-10:])) == 10
+
+
+def test_a_small_administration_is_looked_up_in_one_call() -> None:
+    sandbox = EBoekhoudenSandbox()
+    batch = invoices(40, days=30)
+    with make_client("soap", sandbox) as books:
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        again = books.push_invoices(batch, DEMO_VAT_TABLE)
+    assert again.lookup is not None
+    assert (again.lookup.path, again.lookup.calls) == (LookupPath.COMPLETE, 1)
+
+
+def test_windows_split_while_capped_and_skip_days_without_invoices() -> None:
+    sandbox = EBoekhoudenSandbox(mutation_limit=20)
+    batch = invoices(100, days=50)
+    with make_client("soap", sandbox) as books:
+        books.mutation_cap = 20
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        again = books.push_invoices(batch[:30], DEMO_VAT_TABLE)
+    assert again.lookup is not None
+    assert again.lookup.path is LookupPath.DATE_WINDOWS and again.lookup.per_invoice == 0
+    assert len(again.unchanged) == 30 and len(invoice_bookings(sandbox)) == 100
+
+
+def test_a_failed_look_up_books_nothing(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox()
+    batch = invoices(5)
+    with make_client(backend, sandbox) as books:
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        read = "GetMutaties" if backend == "soap" else "GET /v1/mutation"
+        # Every attempt fails (the read is retried), then the rest is asked too.
+        sandbox.fail_next(20, "500", read)
+        again = books.push_invoices(batch, DEMO_VAT_TABLE)
+    assert len(invoice_bookings(sandbox)) == 5
+    assert again.created == ()
+    if backend == "soap":
+        assert len(again.failed) == 5 and isinstance(again.failed[0][1], ServerError)
+
+
+def test_the_same_invoice_twice_in_one_push_is_booked_once(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox()
+    batch = invoices(3)
+    with make_client(backend, sandbox) as books:
+        result = books.push_invoices([*batch, batch[0]], DEMO_VAT_TABLE, [RELATION])
+    assert sorted(invoice_bookings(sandbox)) == ["F00000", "F00001", "F00002"]
+    assert len(result.created) == 3 and result.unchanged == ("F00000",)
+
+
+# -- kill -9 in the middle of a push --------------------------------------------------
+
+PUSHER = """
+import sys
+from crmconnect.eboekhouden import EBoekhoudenClient
+from crmconnect.sandbox import DEMO_VAT_TABLE
+from tests.test_eboekhouden_bulk import RELATION, invoices
+
+with EBoekhoudenClient("demo", "sandbox-code-1", "sandbox-code-2", base_url=sys.argv[1]) as b:
+    result = b.push_invoices(invoices(1000), DEMO_VAT_TABLE, [RELATION])
+print(len(result.created), len(result.unchanged), len(result.failed), result.lookup.path)
+"""
+
+
+def start_pusher(url: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", PUSHER, url + "/soap.asmx"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_when_booked(pusher: subprocess.Popen[str], sandbox: EBoekhoudenSandbox, at: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(sandbox.mutations) < at:
+        assert pusher.poll() is None, pusher.communicate()[1][-2000:]
+        assert time.monotonic() < deadline, "the pusher is too slow"
+        time.sleep(0.005)
+    os.kill(pusher.pid, signal.SIGKILL)
+    pusher.communicate(timeout=30)  # reaps it and closes its pipes
+    assert pusher.returncode == -signal.SIGKILL
+
+
+def run_pusher(url: str) -> list[str]:
+    pusher = start_pusher(url)
+    out, err = pusher.communicate(timeout=300)
+    assert pusher.returncode == 0, err[-2000:]
+    return out.split()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[EBoekhoudenSandbox, str]]:
+    sandbox = EBoekhoudenSandbox()
+    with sandbox.serve() as url:
+        yield sandbox, url
+
+
+def test_pushes_killed_midway_settle_at_exactly_one_booking_each(
+    served: tuple[EBoekhoudenSandbox, str],
+) -> None:
+    sandbox, url = served
+    for at in (300, 650):  # below the cap, then past it
+        kill_when_booked(start_pusher(url), sandbox, at)
+    assert 650 <= len(invoice_bookings(sandbox)) < 1000
+    created, _, failed, path = run_pusher(url)
+    assert failed == "0" and path == LookupPath.PER_INVOICE
+    assert int(created) == 1000 - 650 or 0 < int(created) < 350  # killed after a write
+    settled = run_pusher(url)
+    booked = invoice_bookings(sandbox)
+    assert len(booked) == 1000 and len(set(booked)) == 1000
+    assert settled[:3] == ["0", "1000", "0"]
