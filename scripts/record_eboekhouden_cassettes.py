@@ -58,7 +58,6 @@ import vcr
 from crmconnect import AuthenticationError
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, Relation
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
-from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
 from crmconnect.sandbox import DEMO_ACCESS_TOKEN, DEMO_VAT_TABLE, EBoekhoudenSandbox
 
@@ -98,7 +97,7 @@ SECRETS_RE = re.compile(_ELEMENT.format(name="(?:" + "|".join(SECRET_ELEMENTS) +
 SESSION_RE = re.compile(_ELEMENT.format(name="SessionID"))
 _SESSION_VALUE_RE = re.compile(r"<(?:[\w.-]+:)?SessionID(?:\s[^<>]*)?(?<!/)>([^<]*)<")
 
-TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
+TABLE = DEMO_VAT_TABLE
 
 RELATION = Relation(
     code="CRMC-1001",

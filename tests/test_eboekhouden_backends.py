@@ -33,8 +33,9 @@ from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
 from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE, EBoekhoudenSandbox
+from crmconnect.sandbox._eboekhouden_data import DEMO_VAT_TABLE_TOML
 
-TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
+TABLE = DEMO_VAT_TABLE
 WRITE = {"soap": "AddMutatie", "rest": "POST /v1/mutation"}
 READ = {"soap": "GetOpenPosten", "rest": "GET /v1/mutation/invoice/outstanding"}
 RELATION = Relation(
@@ -303,14 +304,15 @@ def test_failed_invoice_is_reported_and_the_rest_go_on(
 def test_connect_switches_backend(sandbox: EBoekhoudenSandbox) -> None:
     with sandbox.serve() as url:
         rest = connect(
-            {"backend": "rest", "access_token": DEMO_CREDENTIALS.access_token, "url": url}
+            {"backend": "rest", "access_token": DEMO_CREDENTIALS.access_token, "base_url": url}
         )
         soap = connect(
             {
+                "backend": "soap",
                 "username": DEMO_CREDENTIALS.username,
                 "security_code_1": DEMO_CREDENTIALS.security_code_1,
                 "security_code_2": DEMO_CREDENTIALS.security_code_2,
-                "url": url + "/soap.asmx",
+                "base_url": url + "/soap.asmx",
             }
         )
         with rest, soap:
@@ -340,7 +342,7 @@ def test_purchase_invoice_is_booked_on_the_creditors_ledger(
 
 def test_demo_vat_table_fits_the_sandbox_chart(sandbox: EBoekhoudenSandbox) -> None:
     chart = {ledger.code: ledger for ledger in sandbox.ledgers}
-    table = VatTable.from_toml(DEMO_VAT_TABLE, known_ledgers=chart)
+    table = VatTable.from_toml(DEMO_VAT_TABLE_TOML, known_ledgers=chart)
     used = {row.ledger for row in table.rows} | {group.ledger for group in table.product_groups}
     assert {chart[code].category for code in used} == {"VW"}
     assert {(row.kind, row.category) for row in table.rows} == {

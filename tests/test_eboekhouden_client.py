@@ -22,7 +22,7 @@ from crmconnect.sandbox import DEMO_VAT_TABLE, EBoekhoudenSandbox
 
 USER, CODE1, CODE2 = "demo", "sandbox-code-1", "sandbox-code-2"
 
-TABLE = VatTable.from_toml(DEMO_VAT_TABLE)
+TABLE = DEMO_VAT_TABLE
 
 
 @pytest.fixture

@@ -8,6 +8,13 @@ The WSDL is the package's own (``wsdl/soap.wsdl``, written from the
 documented API); nothing is fetched at import or construction time.
 Reads are retried with the shared policy; writes never are, so an unsure
 write is checked before it is repeated (see `book_invoice`).
+
+Every answer yields a result or a typed `crmconnect.errors` exception: the
+body is read up to ``max_answer_bytes`` within the timeout, and whatever zeep
+cannot read (HTML or cut-off XML with HTTP 200, a wrong envelope, a result
+without its required elements) is a `MalformedResponseError` with the status
+and a masked excerpt. No error chains zeep's (whose fault holds the request,
+codes included), and the username is masked like the codes.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import importlib.resources
 import logging
 import os
 import threading
+import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,12 +35,15 @@ import zeep
 import zeep.exceptions
 import zeep.helpers
 
+from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
+from .._model import clean_text
 from .._redact import Redactor, mask_secret, protect_library_logs
 from .._retry import RetryPolicy
 from ..errors import (
     APIError,
     ConfigurationError,
     ConnectError,
+    CrmConnectError,
     ServerError,
     TimeoutError,
     TransportError,
@@ -39,7 +51,7 @@ from ..errors import (
 )
 from ..models import Invoice
 from ._books import INVOICE_KINDS, BooksClient
-from ._bulk import MUTATION_CAP, booked_by_date_windows
+from ._bulk import MUTATION_CAP, InvoiceLookup, lookup_by_date_windows
 from ._errors import error_from_result, is_session_error
 from ._models import (
     Administration,
@@ -61,6 +73,7 @@ _LATEST = dt.date(2200, 1, 1)
 
 DEFAULT_URL = "https://soap.e-boekhouden.nl/soap.asmx"
 _BINDING = "{http://www.e-boekhouden.nl/soap}soapAppSoap"
+_SERVICE = "eboekhouden"
 
 logger = logging.getLogger("crmconnect.eboekhouden")
 
@@ -70,7 +83,73 @@ def _wsdl_path() -> str:
 
 
 _ZEEP_LOGGERS = ("zeep", "zeep.transports", "zeep.wsdl.bindings.soap")
-"""zeep logs whole SOAP bodies (codes included) at DEBUG on these loggers."""
+"""zeep logs whole SOAP bodies (username and codes included) at DEBUG on these loggers."""
+
+_NO_ERROR_MSG = frozenset({"UpdateRelatie", "CloseSession"})
+"""UpdateRelatie answers a bare ``cError``; CloseSession an empty element."""
+
+
+class _CappedTransport(zeep.Transport):
+    """zeep's transport, reading an answer up to ``max_answer_bytes`` within the timeout.
+
+    zeep reads whole bodies (``response.content``) however large or slow; this
+    one streams, refuses a body larger than the cap (declared or counted) and
+    one still arriving after the timeout, and keeps the last answer of the
+    calling thread for the excerpt of an error.
+    """
+
+    def __init__(
+        self, session: requests.Session, timeout: float, max_answer_bytes: int, redact: Redactor
+    ) -> None:
+        super().__init__(session=session, timeout=timeout, operation_timeout=timeout)
+        self.max_answer_bytes = max_answer_bytes
+        self.redact = redact
+        self._local = threading.local()
+
+    @property
+    def last_answer(self) -> Answer | None:
+        """The answer of the calling thread's last call, if one arrived."""
+        answer: Answer | None = getattr(self._local, "answer", None)
+        return answer
+
+    def forget(self) -> None:
+        """Forget the last answer (before a new call)."""
+        self._local.answer = None
+
+    def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> Any:
+        """Post a SOAP request and read the answer with the cap (zeep's hook)."""
+        started = time.monotonic()
+        response = self.session.post(
+            address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
+        )
+        try:
+            body = self._read(response, started)
+        finally:
+            response.close()
+        response._content = body  # what requests' own read stores
+        response._content_consumed = True
+        self._local.answer = Answer(_SERVICE, response.status_code, body, self.redact)
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("HTTP %s from %s", response.status_code, self.redact(address))
+        return response
+
+    def _read(self, response: requests.Response, started: float) -> bytes:
+        answer = Answer(_SERVICE, response.status_code, b"", self.redact)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_answer_bytes:
+            answer.fail(f"the body is larger than max_answer_bytes ({self.max_answer_bytes:,})")
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > self.max_answer_bytes:
+                answer.fail(f"the body is larger than max_answer_bytes ({self.max_answer_bytes:,})")
+            if time.monotonic() - started > (self.operation_timeout or 0) > 0:
+                raise TimeoutError(
+                    f"e-Boekhouden: the answer was still arriving after {self.operation_timeout} s",
+                    service=_SERVICE,
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 class EBoekhoudenClient(BooksClient):
@@ -78,17 +157,22 @@ class EBoekhoudenClient(BooksClient):
 
     Args:
         username: The login name. Falls back to ``CRMCONNECT_EBOEKHOUDEN_USERNAME``.
+            It identifies the account: masked like the codes in reprs, logs and errors.
         security_code_1: Security code 1 (``..._SECURITY_CODE_1``).
         security_code_2: Security code 2 (``..._SECURITY_CODE_2``).
         source: A short name of the connecting application (max 10 characters).
         administration_guid: For accountants: open this administration
             (`OpenSessionSub`), from `administrations`.
-        url: The service address, e.g. a sandbox on loopback.
-        timeout: Seconds per request.
+        base_url: The service address, e.g. a sandbox on loopback
+            (``CRMCONNECT_EBOEKHOUDEN_URL``; `DEFAULT_URL` when neither is set).
+        timeout: Seconds per request, reading the answer included.
         max_retries: Retries of reads after transport or server errors.
         session: A `requests.Session` for zeep to use (borrowed, never closed here).
         debtors_ledger: The debtors ledger (category DEB) for sales invoices.
         creditors_ledger: The creditors ledger (category CRED) for purchase invoices.
+        max_answer_bytes: The largest answer read; a larger one is a
+            `MalformedResponseError` (16 MiB by default).
+        url: Deprecated: the old name of ``base_url``.
 
     Example:
         ```python
@@ -105,41 +189,53 @@ class EBoekhoudenClient(BooksClient):
         *,
         source: str = "crmconnect",
         administration_guid: str | None = None,
-        url: str | None = None,
+        base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
         session: requests.Session | None = None,
         debtors_ledger: str = "1300",
         creditors_ledger: str = "1600",
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        url: str | None = None,
     ) -> None:
         self._username = _setting(username, "USERNAME")
         self._code1 = _setting(security_code_1, "SECURITY_CODE_1")
         self._code2 = _setting(security_code_2, "SECURITY_CODE_2")
         if len(source) > 10:
             raise ConfigurationError(f"source must be at most 10 characters, got {source!r}")
+        if max_answer_bytes < 1:
+            raise ConfigurationError(f"max_answer_bytes must be positive, got {max_answer_bytes}")
         self.source = source
         self.administration_guid = administration_guid
         # Codes of e-Boekhouden's default chart; check them with `ledgers()`.
         self.debtors_ledger = debtors_ledger
+        self.creditors_ledger = creditors_ledger
         self.mutation_cap = MUTATION_CAP
         """The most mutations GetMutaties returns; bulk look-ups split at it."""
-        self.creditors_ledger = creditors_ledger
-        self.url = url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_URL") or DEFAULT_URL
-        self._redact = Redactor([self._code1, self._code2])
-        protect_library_logs([self._code1, self._code2], _ZEEP_LOGGERS)
+        self.base_url = _base_url(base_url, url)
+        secrets = [self._code1, self._code2, self._username]
+        self._redact = Redactor(secrets)
+        protect_library_logs(secrets, _ZEEP_LOGGERS)
         self._retry = RetryPolicy(max_attempts=max(1, max_retries + 1))
         self._owns_session = session is None
         self._http = session or requests.Session()
-        transport = zeep.Transport(session=self._http, timeout=timeout, operation_timeout=timeout)
-        client = zeep.Client(_wsdl_path(), transport=transport, settings=zeep.Settings(strict=True))
-        self._service = client.create_service(_BINDING, self.url)
+        self._transport = _CappedTransport(self._http, timeout, max_answer_bytes, self._redact)
+        settings = zeep.Settings(strict=True, forbid_dtd=True)
+        client = zeep.Client(_wsdl_path(), transport=self._transport, settings=settings)
+        self._service = client.create_service(_BINDING, self.base_url)
         self._session_id: str | None = None
         self._lock = threading.RLock()
         self._closed = False
 
+    @property
+    def url(self) -> str:
+        """Deprecated: the service address; use `base_url`."""
+        return self.base_url
+
     def __repr__(self) -> str:
         return (
-            f"EBoekhoudenClient(username={self._username!r}, url={self.url!r}, "
+            f"EBoekhoudenClient(username={mask_secret(self._username)!r}, "
+            f"base_url={self.base_url!r}, "
             f"security_code_1={mask_secret(self._code1)!r}, "
             f"security_code_2={mask_secret(self._code2)!r})"
         )
@@ -159,13 +255,15 @@ class EBoekhoudenClient(BooksClient):
             "Source": self.source,
         }
         if self.administration_guid:
+            operation = "OpenSessionSub"
             result = self._send(
-                "OpenSessionSub", AdministratieGUID=self.administration_guid, **credentials
+                operation, AdministratieGUID=self.administration_guid, **credentials
             )
         else:
-            result = self._send("OpenSession", **credentials)
-        self._check(result, "OpenSession")
-        self._session_id = str(result["SessionID"])
+            operation = "OpenSession"
+            result = self._send(operation, **credentials)
+        self._check(result, operation)
+        self._session_id = str(self._field(result, "SessionID", operation))
         logger.info("e-Boekhouden session opened")
         return self._session_id
 
@@ -175,7 +273,7 @@ class EBoekhoudenClient(BooksClient):
             if self._session_id is not None:
                 try:
                     self._send("CloseSession", SessionID=self._session_id)
-                except TransportError as exc:  # closing is best effort
+                except CrmConnectError as exc:  # closing is best effort
                     logger.warning("closing the e-Boekhouden session failed: %s", exc)
                 self._session_id = None
             if self._owns_session and not self._closed:
@@ -185,40 +283,89 @@ class EBoekhoudenClient(BooksClient):
     # -- calls ------------------------------------------------------------------------
 
     def _send(self, operation: str, **arguments: Any) -> dict[str, Any]:
-        """One SOAP call; transport failures mapped, secrets masked."""
+        """One SOAP call: its result, or a typed error with secrets masked and nothing chained."""
+        self._transport.forget()
         try:
             raw = getattr(self._service, operation)(**arguments)
-        except requests.exceptions.RequestException as exc:
-            raise self._transport_error(operation, exc) from None
-        except zeep.exceptions.Fault as exc:
-            # ASP.NET answers an internal failure with HTTP 500 and a soap:Server fault.
-            kind = ServerError if "server" in str(exc.code or "").casefold() else APIError
-            raise kind(
-                self._redact(f"e-Boekhouden {operation}: SOAP fault {exc.code}: {exc.message}"),
-                service="eboekhouden",
-                code=str(exc.code) if exc.code else None,
-            ) from None
-        except zeep.exceptions.TransportError as exc:
-            raise _server_error(operation, exc.status_code, self._redact) from None
-        except zeep.exceptions.Error as exc:
-            raise APIError(
-                self._redact(f"e-Boekhouden {operation}: {exc}"), service="eboekhouden"
-            ) from None
-        result = zeep.helpers.serialize_object(raw, dict)
-        return result if isinstance(result, dict) else {}
+            result = zeep.helpers.serialize_object(raw, dict)
+        except Exception as exc:  # every failure of zeep, requests and lxml is mapped here
+            error = self._error_of(operation, exc)
+        else:
+            return self._result(operation, result)
+        raise self._redact.scrub(error)  # outside the except: zeep's fault is not chained
+
+    def _result(self, operation: str, result: Any) -> dict[str, Any]:
+        """The ``<Operation>Result``, checked to be one: a mapping, with ``ErrorMsg``."""
+        if operation == "CloseSession":
+            return {}
+        if not isinstance(result, dict):
+            self._answer().fail(f"the answer has no {operation}Result")
+        # Every *Result carries ErrorMsg (empty on success); UpdateRelatie's is a bare cError.
+        # Without it, an empty list could not be told from an answer that is no answer.
+        if operation not in _NO_ERROR_MSG and not isinstance(result.get("ErrorMsg"), dict):
+            self._answer().fail(f"{operation}Result has no ErrorMsg")
+        return result
+
+    def _answer(self) -> Answer:
+        return self._transport.last_answer or Answer(_SERVICE, None, b"", self._redact)
+
+    def _field(self, result: Mapping[str, Any], name: str, operation: str) -> Any:
+        return self._answer().field(result, name, f"{operation}Result")
+
+    def _number(self, result: Mapping[str, Any], name: str, operation: str) -> int:
+        value = self._field(result, name, operation)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self._answer().fail(f"{operation}Result.{name} is not a positive number: {value!r}")
+        return int(value)
+
+    def _error_of(self, operation: str, exc: Exception) -> CrmConnectError:
+        """The typed error for a failed call (or re-raise what is a bug of ours)."""
+        answer = self._transport.last_answer
+        if isinstance(exc, CrmConnectError):
+            return exc
+        if isinstance(exc, requests.exceptions.RequestException):
+            return self._transport_error(operation, exc)
+        if isinstance(exc, zeep.exceptions.Fault):
+            return self._fault(operation, exc, answer)
+        if answer is None:  # nothing came back: the request could not be built
+            if isinstance(exc, zeep.exceptions.ValidationError | ValueError | TypeError):
+                return ValidationError(operation, None, self._redact(str(exc)))
+            raise exc
+        if isinstance(exc, zeep.exceptions.TransportError) and answer.status not in (200, None):
+            return _server_error(operation, answer)
+        # What zeep could not read: HTML, cut-off XML, a wrong envelope or element.
+        return answer.malformed(f"{operation}: {type(exc).__name__}: {_short(exc)}")
+
+    def _fault(
+        self, operation: str, fault: zeep.exceptions.Fault, answer: Answer | None
+    ) -> APIError:
+        if fault.code is None and answer is not None and answer.status is not None:
+            if answer.status >= 500:
+                return _server_error(operation, answer)
+            # zeep's "Unknown fault occured": an error status whose body is no SOAP fault.
+            return answer.malformed(f"{operation}: HTTP {answer.status} without a SOAP fault")
+        # ASP.NET answers an internal failure with HTTP 500 and a soap:Server fault.
+        kind = ServerError if "server" in str(fault.code or "").casefold() else APIError
+        return kind(
+            self._redact(f"e-Boekhouden {operation}: SOAP fault {fault.code}: {fault.message}"),
+            service=_SERVICE,
+            code=str(fault.code) if fault.code else None,
+            remote_message=self._redact(str(fault.message or "")),
+            status_code=answer.status if answer else None,
+        )
 
     def _transport_error(self, operation: str, exc: Exception) -> TransportError:
         message = self._redact(f"e-Boekhouden {operation}: {type(exc).__name__}: {exc}")
         if isinstance(exc, requests.exceptions.ConnectTimeout) or _not_sent(exc):
-            return ConnectError(message, service="eboekhouden")  # never sent
+            return ConnectError(message, service=_SERVICE)  # never sent
         if isinstance(exc, requests.exceptions.Timeout):
-            return TimeoutError(message, service="eboekhouden")
-        return TransportError(message, service="eboekhouden")
+            return TimeoutError(message, service=_SERVICE)
+        return TransportError(message, service=_SERVICE)
 
     def _check(self, result: Mapping[str, Any], operation: str) -> None:
         error = error_from_result(result, operation=operation, redact=self._redact)
         if error is not None:
-            raise error
+            raise self._redact.scrub(error)
 
     def _call(self, operation: str, *, write: bool = False, **arguments: Any) -> dict[str, Any]:
         """Call with the session; reopen it once when it expired; retry reads only."""
@@ -242,11 +389,17 @@ class EBoekhoudenClient(BooksClient):
                 if error is None:
                     return result
                 if reopened or not is_session_error(error):
-                    raise error
+                    raise self._redact.scrub(error)
                 # The service forgot the session: nothing was done, so one reopen is safe.
                 logger.info("e-Boekhouden session expired; reopening once")
                 self._session_id = None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _items(
+        self, result: Mapping[str, Any], wrapper: str, element: str, model: type[Any]
+    ) -> list[Any]:
+        answer = self._answer()
+        return [answer.model(model, item) for item in _items(result, wrapper, element)]
 
     # -- relations --------------------------------------------------------------------
 
@@ -259,7 +412,7 @@ class EBoekhoudenClient(BooksClient):
         result = self._call(
             "AddRelatie", write=True, oRel=relation.model_copy(update={"id": 0}).to_wire()
         )
-        return int(result["Rel_ID"])
+        return self._number(result, "Rel_ID", "AddRelatie")
 
     def update_relation(self, relation: Relation) -> None:
         """Replace a relation (all fields: read, modify, write).
@@ -275,17 +428,17 @@ class EBoekhoudenClient(BooksClient):
         self, *, code: str | None = None, keyword: str | None = None, id: int = 0
     ) -> list[Relation]:
         """Find relations by code, keyword (code, name, city, contact, e-mail) or ID."""
-        filter_ = {"Trefwoord": keyword, "Code": code, "ID": id}
+        filter_ = {"Trefwoord": _clean(keyword), "Code": _clean(code), "ID": id}
         result = self._call(
             "GetRelaties", cFilter={k: v for k, v in filter_.items() if v is not None}
         )
-        return [Relation.model_validate(item) for item in _items(result, "Relaties", "cRelatie")]
+        return self._items(result, "Relaties", "cRelatie", Relation)
 
     # -- bookings and payments --------------------------------------------------------
 
     def _add_mutation(self, mutation: Mutation) -> int:
         result = self._call("AddMutatie", write=True, oMut=mutation.to_wire())
-        return int(result["Mutatienummer"])
+        return self._number(result, "Mutatienummer", "AddMutatie")
 
     def mutations(
         self,
@@ -300,16 +453,24 @@ class EBoekhoudenClient(BooksClient):
         The service returns at most the last 500 mutations and allows 5,000 calls
         a month: filter narrowly, never use it for bulk history.
         """
-        filter_ = {
-            "MutatieNr": number,
-            "Factuurnummer": invoice_number,
-            "DatumVan": date_from or _EARLIEST,
-            "DatumTm": date_to or _LATEST,
-        }
+        return self._get_mutations(
+            MutatieNr=number,
+            Factuurnummer=_clean(invoice_number),
+            DatumVan=date_from or _EARLIEST,
+            DatumTm=date_to or _LATEST,
+        )
+
+    def mutations_numbered(self, first: int, last: int) -> list[Mutation]:
+        """Mutations numbered ``first`` to ``last`` (GetMutaties' MutatieNrVan/MutatieNrTm)."""
+        return self._get_mutations(
+            MutatieNr=0, MutatieNrVan=first, MutatieNrTm=last, DatumVan=_EARLIEST, DatumTm=_LATEST
+        )
+
+    def _get_mutations(self, **filter_: Any) -> list[Mutation]:
         result = self._call(
             "GetMutaties", cFilter={k: v for k, v in filter_.items() if v is not None}
         )
-        return [Mutation.model_validate(i) for i in _items(result, "Mutaties", "cMutatieList")]
+        return self._items(result, "Mutaties", "cMutatieList", Mutation)
 
     def invoice_bookings(self, invoice_number: str) -> list[Mutation]:
         """The invoice bookings (sales or purchase) with this number (one GetMutaties)."""
@@ -319,47 +480,80 @@ class EBoekhoudenClient(BooksClient):
             if m.kind in INVOICE_KINDS and m.invoice_number == invoice_number
         ]
 
+    def invoice_lookup(self, invoices: Sequence[Invoice]) -> InvoiceLookup:
+        """GetMutaties over the invoices' dates, never reading a capped answer as complete.
+
+        See `lookup_by_date_windows`: windows split at the cap of 500, one
+        call per invoice where a single day holds 500 or more mutations, and
+        invoices the service cannot show reported as unseen.
+        """
+        return lookup_by_date_windows(self, invoices)
+
     def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
-        """Pairs already booked: GetMutaties over the invoices' dates, split at the cap of 500."""
-        return booked_by_date_windows(self, invoices)
+        """Pairs already booked (see `invoice_lookup`).
+
+        Raises:
+            SyncError: Some invoices could not be seen (e.g. the service shows
+                only the last 500 mutations of the administration).
+        """
+        lookup = self.invoice_lookup(invoices)
+        error = lookup.unseen_error()
+        if error is not None:
+            raise error
+        return set(lookup.booked)
 
     # -- reads ------------------------------------------------------------------------
 
     def open_items(self, kind: OpenItemKind | str = OpenItemKind.DEBTORS) -> list[OpenItem]:
         """Open items of debtors or creditors (GetOpenPosten)."""
         result = self._call("GetOpenPosten", OpSoort=OpenItemKind(kind).value)
-        return [OpenItem.model_validate(item) for item in _items(result, "Openposten", "cOpenPost")]
+        return self._items(result, "Openposten", "cOpenPost", OpenItem)
 
     def ledgers(self, *, code: str | None = None, category: str | None = None) -> list[Ledger]:
         """Ledger accounts (GetGrootboekrekeningen)."""
-        filter_ = {"ID": 0, "Code": code, "Categorie": category}
+        filter_ = {"ID": 0, "Code": _clean(code), "Categorie": _clean(category)}
         result = self._call(
             "GetGrootboekrekeningen", cFilter={k: v for k, v in filter_.items() if v is not None}
         )
-        return [
-            Ledger.model_validate(i) for i in _items(result, "Rekeningen", "cGrootboekrekening")
-        ]
+        return self._items(result, "Rekeningen", "cGrootboekrekening", Ledger)
 
     def cost_centres(self) -> list[CostCentre]:
         """Cost centres (GetKostenplaatsen)."""
         result = self._call("GetKostenplaatsen", cFilter={})
-        return [
-            CostCentre.model_validate(i) for i in _items(result, "Kostenplaatsen", "cKostenplaats")
-        ]
+        return self._items(result, "Kostenplaatsen", "cKostenplaats", CostCentre)
 
     def administrations(self) -> list[Administration]:
         """Administrations this login may open (for `administration_guid`)."""
         result = self._call("GetAdministraties")
-        return [
-            Administration.model_validate(i)
-            for i in _items(result, "Administraties", "cAdministratie")
-        ]
+        return self._items(result, "Administraties", "cAdministratie", Administration)
 
     def balances(self, *, category: str | None = None) -> list[Balance]:
         """Balances of all ledgers (GetSaldi)."""
-        filter_ = {"KostenPlaatsId": 0, "DatumVan": None, "DatumTot": None, "Categorie": category}
+        filter_ = {
+            "KostenPlaatsId": 0,
+            "DatumVan": None,
+            "DatumTot": None,
+            "Categorie": _clean(category),
+        }
         result = self._call("GetSaldi", cFilter=filter_)
-        return [Balance.model_validate(i) for i in _items(result, "Saldi", "cSaldo")]
+        return self._items(result, "Saldi", "cSaldo", Balance)
+
+
+def _base_url(base_url: str | None, url: str | None) -> str:
+    if url is not None:
+        warnings.warn(
+            "EBoekhoudenClient(url=...) is deprecated: use base_url=",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if base_url is not None and base_url != url:
+            raise ConfigurationError("give base_url or url (deprecated), not both")
+    return base_url or url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_URL") or DEFAULT_URL
+
+
+def _clean(value: str | None) -> str | None:
+    """A filter text without control or invisible characters (lxml refuses NUL)."""
+    return clean_text(value) if value is not None else None
 
 
 def _setting(value: str | None, name: str) -> str:
@@ -383,14 +577,22 @@ def _items(result: Mapping[str, Any], wrapper: str, element: str) -> list[Mappin
     return [i for i in items if isinstance(i, Mapping) and any(v is not None for v in i.values())]
 
 
+def _short(exc: Exception, length: int = 200) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text[:length]
+
+
 def _not_sent(exc: Exception) -> bool:
     text = str(exc)
     return "Connection refused" in text or "Failed to establish" in text
 
 
-def _server_error(operation: str, status: int, redact: Redactor) -> APIError:
-    return ServerError(
-        redact(f"e-Boekhouden {operation}: HTTP {status}"),
-        service="eboekhouden",
+def _server_error(operation: str, answer: Answer) -> APIError:
+    status = answer.status
+    kind = ServerError if status is None or status >= 500 else APIError
+    return kind(
+        f"e-Boekhouden {operation}: HTTP {status}",
+        service=_SERVICE,
         status_code=status,
+        context={"body": answer.malformed("").excerpt} if answer.body else None,
     )

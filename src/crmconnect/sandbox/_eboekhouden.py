@@ -48,6 +48,7 @@ from xml.sax.saxutils import escape
 
 import attrs
 
+from ..errors import ConfigurationError
 from ._core import (
     FaultKind,
     Faults,
@@ -711,16 +712,29 @@ class EBoekhoudenSandbox:
         faults and counters as `serve`: ``"drop"``/``"drop_after"`` raise
         `requests.ConnectionError` ("Remote end closed connection without
         response"), ``"timeout"`` raises `requests.ReadTimeout`.
-        Needs ``requests`` (installed with zeep).
+        Needs ``requests``, which comes with the SOAP extra
+        (``pip install 'crmconnect[eboekhouden]'``).
 
         Example:
             ```python
             transport = zeep.Transport(session=sandbox.requests_session())
             client = zeep.Client(wsdl_path, transport=transport)
             ```
-        """
-        import requests
 
+        Raises:
+            ConfigurationError: ``requests`` is not installed.
+        """
+        try:
+            import requests
+        except ImportError:
+            missing = True
+        else:
+            missing = False
+        if missing:  # raised outside the except: no ImportError chained
+            raise ConfigurationError(
+                "EBoekhoudenSandbox.requests_session() needs requests: "
+                "pip install 'crmconnect[eboekhouden]' (the SOAP extra brings it)"
+            )
         session = requests.Session()
         adapter = _requests_adapter(_Pipeline(self, self.faults, self.stats))
         session.mount("http://", adapter)

@@ -27,9 +27,12 @@ from typing import Literal
 
 import attrs
 
+from ..mapping import VatTable
+
 __all__ = [
     "CATEGORIES",
     "DEMO_VAT_TABLE",
+    "DEMO_VAT_TABLE_TOML",
     "ERROR_TEXTS",
     "MUTATION_KINDS",
     "MUTATION_LIMIT",
@@ -556,7 +559,7 @@ _DEFAULT_CHART = (
     ("9000", "Overige opbrengsten", "VW", "Overig"),
 )
 
-DEMO_VAT_TABLE = """\
+DEMO_VAT_TABLE_TOML = """\
 # The VAT table (crmconnect.mapping.VatTable.from_toml) for the sandbox's default chart.
 [sales]
 nl_high = { vat_code = "HOOG_VERK_21", ledger = "8000" }
@@ -584,9 +587,18 @@ eu_goods = { vat_code = "BI_EU_INK", ledger = "7000" }
 eu_services = { vat_code = "BI_EU_INK", ledger = "4000" }
 export_outside_eu = { vat_code = "BU_EU_INK", ledger = "7000" }
 """
-"""A VAT table in TOML for the sandbox's default chart: every category, sales and purchases.
+"""`DEMO_VAT_TABLE` as TOML text: every category, sales and purchases.
 
-Plain text, so the sandbox needs no mapping code: ``VatTable.from_toml(DEMO_VAT_TABLE)``.
+The starting point of a host's own table file (``VatTable.from_toml(path)``).
+"""
+
+DEMO_VAT_TABLE: VatTable = VatTable.from_toml(DEMO_VAT_TABLE_TOML)
+"""A ready VAT table for the sandbox's default chart: every category, sales and purchases.
+
+Example:
+    ```python
+    books.push_invoices(invoices, DEMO_VAT_TABLE)
+    ```
 """
 
 _FIRST_LEDGER_ID = 2001
