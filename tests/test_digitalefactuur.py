@@ -20,6 +20,7 @@ from crmconnect import (
     ConfigurationError,
     ConflictError,
     ConnectError,
+    MalformedResponseError,
     NotFoundError,
     RemoteValidationError,
     ServerError,
@@ -343,7 +344,7 @@ def test_a_single_relation_without_wrapper_is_one_record() -> None:
         (httpx.Response(400, text="Bad Request"), APIError, None),
         (httpx.Response(403, text="403 verboden"), AuthenticationError, "403"),
         (httpx.Response(502, text="<html>Bad gateway</html>"), ServerError, None),
-        (httpx.Response(200, text="Hallo, dit is geen XML"), APIError, None),
+        (httpx.Response(200, text="Hallo, dit is geen XML"), MalformedResponseError, None),
     ],
 )
 def test_error_answers_are_typed_and_hold_no_secrets(

@@ -4,19 +4,25 @@ Remote quirks handled here:
 
 * both credentials are path segments (``/api/{account_id}/{access_code}/{action}``):
   they are masked in every log line (httpx's own included), ``repr`` and error;
+  the base URL is the API root, ending in ``/api`` (a bare host gets it added);
 * reads are ``GET`` with parameters glued on with ``&`` and no ``?``, so the
   path is built here, each value percent-encoded, never with httpx's ``params``;
 * writes are ``POST`` with one form field ``xml``; every mapped element is
   sent, because whether ``klant_updaten`` clears omitted ones is unknown;
 * an error is a plain-text body starting with three digits, whatever the
-  HTTP status; answers are parsed with defusedxml;
+  HTTP status; a 404 for the URL or the action (not a record) means a wrong
+  base URL, a `ConfigurationError`;
+* every answer is checked against the shape its action must have (root,
+  record and required elements, depth; `ANSWER_ELEMENTS`): anything else, an
+  HTML maintenance page with HTTP 200 included, is a `MalformedResponseError`;
 * ``klanten`` paging is undocumented: pages are read until one is empty or
   repeats an earlier one, up to a hard cap.
 
 Every operation is written once, as a generator that yields the calls it needs
 and receives their answers (httpx's auth-flow pattern); the sync and the async
 client only drive it. Reads are retried; writes never are: a create whose
-answer was lost is looked up by relation number before it is sent again.
+answer was lost or unreadable is looked up by relation number before anything
+else is done.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ import os
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Generator
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Literal, TypeVar
 
 import attrs
 import httpx
 
+from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from .._http import AsyncHTTP, HTTPSettings, SyncHTTP
+from .._model import clean_text
 from .._ratelimit import TokenBucket
 from .._redact import Redactor, mask_secret, protect_library_logs
 from .._retry import RetryPolicy
@@ -43,22 +51,35 @@ from ..errors import (
     ConfigurationError,
     ConnectError,
     CrmConnectError,
+    MalformedResponseError,
     NotFoundError,
     TransportError,
     ValidationError,
 )
-from ._errors import coded_error, parse_http_error
-from ._fields import INVOICE_FIELDS, LINE_FIELDS, RELATION_FIELDS, FieldTable
-from ._models import Invoice, InvoiceLine, PaymentStatus, Relation, relation_fingerprint
-from ._xml import UnsafeXMLError, build, leaves, parse, records
+from ._errors import UnknownRouteError, coded_error, parse_http_error
+from ._fields import ANSWER_ELEMENTS, INVOICE_FIELDS, LINE_FIELDS, RELATION_FIELDS, FieldTable
+from ._models import (
+    ID_LENGTH,
+    NUMBER_LENGTH,
+    Fingerprinter,
+    Invoice,
+    InvoiceLine,
+    PaymentStatus,
+    Relation,
+)
+from ._xml import MalformedAnswer, Record, Shape, build, parse, read
 
 __all__ = ["DEFAULT_URL", "MAX_PAGES", "AsyncDigitaleFactuurClient", "DigitaleFactuurClient"]
 
+SERVICE = "digitalefactuur"
 DEFAULT_URL = "https://administratie.digitalefactuur.nl/api"
+"""DF's API root (documented); the credentials and the action follow it."""
 MAX_PAGES = 1000
 """Hard cap on pages of one listing."""
 DEFAULT_RATE_LIMIT = 10.0
 """Requests per second: DF documents no limit, so the client stays polite."""
+MAX_PAYMENT = Decimal(10) ** 12
+"""Largest part payment sent."""
 
 logger = logging.getLogger("crmconnect.digitalefactuur")
 
@@ -77,7 +98,7 @@ class _Call:
     """Reads are retried; writes (every POST, and deletes) never are."""
 
 
-Flow = Generator[_Call, str, _T]
+Flow = Generator[_Call, Answer, _T]
 
 
 class _DigitaleFactuurBase:
@@ -94,35 +115,54 @@ class _DigitaleFactuurBase:
         rate_limit: float | None,
         relation_fields: FieldTable,
         invoice_fields: FieldTable,
+        answer_elements: FieldTable,
         max_pages: int,
+        max_answer_bytes: int,
     ) -> None:
         self._account = _setting(account_id, "ACCOUNT_ID")
         self._code = _setting(access_code, "ACCESS_CODE")
-        self.base_url = (
-            base_url or os.environ.get("CRMCONNECT_DIGITALEFACTUUR_URL") or DEFAULT_URL
-        ).rstrip("/")
-        self.relation_fields = relation_fields
-        self.invoice_fields = invoice_fields
-        self.max_pages = max_pages
         secrets = [self._account, self._code]
         secrets += [urllib.parse.quote(s, safe="") for s in secrets]
         self._redact = Redactor(secrets)
         protect_library_logs(secrets, ("httpx",))  # httpx logs every URL at INFO
+        self.base_url = _api_root(
+            base_url or os.environ.get("CRMCONNECT_DIGITALEFACTUUR_URL") or DEFAULT_URL,
+            self._redact,
+        )
+        self.relation_fields = relation_fields
+        self.invoice_fields = invoice_fields
+        self.answer_elements = answer_elements
+        self.max_pages = max_pages
+        self._id = answer_elements.element("id")
+        self._relations = Shape(
+            relation_fields.record,
+            frozenset({answer_elements.element("relation_list")}),
+            (self._id,),
+        )
+        self._invoices = Shape(
+            invoice_fields.record,
+            frozenset({answer_elements.element("invoice_list")}),
+            (self._id,),
+            lines=LINE_FIELDS.record,
+        )
+        self._written = Shape(answer_elements.element("written"), required=(self._id,))
+        self._fingerprint = Fingerprinter(relation_fields)
         tables = (relation_fields, invoice_fields, LINE_FIELDS)
         account, code = (urllib.parse.quote(s, safe="") for s in (self._account, self._code))
         self._settings = HTTPSettings(
-            service="digitalefactuur",
+            service=SERVICE,
             base_url=f"{self.base_url}/{account}/{code}",
             error_parser=functools.partial(_parse_answer, tables=tables),
             headers={"Accept": "application/xml, text/xml, text/plain"},
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
             limiter=TokenBucket(rate_limit),
+            max_answer_bytes=max_answer_bytes,
         )
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(base_url={self.base_url!r}, "
+            f"{type(self).__name__}(base_url={self._redact(self.base_url)!r}, "
             f"account_id={mask_secret(self._account)!r}, access_code={mask_secret(self._code)!r})"
         )
 
@@ -143,59 +183,99 @@ class _DigitaleFactuurBase:
         body = urllib.parse.urlencode({"xml": call.xml}).encode("ascii")
         return body, {"Content-Type": "application/x-www-form-urlencoded"}
 
-    def _root(self, text: str, action: str) -> ET.Element:
-        try:
-            root = parse(text)
-        except UnsafeXMLError as error:
-            raise APIError(
-                f"DigitaleFactuur {action}: refused an answer with a DTD or entities ({error})",
-                service="digitalefactuur",
-                context={"action": action},
-            ) from None
-        if root is None:
-            excerpt = self._redact(" ".join(text.split())[:200]) or "(empty body)"
-            raise APIError(
-                f"DigitaleFactuur {action}: the answer is neither XML nor an error code",
-                service="digitalefactuur",
-                remote_message=excerpt,
-                context={"action": action, "body": excerpt},
+    def _answer(self, response: httpx.Response) -> Answer:
+        return Answer.of(response, service=SERVICE, redact=self._redact)
+
+    def _wrong_url(self, error: UnknownRouteError, action: str) -> ConfigurationError:
+        """An unknown URL or action: the base URL is wrong, not the record missing."""
+        said = error.remote_message or "404"
+        return self._redact.scrub(
+            ConfigurationError(
+                f"DigitaleFactuur does not know the URL of {action!r} ({said}): check base_url "
+                f"{self.base_url!r}; it must be the API root, ending in /api (e.g. {DEFAULT_URL})"
             )
-        return root
+        )
+
+    def _read(self, answer: Answer, shape: Shape, action: str) -> list[Record]:
+        """The records of an answer, or a `MalformedResponseError` naming the action."""
+        try:
+            return read(answer.body, shape)
+        except MalformedAnswer as malformed:
+            reason = str(malformed)
+        raise self._malformed(answer, action, reason)
+
+    def _malformed(self, answer: Answer, action: str, reason: str) -> MalformedResponseError:
+        error = answer.malformed(f"{action}: {reason}")
+        error.context["action"] = action
+        return error
+
+    def _built(self, answer: Answer, action: str, build: Callable[[], _T]) -> _T:
+        """A model from an answer's record; a refused value is a malformed answer."""
+        try:
+            return build()
+        except ValidationError as refused:
+            reason = f"{refused.field}: {refused.reason}"
+        raise self._malformed(answer, action, reason)
+
+    def _written_id(self, answer: Answer, action: str, expected: str | None = None) -> str:
+        """The ID a write's answer names: a bare number, or the ``id`` of a written record.
+
+        Assumption: what DF answers to a write is undocumented (a bare number,
+        or ``<klant><id>N</id></klant>`` as the sandbox does).
+        """
+        text = answer.body.strip()
+        if text.isdigit() and len(text) <= ID_LENGTH:
+            found = text.decode() if isinstance(text, bytes) else text
+        else:
+            records = self._read(answer, self._written, action)
+            if len(records) != 1:
+                raise self._malformed(answer, action, f"{len(records)} records, not one")
+            found = records[0].elements[self._id]
+        if expected is not None and found != expected:
+            raise self._malformed(answer, action, f"the answer names ID {found}, not {expected}")
+        return found
 
     # -- relations ----------------------------------------------------------------
 
     def _pages(
-        self, action: str, params: tuple[tuple[str, str], ...], read: Callable[[str], list[_T]]
+        self,
+        action: str,
+        params: tuple[tuple[str, str], ...],
+        read: Callable[[Answer], list[_T]],
     ) -> Flow[list[_T]]:
         """Every record over the pages, until one is empty or repeats (at most ``max_pages``)."""
         found: list[_T] = []
         seen: set[int] = set()
         for page in range(1, self.max_pages + 1):
-            text = yield _Call("GET", action, (*params, ("page", str(page))))
-            batch = read(text)
-            if not batch or hash(text) in seen:
+            answer = yield _Call("GET", action, (*params, ("page", str(page))))
+            batch = read(answer)
+            if not batch or hash(answer.body) in seen:
                 return found  # an empty page, or one seen before: the service ignores "page"
-            seen.add(hash(text))
+            seen.add(hash(answer.body))
             found.extend(batch)
-        raise APIError(
-            f"DigitaleFactuur {action}: more than {self.max_pages} pages; stopped",
-            service="digitalefactuur",
-        )
+        raise self._redact.scrub(
+            APIError(f"DigitaleFactuur {action}: more than {self.max_pages} pages; stopped",
+                     service=SERVICE)
+        )  # fmt: skip
 
-    def _read_relations(self, text: str) -> list[Relation]:
-        table = self.relation_fields
+    def _read_relations(self, answer: Answer) -> list[Relation]:
+        table, id_element = self.relation_fields, self._id
         return [
-            Relation.from_elements(leaves(r), table) for r in records(self._root(text, "klanten"))
+            self._built(
+                answer,
+                "klanten",
+                functools.partial(Relation.from_elements, r.elements, table, id_element),
+            )
+            for r in self._read(answer, self._relations, "klanten")
         ]
 
-    def _read_fingerprints(self, text: str) -> list[tuple[str, str]]:
-        by_element = self.relation_fields.by_element
-        snapshot = []
-        for record in records(self._root(text, "klanten")):
-            elements = leaves(record)
-            values = {by_element[k]: v for k, v in elements.items() if k in by_element}
-            snapshot.append((elements.get("id", ""), relation_fingerprint(values)))
-        return snapshot
+    def _read_fingerprints(self, answer: Answer) -> list[tuple[str, str]]:
+        """``(id, fingerprint)`` per relation: checked like any answer, no model built."""
+        fingerprint, id_element = self._fingerprint, self._id
+        return [
+            (r.elements[id_element], fingerprint(r.elements))
+            for r in self._read(answer, self._relations, "klanten")
+        ]
 
     def _relations_flow(self) -> Flow[list[Relation]]:
         return (yield from self._pages("klanten", (), self._read_relations))
@@ -204,53 +284,75 @@ class _DigitaleFactuurBase:
         pairs = yield from self._pages("klanten", (), self._read_fingerprints)
         return dict(pairs)
 
-    def _relation_flow(self, relation_id: str) -> Flow[Relation | None]:
+    def _relation_flow(self, relation_id: int | str) -> Flow[Relation | None]:
+        wanted = _key(relation_id, "relation_id", ID_LENGTH)
         # Assumption: "klanten&klanten_id=ID" reads one relation, as facturen_id does for invoices.
         try:
-            text = yield _Call("GET", "klanten", (("klanten_id", relation_id),))
+            answer = yield _Call("GET", "klanten", (("klanten_id", wanted),))
         except NotFoundError:
             return None
-        return next((r for r in self._read_relations(text) if r.id == relation_id), None)
+        return next((r for r in self._read_relations(answer) if r.id == wanted), None)
 
-    def _by_number_flow(self, number: str) -> Flow[Relation | None]:
+    def _by_number_flow(self, number: int | str) -> Flow[Relation | None]:
+        wanted = _key(number, "number", NUMBER_LENGTH)
         # DF documents no filter on klanten: the number is looked up in the full list.
         listed = yield from self._relations_flow()
-        return next((r for r in listed if r.number == number), None)
+        return next((r for r in listed if r.number == wanted), None)
 
     def _create_flow(self, relation: Relation) -> Flow[Relation]:
+        relation = _revalidated(relation)
         if relation.id:
             raise ValidationError("id", relation.id, "a relation to create has no ID yet")
-        if not relation.number:
+        number = relation.number
+        if not number:
             raise ValidationError(
-                "number", relation.number, "a relation needs a number: it finds a lost create"
+                "number", number, "a relation needs a number: it finds a lost create"
             )
         call = _Call("POST", "klant_aanmaken", xml=self._relation_xml(relation), read=False)
-        try:
-            text = yield call
-        except ConnectError:
-            raise  # never sent
-        except TransportError:
-            # Ambiguous: DF may have created it. Look before sending it again.
-            found = yield from self._by_number_flow(relation.number)
+        answer, trouble = yield from _attempt(call)
+        if isinstance(trouble, TransportError):
+            # Lost on the way: DF may have created it. Look before sending it again.
+            found = yield from self._by_number_flow(number)
             if found is not None:
                 logger.info("a lost klant_aanmaken had created the relation; not sent again")
                 return found
-            text = yield call
-        new_id = _created_id(text, self._root)
-        if new_id is None:  # the answer names no ID: find it by number
-            found = yield from self._by_number_flow(relation.number)
-            new_id = found.id if found else None
-        return relation.model_copy(update={"id": new_id})
+            answer, trouble = yield from _attempt(call)
+        if answer is not None:
+            new_id, trouble = self._written_or_error(answer, call.action)
+            if new_id is not None:
+                return relation.model_copy(update={"id": new_id})
+        # Lost or unreadable: whether DF created it is unknown. Look it up; never create again.
+        found = yield from self._by_number_flow(number)
+        if found is not None:
+            logger.info("an unanswered klant_aanmaken had created the relation")
+            return found
+        if trouble is None:  # pragma: no cover (no ID comes with an error)
+            raise AssertionError("a create without an ID and without an error")
+        if isinstance(trouble, APIError):
+            trouble.context["looked_up"] = "DF's list does not hold the number: not created"
+        raise trouble
+
+    def _written_or_error(
+        self, answer: Answer, action: str
+    ) -> tuple[str | None, MalformedResponseError | None]:
+        try:
+            return self._written_id(answer, action), None
+        except MalformedResponseError as unreadable:
+            return None, unreadable
 
     def _relation_xml(self, relation: Relation) -> str:
         return build(self.relation_fields.record, relation.to_elements(self.relation_fields))
 
     def _update_flow(self, relation: Relation) -> Flow[None]:
+        relation = _revalidated(relation)
         if not relation.id:
             raise ValidationError("id", relation.id, "updating needs the relation's DF ID")
-        yield _Call("POST", "klant_updaten", xml=self._relation_xml(relation), read=False)
+        call = _Call("POST", "klant_updaten", xml=self._relation_xml(relation), read=False)
+        answer = yield call
+        self._written_id(answer, call.action, expected=relation.id)
 
     def _upsert_flow(self, relation: Relation) -> Flow[Relation]:
+        relation = _revalidated(relation)
         if not relation.number:
             raise ValidationError("number", relation.number, "upserting goes by relation number")
         existing = yield from self._by_number_flow(relation.number)
@@ -260,107 +362,198 @@ class _DigitaleFactuurBase:
         yield from self._update_flow(updated)
         return updated
 
-    def _delete_flow(self, relation_id: str) -> Flow[None]:
-        yield _Call("GET", "klant_verwijderen", (("klanten_id", relation_id),), read=False)
+    def _delete_flow(self, relation_id: int | str) -> Flow[None]:
+        wanted = _key(relation_id, "relation_id", ID_LENGTH)
+        call = _Call("GET", "klant_verwijderen", (("klanten_id", wanted),), read=False)
+        answer = yield call
+        self._written_id(answer, call.action, expected=wanted)
 
-    def _raw_flow(self, relation_id: str | None) -> Flow[str]:
-        params = (("klanten_id", relation_id),) if relation_id else (("page", "1"),)
-        text = yield _Call("GET", "klanten", params)
-        found = records(self._root(text, "klanten"))
-        if relation_id:
-            found = [r for r in found if leaves(r).get("id") == relation_id]
-        if not found:
-            raise NotFoundError(
-                "DigitaleFactuur has no relation to show", service="digitalefactuur"
+    def _raw_flow(self, relation_id: int | str | None) -> Flow[str]:
+        wanted = None if relation_id is None else _key(relation_id, "relation_id", ID_LENGTH)
+        params = (("klanten_id", wanted),) if wanted else (("page", "1"),)
+        answer = yield _Call("GET", "klanten", params)
+        ids = [r.elements[self._id] for r in self._read(answer, self._relations, "klanten")]
+        if wanted is None and ids:
+            wanted = ids[0]
+        if wanted not in ids:
+            raise self._redact.scrub(
+                NotFoundError("DigitaleFactuur has no relation to show", service=SERVICE)
             )
-        ET.indent(found[0])
-        return ET.tostring(found[0], encoding="unicode")
+        root = parse(answer.body)
+        record = next(
+            element
+            for element in (root, *root)
+            if element.tag == self._relations.record
+            and element.findtext(self._id, "").strip() == wanted
+        )
+        ET.indent(record)
+        return ET.tostring(record, encoding="unicode")
 
     # -- invoices -----------------------------------------------------------------
 
-    def _read_invoices(self, text: str) -> list[Invoice]:
-        return [self._invoice(r) for r in records(self._root(text, "facturen"))]
+    def _read_invoices(self, answer: Answer) -> list[Invoice]:
+        return [
+            self._built(answer, "facturen", functools.partial(self._invoice, r))
+            for r in self._read(answer, self._invoices, "facturen")
+        ]
 
-    def _invoice(self, record: ET.Element) -> Invoice:
+    def _invoice(self, record: Record) -> Invoice:
         by_element = self.invoice_fields.by_element
-        values: dict[str, object] = {"id": None, "unknown": {}}
+        values: dict[str, object] = {"id": record.elements[self._id]}
         unknown: dict[str, str] = {}
-        for element, text in leaves(record).items():
-            if element == "id":
-                values["id"] = text
-            elif element in by_element:
+        for element, text in record.elements.items():
+            if element in by_element:
                 values[by_element[element]] = text
-            else:
+            elif element != self._id:
                 unknown[element] = text
         lines_by = LINE_FIELDS.by_element
         lines = [
-            InvoiceLine.model_validate(
-                {lines_by[k]: v for k, v in leaves(line).items() if k in lines_by}
-            )
-            for line in record.iter(LINE_FIELDS.record)
+            InvoiceLine.model_validate({lines_by[k]: v for k, v in line.items() if k in lines_by})
+            for line in record.lines
         ]
         return Invoice.model_validate({**values, "unknown": unknown, "lines": lines})
 
     def _invoices_flow(
-        self, status: PaymentStatus | str | None, number: str | None
+        self, status: PaymentStatus | str | None, number: int | str | None
     ) -> Flow[list[Invoice]]:
         params: list[tuple[str, str]] = []
         if status is not None:
-            params.append(("betaalstatus", PaymentStatus(status).value))
+            params.append(("betaalstatus", _status(status).value))
         if number is not None:
-            params.append(("factuurnummer", number))
+            params.append(("factuurnummer", _key(number, "number", NUMBER_LENGTH)))
         return (yield from self._pages("facturen", tuple(params), self._read_invoices))
 
-    def _invoice_flow(self, invoice_id: str) -> Flow[Invoice | None]:
+    def _invoice_flow(self, invoice_id: int | str) -> Flow[Invoice | None]:
+        wanted = _key(invoice_id, "invoice_id", ID_LENGTH)
         try:
-            text = yield _Call("GET", "facturen", (("facturen_id", invoice_id),))
+            answer = yield _Call("GET", "facturen", (("facturen_id", wanted),))
         except NotFoundError:
             return None
-        return next((i for i in self._read_invoices(text) if i.id == invoice_id), None)
+        return next((i for i in self._read_invoices(answer) if i.id == wanted), None)
 
     def _payment_flow(
-        self, invoice_id: str, date: dt.date | None, amount: Decimal | None
+        self, invoice_id: int | str, date: dt.date | None, amount: Decimal | str | int | None
     ) -> Flow[None]:
-        elements = [("id", invoice_id), ("datum", (date or dt.date.today()).isoformat())]
+        wanted = _key(invoice_id, "invoice_id", ID_LENGTH)
+        if date is not None and not isinstance(date, dt.date):
+            raise ValidationError("date", date, "must be a datetime.date")
+        elements = [("id", wanted), ("datum", (date or dt.date.today()).isoformat())]
         if amount is not None:  # a part payment
-            elements += [("deelbetaling", "1"), ("voldaan", f"{Decimal(amount):.2f}")]
-        yield _Call(
+            elements += [("deelbetaling", "1"), ("voldaan", f"{_payment(amount):.2f}")]
+        call = _Call(
             "POST", "factuur_betaling_verwerken", xml=build("factuur", elements), read=False
         )
+        answer = yield call
+        self._paid_invoice(answer, call.action, wanted)
 
-    def _undo_payment_flow(self, invoice_id: str) -> Flow[None]:
-        xml = build("factuur", [("id", invoice_id)])
-        yield _Call("POST", "factuur_betaling_ongedaan_maken", xml=xml, read=False)
+    def _undo_payment_flow(self, invoice_id: int | str) -> Flow[None]:
+        wanted = _key(invoice_id, "invoice_id", ID_LENGTH)
+        xml = build("factuur", [("id", wanted)])
+        call = _Call("POST", "factuur_betaling_ongedaan_maken", xml=xml, read=False)
+        answer = yield call
+        self._paid_invoice(answer, call.action, wanted)
+
+    def _paid_invoice(self, answer: Answer, action: str, invoice_id: str) -> None:
+        """A payment's answer must be the invoice. Assumption: DF's is undocumented."""
+        records = self._read(answer, self._invoices, action)
+        if not any(r.elements[self._id] == invoice_id for r in records):
+            raise self._malformed(answer, action, f"the answer does not hold invoice {invoice_id}")
+
+
+def _attempt(call: _Call) -> Flow[tuple[Answer | None, CrmConnectError | None]]:
+    """Send a write; a lost or unreadable answer is returned, not raised (it needs a look-up)."""
+    try:
+        return (yield call), None
+    except ConnectError:
+        raise  # never sent: nothing to look up
+    except (TransportError, MalformedResponseError) as error:
+        return None, error
 
 
 def _setting(value: str | None, name: str) -> str:
     found = value or os.environ.get(f"CRMCONNECT_DIGITALEFACTUUR_{name}")
+    what = name.lower().replace("_", " ")
     if not found:
         raise ConfigurationError(
-            f"no DigitaleFactuur {name.lower().replace('_', ' ')}: pass it or set "
-            f"CRMCONNECT_DIGITALEFACTUUR_{name}"
+            f"no DigitaleFactuur {what}: pass it or set CRMCONNECT_DIGITALEFACTUUR_{name}"
         )
-    if "/" in found or not found.strip():
-        raise ConfigurationError(
-            f"the DigitaleFactuur {name.lower().replace('_', ' ')} is malformed"
-        )
+    if (
+        not isinstance(found, str)
+        or "/" in found
+        or not found.strip()
+        or clean_text(found) != found
+    ):
+        raise ConfigurationError(f"the DigitaleFactuur {what} is malformed")
     return found
 
 
-def _created_id(text: str, root_of: Callable[[str, str], ET.Element]) -> str | None:
-    """The new ID in a create's answer: a bare number, or an ``<id>`` anywhere in XML.
+def _api_root(url: str, redact: Redactor) -> str:
+    """The base URL: DF's API root, which ends in ``/api`` (``…/api/{account}/{code}/{action}``).
 
-    Assumption: what a successful ``klant_aanmaken`` returns is undocumented.
+    A URL without a path (``https://administratie.digitalefactuur.nl``, a
+    sandbox's root) gets ``/api``: the documented URL pattern puts it right
+    after the host. Any other path must end in ``/api``; credentials never go in it.
     """
-    stripped = text.strip()
-    if stripped.isdigit():
-        return stripped
-    if not stripped:
-        return None
-    root = root_of(stripped, "klant_aanmaken")
-    found = root if root.tag == "id" else root.find(".//id")
-    value = (found.text or "").strip() if found is not None else ""
-    return value or None
+    url = url.strip().rstrip("/")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        reason = "is not an http(s) URL"
+    elif parsed.query or parsed.fragment:
+        reason = "has a query or fragment"
+    elif not parsed.path.strip("/"):
+        return f"{url}/api"
+    elif parsed.path.endswith("/api"):
+        return url
+    else:
+        reason = "does not end in /api (the account id and access code are separate settings)"
+    raise ConfigurationError(
+        f"base_url {redact(url)!r} {reason}: it is DigitaleFactuur's API root, e.g. {DEFAULT_URL}"
+    )
+
+
+def _key(value: object, field: str, length: int) -> str:
+    """An ID or number for the wire: an int or its text, visible, at most ``length`` long."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValidationError(field, value, "must be a number or its text")
+    if isinstance(value, int) and value < 0:
+        raise ValidationError(field, value, "is negative")
+    text = clean_text(str(value)).strip()
+    if not text:
+        raise ValidationError(field, value, "holds no visible character")
+    if len(text) > length:
+        raise ValidationError(field, value, f"is {len(text)} characters long; at most {length} fit")
+    return text
+
+
+def _status(value: PaymentStatus | str) -> PaymentStatus:
+    try:
+        return PaymentStatus(value)
+    except ValueError:
+        known = ", ".join(status.value for status in PaymentStatus)
+        error = ValidationError("status", value, f"must be one of {known}")
+    raise error
+
+
+def _payment(value: Decimal | str | int) -> Decimal:
+    try:
+        amount = Decimal(value) if isinstance(value, Decimal | str | int) else None
+    except (InvalidOperation, ValueError):
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 < amount < MAX_PAYMENT:
+        raise ValidationError(
+            "amount", value, f"must be an amount above 0 and below {MAX_PAYMENT:,}"
+        )
+    return amount
+
+
+def _revalidated(relation: Relation) -> Relation:
+    """The relation checked again: ``model_copy(update=...)`` skips validation."""
+    if not isinstance(relation, Relation):
+        raise ValidationError("relation", type(relation).__name__, "must be a Relation")
+    return Relation.model_validate(relation.model_dump())
 
 
 def _parse_answer(
@@ -380,13 +573,19 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
     Args:
         account_id: The account id. Falls back to ``CRMCONNECT_DIGITALEFACTUUR_ACCOUNT_ID``.
         access_code: The access code, the "toegangscode" (``..._ACCESS_CODE``).
-        base_url: The API root (``..._URL``), e.g. a sandbox on loopback.
+        base_url: DF's API root, ending in ``/api`` (``..._URL``; default
+            `DEFAULT_URL`), e.g. ``http://127.0.0.1:8125/api`` for a sandbox. A URL
+            without a path gets ``/api`` added; any other path must end in it. The
+            credentials are never part of it: the client adds them.
         timeout: Seconds per request.
         max_retries: Retries of reads after transport or server errors.
         rate_limit: Requests per second at most; ``None`` for no limit.
         relation_fields: The element names of relations (see `RELATION_FIELDS`).
         invoice_fields: The element names of invoices (see `INVOICE_FIELDS`).
+        answer_elements: The root elements of DF's answers (see `ANSWER_ELEMENTS`).
         max_pages: Hard cap on pages of one listing.
+        max_answer_bytes: The largest answer read; a larger one is a
+            `MalformedResponseError` (16 MiB by default).
         http_client: An `httpx.Client` to use (borrowed, never closed here).
         transport: An httpx transport for a client created here (e.g. a sandbox's).
 
@@ -409,7 +608,9 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         rate_limit: float | None = DEFAULT_RATE_LIMIT,
         relation_fields: FieldTable = RELATION_FIELDS,
         invoice_fields: FieldTable = INVOICE_FIELDS,
+        answer_elements: FieldTable = ANSWER_ELEMENTS,
         max_pages: int = MAX_PAGES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -422,7 +623,9 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
             rate_limit=rate_limit,
             relation_fields=relation_fields,
             invoice_fields=invoice_fields,
+            answer_elements=answer_elements,
             max_pages=max_pages,
+            max_answer_bytes=max_answer_bytes,
         )
         self._http = SyncHTTP(
             self._settings, self._redact, http_client=http_client, transport=transport
@@ -443,22 +646,32 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         try:
             call = next(flow)
             while True:
-                try:
-                    text = self._send(call)
-                except CrmConnectError as error:
-                    call = flow.throw(error)
+                outcome = self._send(call)
+                # Thrown outside any except block: nothing is chained to what the flow raises.
+                if isinstance(outcome, CrmConnectError):
+                    call = flow.throw(outcome)
                 else:
-                    call = flow.send(text)
+                    call = flow.send(outcome)
         except StopIteration as done:
             result: _T = done.value
             return result
 
-    def _send(self, call: _Call) -> str:
+    def _send(self, call: _Call) -> Answer | CrmConnectError:
+        """The answer to a call, or the error it met (handed to the flow, not raised)."""
         content, headers = self._form(call)
-        response = self._http.request(
-            call.method, self._path(call), content=content, headers=headers, idempotent=call.read
-        )
-        return response.text
+        try:
+            response = self._http.request(
+                call.method,
+                self._path(call),
+                content=content,
+                headers=headers,
+                idempotent=call.read,
+            )
+        except UnknownRouteError as unknown:
+            return self._wrong_url(unknown, call.action)
+        except CrmConnectError as error:
+            return error
+        return self._answer(response)
 
     def relations(self) -> list[Relation]:
         """Every relation (``klanten``), over all pages."""
@@ -468,11 +681,11 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         """``{DF id: fingerprint}`` of every relation, for change detection (no models built)."""
         return self._run(self._snapshot_flow())
 
-    def relation(self, relation_id: str) -> Relation | None:
+    def relation(self, relation_id: int | str) -> Relation | None:
         """One relation by DF ID, or ``None``."""
         return self._run(self._relation_flow(relation_id))
 
-    def relation_by_number(self, number: str) -> Relation | None:
+    def relation_by_number(self, number: int | str) -> Relation | None:
         """The relation with this relation number, or ``None`` (reads the list)."""
         return self._run(self._by_number_flow(number))
 
@@ -499,11 +712,11 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         """Create or update by relation number; returns the relation with its DF ID."""
         return self._run(self._upsert_flow(relation))
 
-    def delete_relation(self, relation_id: str) -> None:
+    def delete_relation(self, relation_id: int | str) -> None:
         """Delete a relation (``klant_verwijderen``). Not retried."""
         self._run(self._delete_flow(relation_id))
 
-    def raw_relation_xml(self, relation_id: str | None = None) -> str:
+    def raw_relation_xml(self, relation_id: int | str | None = None) -> str:
         """The XML of one relation as DF sends it (the first one when no ID is given).
 
         For checking the assumed element names against a live account.
@@ -511,17 +724,21 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         return self._run(self._raw_flow(relation_id))
 
     def invoices(
-        self, *, status: PaymentStatus | str | None = None, number: str | None = None
+        self, *, status: PaymentStatus | str | None = None, number: int | str | None = None
     ) -> list[Invoice]:
         """Invoices (``facturen``), over all pages, by payment status or invoice number."""
         return self._run(self._invoices_flow(status, number))
 
-    def invoice(self, invoice_id: str) -> Invoice | None:
+    def invoice(self, invoice_id: int | str) -> Invoice | None:
         """One invoice by DF ID, or ``None``."""
         return self._run(self._invoice_flow(invoice_id))
 
     def record_payment(
-        self, invoice_id: str, *, date: dt.date | None = None, amount: Decimal | None = None
+        self,
+        invoice_id: int | str,
+        *,
+        date: dt.date | None = None,
+        amount: Decimal | str | int | None = None,
     ) -> None:
         """Register a payment (``factuur_betaling_verwerken``): in full, or ``amount`` of it.
 
@@ -529,7 +746,7 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         """
         self._run(self._payment_flow(invoice_id, date, amount))
 
-    def undo_payment(self, invoice_id: str) -> None:
+    def undo_payment(self, invoice_id: int | str) -> None:
         """Undo the payments of an invoice (``factuur_betaling_ongedaan_maken``)."""
         self._run(self._undo_payment_flow(invoice_id))
 
@@ -555,7 +772,9 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
         rate_limit: float | None = DEFAULT_RATE_LIMIT,
         relation_fields: FieldTable = RELATION_FIELDS,
         invoice_fields: FieldTable = INVOICE_FIELDS,
+        answer_elements: FieldTable = ANSWER_ELEMENTS,
         max_pages: int = MAX_PAGES,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -568,7 +787,9 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
             rate_limit=rate_limit,
             relation_fields=relation_fields,
             invoice_fields=invoice_fields,
+            answer_elements=answer_elements,
             max_pages=max_pages,
+            max_answer_bytes=max_answer_bytes,
         )
         self._http = AsyncHTTP(
             self._settings, self._redact, http_client=http_client, transport=transport
@@ -588,22 +809,31 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
         try:
             call = next(flow)
             while True:
-                try:
-                    text = await self._send(call)
-                except CrmConnectError as error:
-                    call = flow.throw(error)
+                outcome = await self._send(call)
+                if isinstance(outcome, CrmConnectError):
+                    call = flow.throw(outcome)
                 else:
-                    call = flow.send(text)
+                    call = flow.send(outcome)
         except StopIteration as done:
             result: _T = done.value
             return result
 
-    async def _send(self, call: _Call) -> str:
+    async def _send(self, call: _Call) -> Answer | CrmConnectError:
+        """The answer to a call, or the error it met (handed to the flow, not raised)."""
         content, headers = self._form(call)
-        response = await self._http.request(
-            call.method, self._path(call), content=content, headers=headers, idempotent=call.read
-        )
-        return response.text
+        try:
+            response = await self._http.request(
+                call.method,
+                self._path(call),
+                content=content,
+                headers=headers,
+                idempotent=call.read,
+            )
+        except UnknownRouteError as unknown:
+            return self._wrong_url(unknown, call.action)
+        except CrmConnectError as error:
+            return error
+        return self._answer(response)
 
     async def relations(self) -> list[Relation]:
         """Every relation (see `DigitaleFactuurClient.relations`)."""
@@ -613,11 +843,11 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
         """``{DF id: fingerprint}`` of every relation."""
         return await self._run(self._snapshot_flow())
 
-    async def relation(self, relation_id: str) -> Relation | None:
+    async def relation(self, relation_id: int | str) -> Relation | None:
         """One relation by DF ID, or ``None``."""
         return await self._run(self._relation_flow(relation_id))
 
-    async def relation_by_number(self, number: str) -> Relation | None:
+    async def relation_by_number(self, number: int | str) -> Relation | None:
         """The relation with this relation number, or ``None``."""
         return await self._run(self._by_number_flow(number))
 
@@ -633,30 +863,34 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
         """Create or update by relation number."""
         return await self._run(self._upsert_flow(relation))
 
-    async def delete_relation(self, relation_id: str) -> None:
+    async def delete_relation(self, relation_id: int | str) -> None:
         """Delete a relation. Not retried."""
         await self._run(self._delete_flow(relation_id))
 
-    async def raw_relation_xml(self, relation_id: str | None = None) -> str:
+    async def raw_relation_xml(self, relation_id: int | str | None = None) -> str:
         """The XML of one relation as DF sends it."""
         return await self._run(self._raw_flow(relation_id))
 
     async def invoices(
-        self, *, status: PaymentStatus | str | None = None, number: str | None = None
+        self, *, status: PaymentStatus | str | None = None, number: int | str | None = None
     ) -> list[Invoice]:
         """Invoices, over all pages, by payment status or invoice number."""
         return await self._run(self._invoices_flow(status, number))
 
-    async def invoice(self, invoice_id: str) -> Invoice | None:
+    async def invoice(self, invoice_id: int | str) -> Invoice | None:
         """One invoice by DF ID, or ``None``."""
         return await self._run(self._invoice_flow(invoice_id))
 
     async def record_payment(
-        self, invoice_id: str, *, date: dt.date | None = None, amount: Decimal | None = None
+        self,
+        invoice_id: int | str,
+        *,
+        date: dt.date | None = None,
+        amount: Decimal | str | int | None = None,
     ) -> None:
         """Register a payment, in full or ``amount`` of it. Not retried."""
         await self._run(self._payment_flow(invoice_id, date, amount))
 
-    async def undo_payment(self, invoice_id: str) -> None:
+    async def undo_payment(self, invoice_id: int | str) -> None:
         """Undo the payments of an invoice."""
         await self._run(self._undo_payment_flow(invoice_id))

@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ._fields import FieldTable
 
-__all__ = ["ERROR_CODES", "coded_error", "parse_http_error"]
+__all__ = ["ERROR_CODES", "UNKNOWN_ROUTE", "UnknownRouteError", "coded_error", "parse_http_error"]
 
 _CODED = re.compile(r"^\s*(\d{3})(?!\d)[\s:.\-]*(.*)$", re.DOTALL)
 
@@ -46,6 +46,23 @@ ERROR_CODES: dict[str, type[APIError]] = {
 Assumption: DF's codes are not public; these follow HTTP's meaning of the
 same numbers (the sandbox answers them). Unknown codes are a plain `APIError`.
 """
+
+
+UNKNOWN_ROUTE = ("onbekende url", "onbekende actie")
+"""How a ``404`` text starts when the URL or the action is unknown, not the record.
+
+Assumption: the reference documents no error texts; these are the sandbox's.
+A ``404`` with HTTP status 404 and no three-digit code in its body (a web
+server's page) means the same: the URL does not lead to DF's API.
+"""
+
+
+class UnknownRouteError(APIError):
+    """A 404 for the URL or the action, not for a record: the base URL is wrong.
+
+    The client turns it into a `crmconnect.errors.ConfigurationError` naming
+    ``base_url``; it is never a `NotFoundError`, which would read as "no such record".
+    """
 
 
 def _excerpt(text: str, limit: int = 200) -> str:
@@ -73,6 +90,8 @@ def coded_error(
         "remote_message": detail,
         "context": {"action": action},
     }
+    if code == "404" and detail.casefold().startswith(UNKNOWN_ROUTE):
+        return UnknownRouteError(message, **kwargs)
     kind = ERROR_CODES.get(code, APIError)
     if kind is RemoteValidationError:
         return RemoteValidationError(message, field=_field_in(detail, tables), **kwargs)
@@ -103,6 +122,9 @@ def parse_http_error(response: httpx.Response, redact: Redactor) -> APIError | N
     found = _CODED.match(text)
     code = found.group(1) if found else None
     message = redact(f"DigitaleFactuur answered HTTP {status}: {_excerpt(text)}")
+    detail = found.group(2) if found else ""
+    if status == 404 and (code is None or detail.casefold().startswith(UNKNOWN_ROUTE)):
+        return UnknownRouteError(message, code=code, **kwargs)
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return RateLimitError(message, retry_after=retry_after, code=code, **kwargs)

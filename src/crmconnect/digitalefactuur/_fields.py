@@ -25,7 +25,14 @@ import attrs
 
 from ..errors import ConfigurationError
 
-__all__ = ["INVOICE_FIELDS", "LINE_FIELDS", "RELATION_FIELDS", "FieldSpec", "FieldTable"]
+__all__ = [
+    "ANSWER_ELEMENTS",
+    "INVOICE_FIELDS",
+    "LINE_FIELDS",
+    "RELATION_FIELDS",
+    "FieldSpec",
+    "FieldTable",
+]
 
 
 @attrs.frozen
@@ -184,3 +191,26 @@ LINE_FIELDS = FieldTable(
     ],
 )
 """An invoice line (``<factuurregel>``); ``btw`` is a fraction (``0.210``)."""
+
+ANSWER_ELEMENTS = FieldTable(
+    "answers",
+    [
+        _spec("relation_list", "klanten", assumed=True),
+        _spec("invoice_list", "facturen", assumed=True),
+        _spec("written", "klant", assumed=True),
+        _spec("id", "id"),
+    ],
+)
+"""The elements of DF's answers that every answer is checked against.
+
+``relation_list`` and ``invoice_list`` hold the records of ``klanten`` and
+``facturen`` (whose record elements are `RELATION_FIELDS.record` and
+`INVOICE_FIELDS.record`); a root that is the record element itself is one
+record. ``written`` is the root of the answer to ``klant_aanmaken``,
+``klant_updaten`` and ``klant_verwijderen``; ``id`` the element every record
+and every such answer must hold. No public source shows DF's answers (only
+``<producten>`` children in a product list, and ``<id>`` inside ``<klant>`` in
+``klant_updaten``), so the root names are assumptions: correct them like the
+field tables, e.g. ``ANSWER_ELEMENTS.override({"relation_list": "xml"})`` or
+an ``[answers]`` table in the TOML file.
+"""

@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
+from .._model import Model, clean_text, key, text
+from .._model import Text as CleanText
 from ._fields import RELATION_FIELDS, FieldTable
 
 __all__ = [
+    "ID_LENGTH",
+    "NUMBER_LENGTH",
+    "TEXT_LENGTH",
+    "Fingerprinter",
     "Invoice",
     "InvoiceLine",
     "PaymentStatus",
@@ -34,6 +40,15 @@ __all__ = [
     "parse_date",
     "relation_fingerprint",
 ]
+
+ID_LENGTH = 20
+"""Longest DF ID accepted: DF's IDs are numbers (``133366``), and 20 digits hold any 64-bit one."""
+NUMBER_LENGTH = 32
+"""Longest relation or invoice number. Assumption: DF documents no lengths."""
+TEXT_LENGTH = 255
+"""Longest text sent in a relation field. Assumption: DF documents no lengths."""
+MAX_AMOUNT = Decimal(10) ** 12
+"""Amounts read are finite and below this, so arithmetic on them cannot overflow."""
 
 
 def parse_date(value: object) -> dt.date | None:
@@ -63,13 +78,44 @@ def _decimal(value: object) -> object:
         raise ValueError(f"not an amount: {value!r}") from None
 
 
+def _bounded(value: Decimal | None) -> Decimal | None:
+    if value is not None and not (value.is_finite() and abs(value) < MAX_AMOUNT):
+        raise ValueError(f"not an amount below {MAX_AMOUNT:,}")
+    return value
+
+
 def _empty_is_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _number_text(value: object) -> object:
+    """IDs and numbers may be given as ints (``5002``); they travel as text."""
+    if isinstance(value, bool):
+        raise ValueError("is a boolean, not a number")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("is negative")
+        return str(value)
+    return _empty_is_none(value)
+
+
 Amount = Annotated[Decimal | None, BeforeValidator(_decimal)]
 Date = Annotated[dt.date | None, BeforeValidator(parse_date)]
-Text = Annotated[str | None, BeforeValidator(_empty_is_none)]
+if TYPE_CHECKING:  # to type checkers these are plain strings (ints are taken at run time)
+    Id: TypeAlias = str | None
+    Number: TypeAlias = str | None
+    Text: TypeAlias = str | None
+    ReadText: TypeAlias = str | None
+else:
+    Id = Annotated[key(ID_LENGTH) | None, BeforeValidator(_number_text)]
+    """A DF ID: an int or text of at most `ID_LENGTH` visible characters."""
+    Number = Annotated[key(NUMBER_LENGTH) | None, BeforeValidator(_number_text)]
+    """A relation or invoice number: an int or text of at most `NUMBER_LENGTH` characters."""
+    Text = Annotated[text(TEXT_LENGTH) | None, BeforeValidator(_empty_is_none)]
+    """Text sent to DF: control and invisible characters removed, at most `TEXT_LENGTH`."""
+    ReadText = Annotated[CleanText | None, BeforeValidator(_empty_is_none)]
+    """Text only read from DF (an invoice line): cleaned; the answer's size bounds it."""
+BoundedAmount = Annotated[Amount, AfterValidator(_bounded)]
 
 
 class RelationKind(StrEnum):
@@ -100,7 +146,7 @@ def _status(value: object) -> object:
 Status = Annotated[PaymentStatus | str | None, BeforeValidator(_status)]
 
 
-class _Model(BaseModel):
+class _Model(Model):
     model_config = ConfigDict(populate_by_name=True, str_strip_whitespace=True)
 
 
@@ -113,8 +159,8 @@ class Relation(_Model):
         unknown: Elements the field table does not map, as read.
     """
 
-    id: Text = None
-    number: Text = Field(None, alias="relatienummer")
+    id: Id = None
+    number: Number = Field(None, alias="relatienummer")
     kind: RelationKind = Field(RelationKind.DEBTOR, alias="type")
     name: Text = Field(None, alias="naam")
     contact_name: Text = Field(None, alias="contactpersoon_naam")
@@ -135,18 +181,21 @@ class Relation(_Model):
 
     @classmethod
     def from_elements(
-        cls, elements: Mapping[str, str], table: FieldTable = RELATION_FIELDS
+        cls,
+        elements: Mapping[str, str],
+        table: FieldTable = RELATION_FIELDS,
+        id_element: str = "id",
     ) -> Relation:
         """A relation from a ``<klant>``'s leaf elements, named through ``table``."""
         by_element = table.by_element
-        values: dict[str, Any] = {"id": elements.get("id")}
+        values: dict[str, Any] = {"id": elements.get(id_element)}
         unknown = {}
-        for element, text in elements.items():
+        for element, value in elements.items():
             attribute = by_element.get(element)
             if attribute is not None:
-                values[attribute] = text
-            elif element != "id":
-                unknown[element] = text
+                values[attribute] = value
+            elif element != id_element:
+                unknown[element] = value
         if not values.get("kind"):
             values.pop("kind", None)
         return cls.model_validate({**values, "unknown": unknown})
@@ -164,23 +213,42 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _normalised(attribute: str, value: str | None) -> str:
-    text = " ".join((value or "").split())
-    if attribute in ("postcode", "iban", "bic", "vat_number"):
-        return text.replace(" ", "").upper()
-    if attribute == "country":
-        return text.upper()
-    if attribute == "email":
-        return text.casefold()
+def _plain(value: str) -> str:
+    """Trimmed, inner whitespace collapsed, control and invisible characters removed."""
+    text = " ".join(value.split())
+    if not text.isprintable():  # the rare case: clean_text's characters (C-fast check first)
+        text = " ".join(clean_text(text).split())
     return text
 
 
-def relation_fingerprint(values: Mapping[str, str | None]) -> str:
+def _code(value: str) -> str:
+    return _plain(value).replace(" ", "").upper()
+
+
+_NORMALISERS: dict[str, Callable[[str], str]] = {
+    "postcode": _code,
+    "iban": _code,
+    "bic": _code,
+    "vat_number": _code,
+    "country": lambda value: _plain(value).upper(),
+    "email": lambda value: _plain(value).casefold(),
+}
+"""How each attribute is compared; others by `_plain`."""
+
+_DEFAULTS = {"kind": RelationKind.DEBTOR.value}
+"""What `Relation` assumes for an element that is absent or empty."""
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.blake2b("".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def relation_fingerprint(values: Mapping[str, object]) -> str:
     """A hash of the mapped fields, normalised: equal for equal relations.
 
     Args:
-        values: Attribute → text (e.g. ``relation.model_dump()`` or parsed elements
-            renamed through the field table); ``id`` and ``unknown`` are ignored.
+        values: Attribute → text (e.g. ``relation.model_dump()``); ``id`` and
+            ``unknown`` are ignored.
 
     Returns:
         A hex digest; trimmed text, postcode, IBAN, BIC and VAT number without
@@ -191,25 +259,56 @@ def relation_fingerprint(values: Mapping[str, str | None]) -> str:
         >>> a == relation_fingerprint({"name": "Bakkerij", "postcode": "3511AA"})
         True
     """
-    digest = hashlib.blake2b(digest_size=16)
+    parts = []
     for attribute in sorted(values):
-        if attribute in ("id", "unknown"):
-            continue
         value = values[attribute]
-        text = _normalised(attribute, value if value is None else str(value))
+        if attribute in ("id", "unknown") or value is None:
+            continue
+        text = _NORMALISERS.get(attribute, _plain)(str(value))
         if text:
-            digest.update(f"{attribute}\x1f{text}\x1e".encode())
-    return digest.hexdigest()
+            parts.append(f"{attribute}\x1f{text}\x1e")
+    return _digest(parts)
+
+
+class Fingerprinter:
+    """`relation_fingerprint` straight from a record's elements, without building a `Relation`.
+
+    Equal to ``relation_fingerprint(relation.model_dump())`` for the relation
+    the same elements give (the tests hold them to it). The snapshot path: one
+    pass over a plan made once per field table.
+
+    Args:
+        table: The relation field table the elements are named by.
+    """
+
+    def __init__(self, table: FieldTable = RELATION_FIELDS) -> None:
+        self._plan = sorted(
+            (spec.attribute, spec.element, _NORMALISERS.get(spec.attribute, _plain))
+            for spec in table
+        )
+        self._defaults = {table.element(name): value for name, value in _DEFAULTS.items()}
+
+    def __call__(self, elements: Mapping[str, str]) -> str:
+        """The fingerprint of one record's elements (element name → text)."""
+        parts = []
+        defaults = self._defaults
+        for attribute, element, normalise in self._plan:
+            value = elements.get(element) or defaults.get(element)
+            if value:
+                text = normalise(value)
+                if text:
+                    parts.append(f"{attribute}\x1f{text}\x1e")
+        return _digest(parts)
 
 
 class InvoiceLine(_Model):
     """An invoice line (``<factuurregel>``)."""
 
-    id: Text = None
-    quantity: Amount = Field(None, alias="aantal")
-    description: Text = Field(None, alias="omschrijving")
-    price: Amount = Field(None, alias="prijs")
-    vat: Amount = Field(None, alias="btw")
+    id: Id = None
+    quantity: BoundedAmount = Field(None, alias="aantal")
+    description: ReadText = Field(None, alias="omschrijving")
+    price: BoundedAmount = Field(None, alias="prijs")
+    vat: BoundedAmount = Field(None, alias="btw")
     """A fraction: ``0.210`` is 21 %."""
 
 
@@ -223,14 +322,14 @@ class Invoice(_Model):
         unknown: Elements no field table maps, as read.
     """
 
-    id: Text = None
-    number: Text = Field(None, alias="factuurnummer")
-    relation_id: Text = Field(None, alias="klant_id")
+    id: Id = None
+    number: Number = Field(None, alias="factuurnummer")
+    relation_id: Id = Field(None, alias="klant_id")
     date: Date = Field(None, alias="factuurdatum")
     due_date: Date = Field(None, alias="vervaldatum")
     payment_status: Status = Field(None, alias="betaalstatus")
-    total: Amount = Field(None, alias="totaal")
-    paid: Amount = Field(None, alias="voldaan")
+    total: BoundedAmount = Field(None, alias="totaal")
+    paid: BoundedAmount = Field(None, alias="voldaan")
     lines: list[InvoiceLine] = Field(default_factory=list)
     unknown: dict[str, str] = Field(default_factory=dict)
 
