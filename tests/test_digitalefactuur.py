@@ -20,7 +20,6 @@ from crmconnect import (
     ConfigurationError,
     ConflictError,
     ConnectError,
-    MalformedResponseError,
     NotFoundError,
     RemoteValidationError,
     ServerError,
@@ -28,6 +27,7 @@ from crmconnect import (
     ValidationError,
 )
 from crmconnect._cli_app import app
+from crmconnect.errors import MalformedResponseError
 from crmconnect.digitalefactuur import (
     RELATION_FIELDS,
     AsyncDigitaleFactuurClient,
