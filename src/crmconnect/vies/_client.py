@@ -28,13 +28,16 @@ import httpx
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from .._http import HTTPSettings, SyncHTTP, parse_retry_after
+from .._model import clean_text
 from .._ratelimit import TokenBucket
 from .._redact import Redactor
 from .._retry import RetryPolicy
 from ..errors import (
     APIError,
     AuthenticationError,
+    MalformedResponseError,
     RateLimitError,
     RemoteValidationError,
     UnavailableError,
@@ -91,19 +94,37 @@ def split_vat_number(value: str, *, check: bool = True) -> tuple[str, str]:
         check: Check the syntax offline (python-stdnum); off for VIES's test numbers.
 
     Raises:
-        ValidationError: The number is not a valid EU VAT number.
+        ValidationError: The number is not a valid EU VAT number (also: not
+            text, or far too long to be one).
     """
-    text = eu_vat.compact(value)
+    if not isinstance(value, str):
+        raise ValidationError("vat_number", value, f"must be text, not {type(value).__name__}")
+    text = clean_text(value).strip()
+    if len(text) > _MAX_VAT_TEXT:
+        raise ValidationError("vat_number", value[:40] + "...", "is too long for a VAT number")
     if text[:2].upper() == "GR":
         text = "EL" + text[2:]
     if len(text) < 4 or not text[:2].isalpha():
         raise ValidationError("vat_number", value, "a VAT number starts with its country code")
-    if check:
-        try:
-            eu_vat.validate(text)
-        except StdnumValidationError as error:
-            raise ValidationError("vat_number", value, str(error).rstrip(".")) from None
+    text, reason = _stdnum_check(text, check)
+    if reason is not None:
+        raise ValidationError("vat_number", value, reason)
     return text[:2].upper(), text[2:]
+
+
+_MAX_VAT_TEXT = 40
+"""Characters a VAT number may take as typed (the longest has 14, spaces and dots come on top)."""
+
+
+def _stdnum_check(text: str, check: bool) -> tuple[str, str | None]:
+    """The compact number, and why python-stdnum refuses it (``None`` when it does not)."""
+    try:
+        compact = eu_vat.compact(text)
+        if check:
+            eu_vat.validate(compact)
+    except StdnumValidationError as error:  # also an unknown country code
+        return text, str(error).rstrip(".")
+    return compact, None
 
 
 class ViesClient:
@@ -121,6 +142,9 @@ class ViesClient:
         test_service: Use VIES's test service (``/check-vat-test-service``), which
             answers its documented test numbers (``100`` valid, ``200`` invalid,
             ``300`` service unavailable, ...); they skip the offline check.
+        max_answer_bytes: The largest answer read (16 MiB by default); a larger
+            one, like any answer that is not a valid one, raises
+            `crmconnect.errors.MalformedResponseError` (retried like a server error).
 
     Example:
         ```python
@@ -141,6 +165,7 @@ class ViesClient:
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         test_service: bool = False,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
         self.test_service = test_service
         self.base_url = base_url or os.environ.get("CRMCONNECT_VIES_URL") or DEFAULT_URL
@@ -153,8 +178,10 @@ class ViesClient:
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
             limiter=TokenBucket(rate_limit),
+            max_answer_bytes=max_answer_bytes,
         )
-        self._http = SyncHTTP(settings, Redactor(), http_client=http_client, transport=transport)
+        self._redact = Redactor()  # VIES takes no credentials; errors go through it all the same
+        self._http = SyncHTTP(settings, self._redact, http_client=http_client, transport=transport)
 
     def __repr__(self) -> str:
         return f"ViesClient(base_url={self.base_url!r})"
@@ -180,12 +207,11 @@ class ViesClient:
             return self.check_approx(vat_number)
         country, number = split_vat_number(vat_number)
         # Any state but VALID and INVALID was raised by `_parse_answer` (and retried).
-        data = self._json("GET", f"/ms/{country}/vat/{number}")
-        state = str(data.get("userError") or ("VALID" if data.get("isValid") else "INVALID"))
+        answer, data = self._json("GET", f"/ms/{country}/vat/{number}")
         return VatCheck(
             country_code=country,
             vat_number=number,
-            valid=state == "VALID",
+            valid=_flag(answer, data, "isValid"),
             request_date=_date(data.get("requestDate")),
             name=disclosed(data.get("name")),
             address=disclosed(data.get("address")),
@@ -214,11 +240,11 @@ class ViesClient:
                   "traderCity": city}  # fmt: skip
         body.update({key: value for key, value in trader.items() if value})
         path = "/check-vat-test-service" if self.test_service else "/check-vat-number"
-        data = self._json("POST", path, body)  # errorWrappers were raised by `_parse_answer`
+        answer, data = self._json("POST", path, body)  # errorWrappers: raised by `_parse_answer`
         return VatCheck(
             country_code=country,
             vat_number=number,
-            valid=bool(data.get("valid")),
+            valid=_flag(answer, data, "valid"),
             request_date=_date(data.get("requestDate")),
             name=disclosed(data.get("name")),
             address=disclosed(data.get("address")),
@@ -232,39 +258,41 @@ class ViesClient:
 
     def status(self) -> dict[str, bool]:
         """Which member states VIES can reach now (``/check-status``)."""
-        data = self._json("GET", "/check-status")
-        countries = data.get("countries") or []
-        return {
-            str(c.get("countryCode")): c.get("availability") == "Available"
-            for c in countries
-            if isinstance(c, dict)
-        }
+        answer, data = self._json("GET", "/check-status")
+        countries = answer.as_list(data.get("countries"), "the member states (countries)")
+        states: dict[str, bool] = {}
+        for entry in countries:
+            country = answer.field(entry, "countryCode", "a member state")
+            if not isinstance(country, str) or len(country) != 2:
+                answer.fail("a member state's countryCode should be two letters")
+            states[country] = entry.get("availability") == "Available"
+        return states
 
     def _json(
         self, method: str, path: str, body: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
+    ) -> tuple[Answer, dict[str, Any]]:
         content = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
         # A check changes nothing: the POST is as safe to repeat as the GET.
         response = self._http.request(
             method, path, content=content, headers=headers, idempotent=True
         )
-        try:
-            data = response.json()
-        except ValueError:
-            raise APIError(f"VIES {path}: the answer is not JSON", service="vies") from None
-        if not isinstance(data, dict):
-            raise APIError(f"VIES {path}: unexpected answer", service="vies")
-        return data
+        answer = Answer.of(response, service="vies", redact=self._redact)
+        return answer, answer.as_object(answer.json(), f"the answer to {path}")
 
 
 def _parse_answer(response: httpx.Response, redact: Redactor) -> APIError | None:
-    """HTTP errors, and the states VIES reports inside an HTTP 200 (so they are retried too)."""
+    """HTTP errors, and the states VIES reports inside an HTTP 200 (so they are retried too).
+
+    A 200 whose body is not a JSON object (a maintenance page, JSON nested too
+    deep) is a `MalformedResponseError` here, inside the retry loop, so it is
+    retried like any server error.
+    """
     status = response.status_code
-    try:
-        data = response.json()
-    except ValueError:
-        data = None
+    answer = Answer.of(response, service="vies", redact=redact)
+    data, unreadable = _object_of(answer)
+    if status < 400 and unreadable is not None:
+        return unreadable
     state = _state_of(data)
     if status < 400 and state in (None, "VALID", "INVALID"):
         return None
@@ -278,6 +306,8 @@ def _parse_answer(response: httpx.Response, redact: Redactor) -> APIError | None
         "code": state,
         "context": {"url": redact(str(response.request.url))},
     }
+    if unreadable is not None:
+        kwargs["context"]["body"] = unreadable.excerpt
     if status == 429 or state in ("MS_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ"):
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return RateLimitError(message, retry_after=retry_after, **kwargs)
@@ -292,15 +322,43 @@ def _parse_answer(response: httpx.Response, redact: Redactor) -> APIError | None
     return APIError(message, **kwargs)
 
 
-def _state_of(data: object) -> str | None:
-    """The state in a VIES body: ``userError`` (GET) or the first ``errorWrappers`` entry (POST)."""
-    if not isinstance(data, dict):
+def _object_of(answer: Answer) -> tuple[dict[str, Any] | None, MalformedResponseError | None]:
+    """The body as a JSON object, or the error saying why it is none."""
+    try:
+        return answer.as_object(answer.json(), "the answer"), None
+    except MalformedResponseError as error:
+        return None, error
+
+
+_STATE_LENGTH = 40
+"""VIES's states are short words (``MS_MAX_CONCURRENT_REQ_TIME``); longer text is cut."""
+
+
+def _state_of(data: dict[str, Any] | None) -> str | None:
+    """The state in a VIES body: ``userError`` (GET) or the first ``errorWrappers`` entry (POST).
+
+    A state that is not text is no state VIES knows: it reads as "unavailable".
+    """
+    if data is None:
         return None
     wrapped = data.get("errorWrappers")
-    if isinstance(wrapped, list) and wrapped and isinstance(wrapped[0], dict):
-        return str(wrapped[0].get("error") or "SERVICE_UNAVAILABLE")
+    if isinstance(wrapped, list) and wrapped:
+        first = wrapped[0] if isinstance(wrapped[0], dict) else {}
+        return _state_text(first.get("error") or "SERVICE_UNAVAILABLE")
     state = data.get("userError")
-    return str(state) if state else None
+    return _state_text(state) if state else None
+
+
+def _state_text(state: object) -> str:
+    return state[:_STATE_LENGTH] if isinstance(state, str) else "SERVICE_UNAVAILABLE"
+
+
+def _flag(answer: Answer, data: dict[str, Any], name: str) -> bool:
+    """A yes/no member VIES must send (``isValid``, ``valid``); anything else is malformed."""
+    value = data.get(name)
+    if not isinstance(value, bool):
+        answer.fail(f"{name} should be true or false")
+    return value
 
 
 def _date(value: object) -> dt.date | None:
@@ -351,7 +409,9 @@ class VatUpdateService:
         check = self.client.check(org.vat_number)
         if not check.valid:
             reason = f"VIES: {check.full_number} is not a valid VAT number"
-            return UpdateReport(org, None, RegistrationStatus.REMOVED, reason=reason)
+            return UpdateReport(
+                org, None, RegistrationStatus.REMOVED, reason=reason, compared=_COMPARED
+            )
         address = check.parsed_address()
         source = Organisation(
             name=check.name or org.name,
@@ -359,7 +419,11 @@ class VatUpdateService:
             addresses=[address] if address else [],
         )
         fields = {k: v for k, v in VAT_UPDATE_FIELDS.items() if k != "name" or check.name}
-        return UpdateReport(org, source, RegistrationStatus.ACTIVE, compare(org, source, fields))
+        changes = compare(org, source, fields)
+        return UpdateReport(org, source, RegistrationStatus.ACTIVE, changes, compared=_COMPARED)
+
+
+_COMPARED = tuple(VAT_UPDATE_FIELDS)
 
 
 def vat_updates(org: Organisation, client: ViesClient | None = None) -> UpdateReport:
