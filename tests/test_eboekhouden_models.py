@@ -5,10 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pydantic
 import pytest
 
-from crmconnect import APIError, AuthenticationError, ConflictError, NotFoundError
+from crmconnect import (
+    Address,
+    AddressKind,
+    APIError,
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    Organisation,
+)
 from crmconnect._redact import Redactor
 from crmconnect.eboekhouden import (
     ERROR_PATTERNS,
@@ -19,7 +26,9 @@ from crmconnect.eboekhouden import (
     Relation,
     error_from_result,
     money,
+    relation_from,
 )
+from crmconnect.errors import ValidationError
 
 
 def test_relation_fills_required_elements_and_checks_enums() -> None:
@@ -28,14 +37,14 @@ def test_relation_fills_required_elements_and_checks_enums() -> None:
     assert wire["NieuwsbriefgroepenCount"] == 0 and wire["BP"] == "B"
     assert isinstance(wire["AddDatum"], dt.datetime)
     assert "Email" not in wire, "unset optional elements are left out"
-    with pytest.raises(pydantic.ValidationError, match="BP"):
+    with pytest.raises(ValidationError, match="BP"):
         Relation.model_validate({"Code": "1", "BP": "X"})
-    with pytest.raises(pydantic.ValidationError, match="Geslacht"):
+    with pytest.raises(ValidationError, match="Geslacht"):
         Relation.model_validate({"Code": "1", "Geslacht": "q"})
 
 
 def test_mutation_enum_is_checked_before_sending() -> None:
-    with pytest.raises(pydantic.ValidationError, match="Soort"):
+    with pytest.raises(ValidationError, match="Soort"):
         Mutation.model_validate({"Soort": "Verkoop", "Datum": dt.date(2026, 1, 1)})
     mutation = Mutation(
         kind=MutationKind.SALES_INVOICE,
@@ -135,3 +144,30 @@ def test_error_patterns_are_data_a_host_can_extend() -> None:
         assert isinstance(found, ConflictError)
     finally:
         ERROR_PATTERNS.pop(0)
+
+
+# -- relation_from ---------------------------------------------------------------------------
+
+
+def test_relation_from_puts_the_postal_address_before_the_invoice_address() -> None:
+    visiting = Address(street="Dorpsstraat", house_number=12, postcode="1234AB", city="Utrecht")
+    po_box = Address(kind=AddressKind.POSTAL, po_box=100, postcode="3500AA", city="Utrecht")
+    invoice = Address(
+        kind=AddressKind.INVOICE,
+        street="Kerkplein",
+        house_number=1,
+        postcode="3511AA",
+        city="Utrecht",
+    )
+    both = relation_from(
+        Organisation(name="Bakkerij", addresses=[visiting, po_box, invoice]), code="1001"
+    )
+    assert (both.address, both.postal_address, both.postal_postcode) == (
+        "Dorpsstraat 12",
+        "Postbus 100",
+        "3500AA",
+    )
+    only_invoice = relation_from(Organisation(name="B", addresses=[visiting, invoice]), code="2")
+    assert only_invoice.postal_address == "Kerkplein 1"
+    no_visiting = relation_from(Organisation(name="B", addresses=[po_box, invoice]), code="3")
+    assert (no_visiting.address, no_visiting.postal_address) == ("Kerkplein 1", "Postbus 100")

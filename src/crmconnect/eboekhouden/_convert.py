@@ -73,7 +73,9 @@ def relation_from(
             mobile=contact.mobile,
         )
     visiting = party.visiting_address or party.invoice_address
-    postal = party.invoice_address or party.postal_address
+    # e-Boekhouden has one second address (Adres2): the postal address (a PO box
+    # often) wins; the invoice address fills it only when there is none.
+    postal = party.postal_address or party.invoice_address
     bank = party.bank_accounts[0] if party.bank_accounts else None
     person = party.contacts[0] if party.contacts else None
     return Relation(
