@@ -25,6 +25,7 @@ from crmconnect import (
 from crmconnect._redact import Redactor
 from crmconnect.eboekhouden import EBoekhoudenSettings, Relation
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient, parse_rest_error
+from crmconnect.errors import MalformedResponseError
 from crmconnect.sandbox import (
     DEMO_ACCESS_TOKEN,
     AdministrationRecord,
@@ -273,7 +274,7 @@ def test_listing_follows_every_page(sandbox: EBoekhoudenSandbox) -> None:
     assert sandbox.stats.requests["GET /v1/relation"] == 3
 
 
-def test_paging_stops_on_a_repeated_page() -> None:
+def test_a_repeated_page_is_malformed_not_an_endless_loop() -> None:
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -285,9 +286,10 @@ def test_paging_stops_on_a_repeated_page() -> None:
             200, json={"items": [{"id": 1, "code": "A"}, {"id": 2, "code": "B"}], "count": 99}
         )
 
-    with EBoekhoudenRestClient("t", transport=httpx.MockTransport(handler), page_size=2) as books:
-        found = books.relations()
-    assert [r.code for r in found] == ["A", "B"]
+    transport = httpx.MockTransport(handler)
+    with EBoekhoudenRestClient("token-1234567890", transport=transport, page_size=2) as books:
+        with pytest.raises(MalformedResponseError, match="offset 2 gave an earlier page"):
+            books.relations()
     assert calls.count("/v1/relation") == 2
 
 
@@ -408,7 +410,7 @@ def test_cli_access_token_accepted_and_never_shown(with_token: bool) -> None:
 def test_cli_demo_login_serves_rest_with_the_demo_token() -> None:
     process, url, banner = serve_cli("eboekhouden")
     try:
-        with EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, url=url) as books:
+        with EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, base_url=url) as books:
             codes = [ledger.code for ledger in books.ledgers(category="DEB")]
     finally:
         process.terminate()

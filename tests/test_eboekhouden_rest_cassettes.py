@@ -38,7 +38,7 @@ def session(name: str, token: str = DEMO_ACCESS_TOKEN) -> Iterator[EBoekhoudenRe
     """The real client (default URL, its own httpx client) over one cassette, all of it played."""
     with replay.use_cassette(f"{name}.yaml") as cassette:
         with EBoekhoudenRestClient(token) as books:
-            assert books.url == DEFAULT_REST_URL == "https://api.e-boekhouden.nl"
+            assert books.base_url == DEFAULT_REST_URL == "https://api.e-boekhouden.nl"
             yield books
         assert cassette.all_played, f"{name}: the client made fewer calls than recorded"
 

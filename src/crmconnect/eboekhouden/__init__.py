@@ -96,6 +96,11 @@ __all__ = [
     "relation_from",
 ]
 
+if "EBoekhoudenClient" not in globals():
+    # Without zeep these two exist only as the ImportError of ``__getattr__``:
+    # ``from crmconnect.eboekhouden import *`` still works for the REST backend.
+    __all__ = [name for name in __all__ if name not in {"DEFAULT_URL", "EBoekhoudenClient"}]
+
 for _name in __all__:
     _obj = globals()[_name]
     if isinstance(_obj, type):

@@ -13,30 +13,42 @@ Remote quirks handled here:
 * mutation list items carry neither rows nor the relation, so bookings of an
   invoice number are read one by one (``GET /v1/mutation/{id}``), and the bulk
   look-up starts from the outstanding invoices, which do name the relation;
-* lists are paged (``limit`` up to 2000, ``offset``); paging stops on a short,
-  empty or repeated page and at a hard cap.
+* lists are paged (``limit`` up to 2000, ``offset``); paging stops on a short
+  or empty page or when ``count`` is reached; a page with more items than
+  asked for, or the same page again, is a `MalformedResponseError`, and a
+  listing stops at a hard cap of pages (never an endless loop);
+* every answer is read through `crmconnect._answers.Answer`: whatever the
+  server sends (HTML, ``[]`` or ``{}`` where an object belongs, JSON nested
+  100,000 deep, a body beyond ``max_answer_bytes``) yields a result or a typed
+  error. After a write, an unreadable answer is a `MalformedResponseError`:
+  the write may have taken effect, so the bulk pushes look it up before
+  repeating it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
 import re
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from ..._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from ..._http import HTTPSettings, QueryParams, SyncHTTP
 from ..._redact import Redactor, mask_secret
 from ..._retry import RetryPolicy
 from ...errors import (
     APIError,
+    AuthenticationError,
     ConfigurationError,
     NotFoundError,
     TransportError,
@@ -58,6 +70,7 @@ from .._models import (
 from ._errors import SESSION_EXPIRED, parse_rest_error
 from ._models import (
     TYPE_OF_KIND,
+    JsonObject,
     administration_from_json,
     cost_centre_from_json,
     json_amount,
@@ -79,6 +92,8 @@ MAX_PAGES = 1000
 """Hard cap on pages per listing: 2 million records."""
 RENEW_MARGIN = 30.0
 """Renew the session token this many seconds before it expires."""
+MAX_SESSION_SECONDS = 24 * 3600.0
+"""The longest ``expiresIn`` believed; a longer (or unreadable) one is cut to it."""
 _SOURCE = re.compile(r"^[\w ]{1,10}$")
 _INVOICE_TYPES = "{},{}".format(*sorted(TYPE_OF_KIND[kind] for kind in INVOICE_KINDS))
 _CRED_DEB = {OpenItemKind.DEBTORS: "D", OpenItemKind.CREDITORS: "C"}
@@ -93,7 +108,8 @@ class EBoekhoudenRestClient(BooksClient):
         access_token: The API token. Falls back to ``CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN``.
         source: A short name of the connecting application: 1-10 letters,
             digits, underscores or spaces (the API refuses a hyphen).
-        url: The API root, e.g. a sandbox on loopback (``..._REST_URL``).
+        base_url: The API root, e.g. a sandbox on loopback (``..._REST_URL``);
+            ``url`` is its old name (a `DeprecationWarning`).
         timeout: Seconds per request.
         max_retries: Retries of reads after transport or server errors.
         http_client: An `httpx.Client` to use (borrowed, never closed here).
@@ -101,6 +117,8 @@ class EBoekhoudenRestClient(BooksClient):
         debtors_ledger: The debtors ledger code (category DEB) for sales invoices.
         creditors_ledger: The creditors ledger code (category CRED) for purchase invoices.
         page_size: Records per page of a listing (1-2000).
+        max_answer_bytes: The largest answer read (16 MiB by default); a larger
+            one is a `crmconnect.errors.MalformedResponseError`.
 
     Example:
         ```python
@@ -117,7 +135,7 @@ class EBoekhoudenRestClient(BooksClient):
         access_token: str | None = None,
         *,
         source: str = "crmconnect",
-        url: str | None = None,
+        base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
         http_client: httpx.Client | None = None,
@@ -125,7 +143,14 @@ class EBoekhoudenRestClient(BooksClient):
         debtors_ledger: str = "1300",
         creditors_ledger: str = "1600",
         page_size: int = PAGE_SIZE,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        url: str | None = None,
     ) -> None:
+        if url is not None:
+            warnings.warn(
+                "EBoekhoudenRestClient(url=...) is now base_url=...", DeprecationWarning, 2
+            )
+            base_url = base_url or url
         token = access_token or os.environ.get("CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN")
         if not token:
             raise ConfigurationError(
@@ -139,18 +164,21 @@ class EBoekhoudenRestClient(BooksClient):
             raise ConfigurationError(f"page_size must be 1..{PAGE_SIZE}, got {page_size}")
         self._access_token = token
         self.source = source
-        self.url = url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_REST_URL") or DEFAULT_REST_URL
+        self.base_url = (
+            base_url or os.environ.get("CRMCONNECT_EBOEKHOUDEN_REST_URL") or DEFAULT_REST_URL
+        )
         self.debtors_ledger = debtors_ledger
         self.creditors_ledger = creditors_ledger
         self.page_size = page_size
-        self._redact = Redactor([token])
+        self._redact = _RestRedactor([token])
         settings = HTTPSettings(
             service="eboekhouden",
-            base_url=self.url,
+            base_url=self.base_url,
             error_parser=parse_rest_error,
             headers={"Accept": "application/json"},
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+            max_answer_bytes=max_answer_bytes,
         )
         self._http = SyncHTTP(settings, self._redact, http_client=http_client, transport=transport)
         self._session: str | None = None
@@ -164,7 +192,7 @@ class EBoekhoudenRestClient(BooksClient):
 
     def __repr__(self) -> str:
         return (
-            f"EBoekhoudenRestClient(url={self.url!r}, "
+            f"EBoekhoudenRestClient(base_url={self.base_url!r}, "
             f"access_token={mask_secret(self._access_token)!r})"
         )
 
@@ -184,13 +212,44 @@ class EBoekhoudenRestClient(BooksClient):
 
     def _open(self) -> None:
         body = {"accessToken": self._access_token, "source": self.source}
-        response = self._http.request(
-            "POST", "/v1/session", content=_json(body), headers=_JSON, idempotent=True
+        try:
+            response = self._http.request(
+                "POST", "/v1/session", content=_json(body), headers=_JSON, idempotent=True
+            )
+        except AuthenticationError as refused:
+            error = self._token_refused(refused)
+        else:
+            self._start_session(self._answer(response))
+            return
+        raise error  # outside the except block: nothing chained
+
+    def _token_refused(self, refused: AuthenticationError) -> AuthenticationError:
+        """The error for a refused access token: what to check, in REST's terms."""
+        message = (
+            f"e-Boekhouden refused the API access token ({refused.code or refused.status_code}: "
+            f"{refused.remote_message}); check the token (Beheer > Inrichting > Koppelingen > "
+            "API: it may have expired) and base_url (.nl or .be)"
         )
-        data = _decode(response)
-        self._session = str(data["token"])
-        self._redact.add(self._session)
-        lifetime = float(data.get("expiresIn") or 3600)
+        return self._redact.scrub(
+            AuthenticationError(
+                message,
+                service="eboekhouden",
+                status_code=refused.status_code,
+                code=refused.code,
+                remote_message=refused.remote_message,
+                context=refused.context,
+            )
+        )
+
+    def _start_session(self, answer: Answer) -> None:
+        session = JsonObject(answer, answer.json(parse_float=Decimal), "the session")
+        token = session.data.get("token")
+        if not isinstance(token, str) or not token.strip():
+            session.fail("token", "a text")
+        self._redact.add(token)
+        lifetime = session.number("expiresIn") or 3600.0
+        lifetime = min(max(lifetime, 1.0), MAX_SESSION_SECONDS)
+        self._session = token
         # Renew a little early, but never sooner than halfway through a short lifetime.
         self._renew_at = time.monotonic() + lifetime - min(RENEW_MARGIN, lifetime / 2)
         self.sessions_opened += 1
@@ -218,7 +277,7 @@ class EBoekhoudenRestClient(BooksClient):
         params: QueryParams | None = None,
         body: Mapping[str, Any] | None = None,
         idempotent: bool,
-    ) -> Any:
+    ) -> Answer:
         """One call with the session; a new session once when the service forgot it."""
         for renewed in (False, True):
             headers = {"Authorization": self._token(), **(_JSON if body is not None else {})}
@@ -239,28 +298,41 @@ class EBoekhoudenRestClient(BooksClient):
                 with self._lock:
                     self._session = None
                 continue
-            return _decode(response)
+            return self._answer(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _items(self, path: str, params: QueryParams = ()) -> Iterator[dict[str, Any]]:
-        """Every item of a paged listing."""
-        seen_first: set[str] = set()
+    def _answer(self, response: httpx.Response) -> Answer:
+        return Answer.of(response, service="eboekhouden", redact=self._redact)
+
+    def _object(
+        self, method: str, path: str, what: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> JsonObject:
+        """One call whose answer is a JSON object (amounts as `Decimal`)."""
+        answer = self._send(method, path, idempotent=idempotent, **kwargs)
+        return JsonObject(answer, answer.json(parse_float=Decimal), what)
+
+    def _items(self, path: str, what: str, params: QueryParams = ()) -> Iterator[JsonObject]:
+        """Every item of a paged listing, each an object (else the answer is malformed)."""
+        seen: set[bytes] = set()
         for page in range(MAX_PAGES):
             query = [
                 *params,
                 ("limit", str(self.page_size)),
                 ("offset", str(page * self.page_size)),
             ]
-            data = self._send("GET", path, params=query, idempotent=True) or {}
-            items = [i for i in data.get("items") or [] if isinstance(i, dict)]
-            first = json.dumps(items[0], sort_keys=True, default=str) if items else ""
-            if not items or first in seen_first:
-                return  # empty or repeated page: the end, whatever ``count`` says
-            seen_first.add(first)
-            yield from items
-            count = data.get("count")
+            listing = self._object("GET", path, f"a page of {path}", params=query)
+            answer = listing.answer
+            items = answer.as_list(answer.field(listing.data, "items", listing.what), "'items'")
+            count = listing.optional_integer("count")
+            if len(items) > self.page_size:
+                answer.fail(f"the page holds {len(items)} items; {self.page_size} were asked")
+            digest = hashlib.sha256(answer.body if isinstance(answer.body, bytes) else b"").digest()
+            if items and digest in seen:
+                answer.fail(f"offset {page * self.page_size} gave an earlier page again")
+            seen.add(digest)
+            yield from (JsonObject(answer, item, what) for item in items)
             if len(items) < self.page_size or (
-                isinstance(count, int) and (page + 1) * self.page_size >= count
+                count is not None and (page + 1) * self.page_size >= count
             ):
                 return
         raise APIError(
@@ -276,9 +348,15 @@ class EBoekhoudenRestClient(BooksClient):
         Raises:
             ConflictError: The code is taken (``REL_049``).
         """
-        data = self._send("POST", "/v1/relation", body=relation_to_json(relation), idempotent=False)
-        relation_id = int(data["id"])
-        self._remember_relation(str(data.get("code") or relation.code or ""), relation_id)
+        created = self._object(
+            "POST",
+            "/v1/relation",
+            "the created relation",
+            body=relation_to_json(relation),
+            idempotent=False,
+        )
+        relation_id = created.integer("id", required=True)
+        self._remember_relation(created.text("code") or relation.code or "", relation_id)
         return relation_id
 
     def update_relation(self, relation: Relation) -> None:
@@ -309,7 +387,7 @@ class EBoekhoudenRestClient(BooksClient):
         if id:
             try:
                 found = [
-                    relation_from_json(self._send("GET", f"/v1/relation/{id}", idempotent=True))
+                    relation_from_json(self._object("GET", f"/v1/relation/{id}", "a relation"))
                 ]
             except NotFoundError:
                 return []
@@ -322,13 +400,14 @@ class EBoekhoudenRestClient(BooksClient):
     def _listed_relations(self, code: str | None, keyword: str | None) -> list[Relation]:
         base: list[tuple[str, str]] = [("code", code)] if code else []
         if not keyword:
-            return [relation_from_json(i) for i in self._items("/v1/relation", base)]
+            return [relation_from_json(i) for i in self._items("/v1/relation", "a relation", base)]
         pattern = f"%{_escape_like(keyword)}%"
         by_id: dict[int, Relation] = {}
         for name in ("code", "name", "city", "contact", "email"):
             if code and name == "code":
                 continue
-            for item in self._items("/v1/relation", [*base, (f"{name}[like]", pattern)]):
+            filtered = [*base, (f"{name}[like]", pattern)]
+            for item in self._items("/v1/relation", "a relation", filtered):
                 relation = relation_from_json(item)
                 by_id.setdefault(relation.id, relation)
         return [by_id[key] for key in sorted(by_id)]
@@ -369,10 +448,14 @@ class EBoekhoudenRestClient(BooksClient):
 
     def _add_mutation(self, mutation: Mutation) -> int:
         """``POST /v1/mutation``, codes resolved to IDs first. Not retried."""
-        data = self._send(
-            "POST", "/v1/mutation", body=self._mutation_body(mutation), idempotent=False
+        created = self._object(
+            "POST",
+            "/v1/mutation",
+            "the created mutation",
+            body=self._mutation_body(mutation),
+            idempotent=False,
         )
-        return int(data["id"])
+        return created.integer("id", required=True)
 
     def _mutation_body(self, mutation: Mutation) -> dict[str, Any]:
         """``CreateMutation``: ledger and relation codes turned into IDs, ``None`` left out."""
@@ -408,12 +491,12 @@ class EBoekhoudenRestClient(BooksClient):
     def mutation(self, number: int) -> Mutation | None:
         """One mutation with its lines (``GET /v1/mutation/{id}``), or ``None``."""
         try:
-            data = self._send("GET", f"/v1/mutation/{number}", idempotent=True)
+            item = self._object("GET", f"/v1/mutation/{number}", "a mutation")
         except NotFoundError:
             return None
         _, codes = self._ledger_maps()
-        relation = self._relation_code(int(data.get("relationId") or 0))
-        return mutation_from_json(data, ledger_code=codes, relation_code=relation)
+        relation = self._relation_code(item.integer("relationId"))
+        return mutation_from_json(item, ledger_code=codes, relation_code=relation)
 
     def mutations(
         self,
@@ -444,7 +527,7 @@ class EBoekhoudenRestClient(BooksClient):
         date_to: dt.date | None,
         *,
         types: str | None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[JsonObject]:
         params: list[tuple[str, str]] = []
         if invoice_number:
             params.append(("invoiceNumber", invoice_number))
@@ -453,12 +536,16 @@ class EBoekhoudenRestClient(BooksClient):
         if date_from or date_to:
             start, end = date_from or dt.date(1900, 1, 1), date_to or dt.date(2200, 1, 1)
             params.append(("date[range]", f"{start.isoformat()},{end.isoformat()}"))
-        return self._items("/v1/mutation", params)
+        return self._items("/v1/mutation", "a mutation", params)
 
     def invoice_bookings(self, invoice_number: str) -> list[Mutation]:
         """The invoice bookings with this number, each read with its lines and relation."""
         items = self._mutation_items(invoice_number, None, None, types=_INVOICE_TYPES)
-        numbers = [int(i["id"]) for i in items if i.get("invoiceNumber") == invoice_number]
+        numbers = [
+            i.integer("id", required=True)
+            for i in items
+            if i.text("invoiceNumber") == invoice_number
+        ]
         return [m for m in map(self.mutation, numbers) if m is not None and m.kind in INVOICE_KINDS]
 
     def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
@@ -480,7 +567,7 @@ class EBoekhoudenRestClient(BooksClient):
         if missing:
             dates = sorted(i.date for i in invoices)
             items = self._mutation_items(None, dates[0], dates[-1], types=_INVOICE_TYPES)
-            listed = {str(i.get("invoiceNumber") or "") for i in items}
+            listed = {i.text("invoiceNumber") or "" for i in items}
             for number in sorted(listed & missing):
                 found |= {(m.relation_code or "", number) for m in self.invoice_bookings(number)}
         if len({i.relation_code for i in invoices} - self._relation_ids.keys()) > 1:
@@ -492,13 +579,13 @@ class EBoekhoudenRestClient(BooksClient):
     def open_items(self, kind: OpenItemKind | str = OpenItemKind.DEBTORS) -> list[OpenItem]:
         """Outstanding invoices of debtors or creditors (``/v1/mutation/invoice/outstanding``)."""
         params = [("credDeb", _CRED_DEB[OpenItemKind(kind)])]
-        items = self._items("/v1/mutation/invoice/outstanding", params)
+        items = self._items("/v1/mutation/invoice/outstanding", "an outstanding invoice", params)
         return [open_item_from_json(item) for item in items]
 
     def ledgers(self, *, code: str | None = None, category: str | None = None) -> list[Ledger]:
         """Ledger accounts (``GET /v1/ledger``)."""
         params = [(k, v) for k, v in (("code", code), ("category", category)) if v]
-        found = [ledger_from_json(i) for i in self._items("/v1/ledger", params)]
+        found = [ledger_from_json(i) for i in self._items("/v1/ledger", "a ledger", params)]
         for ledger in found:
             if ledger.code:
                 self._ledger_ids[ledger.code] = ledger.id
@@ -506,7 +593,7 @@ class EBoekhoudenRestClient(BooksClient):
 
     def cost_centres(self) -> list[CostCentre]:
         """Cost centres (``GET /v1/costcenter``)."""
-        return [cost_centre_from_json(i) for i in self._items("/v1/costcenter")]
+        return [cost_centre_from_json(i) for i in self._items("/v1/costcenter", "a cost centre")]
 
     def administrations(self) -> list[Administration]:
         """Administrations of an accountant (``GET /v1/administration``).
@@ -514,42 +601,42 @@ class EBoekhoudenRestClient(BooksClient):
         Raises:
             AuthenticationError: ``EP_001`` for a login that is not an accountant's.
         """
-        return [administration_from_json(i) for i in self._items("/v1/administration")]
+        items = self._items("/v1/administration", "an administration")
+        return [administration_from_json(i) for i in items]
 
     def balances(self, *, category: str | None = None) -> list[Balance]:
         """Balances of the ledgers: one ``GET /v1/ledger/{id}/balance`` per ledger."""
         result = []
         for ledger in self.ledgers(category=category):
-            data = self._send("GET", f"/v1/ledger/{ledger.id}/balance", idempotent=True)
-            result.append(
-                Balance(
-                    id=ledger.id,
-                    code=ledger.code,
-                    category=ledger.category,
-                    balance=data.get("balance", 0),
-                )
-            )
+            found = self._object("GET", f"/v1/ledger/{ledger.id}/balance", "a ledger balance")
+            values = {
+                "id": ledger.id,
+                "code": ledger.code,
+                "category": ledger.category,
+                "balance": found.amount("balance"),
+            }
+            result.append(found.answer.model(Balance, values))
         return result
 
 
 _JSON = {"Content-Type": "application/json"}
 
+_TOKEN_MEMBER = re.compile(r'("(?:token|accessToken)"\s*:\s*")[^"]*("|$)')
+
+
+class _RestRedactor(Redactor):
+    """The client's secrets masked, and any ``token`` member of a JSON text.
+
+    A session answer that is cut off or malformed is shown in its error's
+    excerpt before its token could be registered as a secret.
+    """
+
+    def __call__(self, text: str) -> str:
+        return _TOKEN_MEMBER.sub(r"\1***\2", super().__call__(text))
+
 
 def _json(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _decode(response: httpx.Response) -> Any:
-    if not response.content:
-        return None  # PATCH and DELETE answer with an empty body
-    try:
-        return json.loads(response.content, parse_float=Decimal)
-    except ValueError:
-        raise APIError(
-            f"e-Boekhouden answered {response.status_code} with a body that is not JSON",
-            service="eboekhouden",
-            status_code=response.status_code,
-        ) from None
 
 
 def _without_none(data: dict[str, Any]) -> dict[str, Any]:

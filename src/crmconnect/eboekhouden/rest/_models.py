@@ -14,7 +14,12 @@ Remote quirks handled here:
   says); the service computes the VAT from ``vatCode``, so lines read back are
   completed here the same way (half up, per row);
 * REST works with numeric IDs of ledgers and relations where SOAP takes codes:
-  the client resolves them (see `EBoekhoudenRestClient`).
+  the client resolves them (see `EBoekhoudenRestClient`);
+* answers are read through `crmconnect._answers.Answer` and `JsonObject`:
+  a value of the wrong type (``[]`` or ``null`` for an object, an object for
+  a text, a missing ID) is a `MalformedResponseError`, never a bare
+  ``TypeError``; what the remote holds is read as it is (the text rules of
+  the models apply to what is sent, not to what is read).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NoReturn
 
+from ..._answers import Answer
 from ...mapping import EBOEKHOUDEN_VAT_CODES
 from .._models import (
     Administration,
@@ -39,8 +45,10 @@ from .._models import (
 )
 
 __all__ = [
+    "MAX_ROWS",
     "MUTATION_TYPES",
     "RELATION_FIELDS",
+    "JsonObject",
     "administration_from_json",
     "cost_centre_from_json",
     "json_amount",
@@ -53,6 +61,14 @@ __all__ = [
 ]
 
 CENT = Decimal("0.01")
+
+MAX_ROWS = 5000
+"""The most rows a mutation read may hold; more is a malformed answer.
+
+Assumption: ``MUT_101`` ("Too many rows") bounds rows on the remote, at a
+limit not published; no booking of an invoice comes near this one. It keeps
+a hostile answer from building hundreds of thousands of lines in memory.
+"""
 
 RELATION_FIELDS: list[tuple[str, str]] = [
     ("code", "code"),
@@ -112,6 +128,109 @@ def rest_field(json_name: str | None) -> str | None:
     return next((ours for ours, theirs in RELATION_FIELDS if theirs == wanted), json_name)
 
 
+class JsonObject:
+    """One JSON object of an answer, read member by member with types checked.
+
+    A member of the wrong type fails as `MalformedResponseError` naming the
+    object and the member (through the `Answer`); a missing optional member
+    reads as ``None`` (or 0 for IDs).
+
+    Args:
+        answer: The answer being read.
+        data: The JSON value that should be an object.
+        what: What it is, for the error (e.g. ``"a relation"``).
+    """
+
+    def __init__(self, answer: Answer, data: Any, what: str) -> None:
+        self.answer = answer
+        self.what = what
+        self.data = answer.as_object(data, what)
+
+    def fail(self, name: str, expected: str) -> NoReturn:
+        """Fail naming the member and what it should have been."""
+        value = self.data.get(name)
+        kind = "a list" if isinstance(value, list) else type(value).__name__
+        if isinstance(value, dict):
+            kind = "an object"
+        self.answer.fail(f"{self.what}: {name!r} should be {expected}, not {kind}")
+
+    def text(self, name: str) -> str | None:
+        """A text member (a number is taken as its text); ``None`` when absent or empty."""
+        value = self.data.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            self.fail(name, "text")
+        return str(value)
+
+    def integer(self, name: str, *, required: bool = False) -> int:
+        """A whole-number member (an ID); 0 when absent, unless ``required``."""
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self.answer.fail(f"{self.what} has no {name!r}")
+            return 0
+        if isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdigit():
+            value = Decimal(value)
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            self.fail(name, "a whole number")
+        # Compared before converting: int() of 1E+999999 would build a million digits.
+        if not (value.is_finite() if isinstance(value, Decimal) else True) or not (
+            -(2**63) <= value < 2**63 and value == int(value)
+        ):
+            self.fail(name, "a whole number (64 bits)")
+        return int(value)
+
+    def optional_integer(self, name: str) -> int | None:
+        """A whole-number member, or ``None`` when absent."""
+        return None if self.data.get(name) is None else self.integer(name)
+
+    def number(self, name: str) -> float | None:
+        """A finite number member, or ``None`` when absent."""
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            self.fail(name, "a number")
+        if isinstance(value, Decimal) and not value.is_finite():
+            self.fail(name, "a finite number")
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range
+            self.fail(name, "a number in range")
+
+    def amount(self, name: str) -> Decimal:
+        """An amount in cents (0 when absent)."""
+        value = self.data.get(name)
+        if value is None:
+            return Decimal("0.00")
+        try:
+            return money(value)
+        except ValueError:
+            self.fail(name, "an amount")
+
+    def date(self, name: str) -> dt.date | None:
+        """A ``YYYY-MM-DD`` date member (a date-time is cut to its date); ``None`` when absent."""
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            self.fail(name, "a date")
+
+    def objects(self, name: str, *, limit: int) -> list[JsonObject]:
+        """A list member of objects (empty when absent), at most ``limit`` of them."""
+        value = self.data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(name, "a list")
+        if len(value) > limit:
+            self.answer.fail(f"{self.what}: {name!r} holds {len(value)} items; at most {limit}")
+        return [JsonObject(self.answer, item, f"{self.what}: {name} item") for item in value]
+
+
 def json_amount(amount: Decimal) -> float:
     """A Decimal in cents as the JSON number the API takes.
 
@@ -122,7 +241,12 @@ def json_amount(amount: Decimal) -> float:
 
 
 def relation_to_json(relation: Relation) -> dict[str, Any]:
-    """``CreateRelation`` / ``PatchRelation`` body: every field the relation sets."""
+    """``CreateRelation`` / ``PatchRelation`` body: every field the relation sets.
+
+    The relation is checked first (`Relation.check`): lengths, visible codes,
+    IBAN, KvK and VAT numbers, as on SOAP.
+    """
+    relation.check()
     body: dict[str, Any] = {}
     for ours, theirs in RELATION_FIELDS:
         value = getattr(relation, ours)
@@ -134,63 +258,61 @@ def relation_to_json(relation: Relation) -> dict[str, Any]:
     return body
 
 
-def relation_from_json(data: Mapping[str, Any]) -> Relation:
-    """A `Relation` from a REST relation (``Relation`` or a list item)."""
-    values: dict[str, Any] = {
-        ours: str(data[theirs])
-        for ours, theirs in RELATION_FIELDS
-        if data.get(theirs) not in (None, "")
-    }
-    added = _date(data.get("date"))
-    return Relation(
-        id=int(data.get("id") or 0),
-        ledger_id=int(data.get("ledgerId") or 0),
-        no_newsletter=1 if data.get("doNotReceiveNewsletters") else 0,
-        **({"added": dt.datetime.combine(added, dt.time())} if added else {}),
-        **values,
+def relation_from_json(item: JsonObject) -> Relation:
+    """A `Relation` from a REST relation (``Relation`` or a list item), as the remote holds it."""
+    values: dict[str, Any] = {ours: item.text(theirs) for ours, theirs in RELATION_FIELDS}
+    added = item.date("date")
+    if added is not None:
+        values["added"] = dt.datetime.combine(added, dt.time())
+    values.update(
+        id=item.integer("id", required=True),
+        ledger_id=item.integer("ledgerId"),
+        no_newsletter=1 if item.data.get("doNotReceiveNewsletters") else 0,
     )
+    return item.answer.model(Relation, {k: v for k, v in values.items() if v is not None})
 
 
 def mutation_from_json(
-    data: Mapping[str, Any], *, ledger_code: Mapping[int, str], relation_code: str | None
+    item: JsonObject, *, ledger_code: Mapping[int, str], relation_code: str | None
 ) -> Mutation:
     """A `Mutation` from ``GET /v1/mutation/{id}`` (rows) or a list item (no rows).
 
     Args:
-        data: The JSON object.
+        item: The JSON object.
         ledger_code: Ledger ID → code (the header and rows name IDs).
         relation_code: The code of the relation ``relationId`` names, if any.
     """
-    kind = MUTATION_TYPES[int(data.get("type") or 0)]
-    in_ex = InExVat(data["inExVat"]) if data.get("inExVat") in ("IN", "EX") else None
-    date = _date(data.get("date")) or dt.date.min
-    rows = data.get("rows") or []
-    term = data.get("termOfPayment")
-    return Mutation(
-        number=int(data.get("id") or 0),
-        kind=kind,
-        date=date,
-        ledger_code=ledger_code.get(int(data.get("ledgerId") or 0)),
-        relation_code=relation_code,
-        invoice_number=data.get("invoiceNumber") or None,
-        document=data.get("entryNumber") or None,
-        description=data.get("description") or None,
-        payment_term_days=str(term) if term is not None else None,
-        payment_reference=data.get("paymentReference") or None,
-        in_ex_vat=in_ex,
-        lines=[_line(row, in_ex, date, ledger_code) for row in rows],
-    )
+    kind = MUTATION_TYPES.get(item.integer("type"))
+    if kind is None:
+        item.fail("type", f"a mutation type ({min(MUTATION_TYPES)}..{max(MUTATION_TYPES)})")
+    raw_in_ex = item.text("inExVat")
+    in_ex = InExVat(raw_in_ex) if raw_in_ex in ("IN", "EX") else None
+    date = item.date("date") or dt.date.min
+    term = item.optional_integer("termOfPayment")
+    values = {
+        "number": item.integer("id", required=True),
+        "kind": kind,
+        "date": date,
+        "ledger_code": ledger_code.get(item.integer("ledgerId")),
+        "relation_code": relation_code,
+        "invoice_number": item.text("invoiceNumber"),
+        "document": item.text("entryNumber"),
+        "description": item.text("description"),
+        "payment_term_days": str(term) if term is not None else None,
+        "payment_reference": item.text("paymentReference"),
+        "in_ex_vat": in_ex,
+        "lines": [_line(row, in_ex, ledger_code) for row in item.objects("rows", limit=MAX_ROWS)],
+    }
+    return item.answer.model(Mutation, values)
 
 
-def _line(
-    row: Mapping[str, Any], in_ex: InExVat | None, date: dt.date, ledger_code: Mapping[int, str]
-) -> MutationLine:
-    entered = money(row.get("amount") or 0)
-    code = str(row.get("vatCode") or "GEEN")
+def _line(row: JsonObject, in_ex: InExVat | None, ledger_code: Mapping[int, str]) -> MutationLine:
+    entered = row.amount("amount")
+    code = row.text("vatCode") or "GEEN"
     known = EBOEKHOUDEN_VAT_CODES.get(code)
     rate = (known.charged_rate if known else None) or Decimal(0)
-    if row.get("vatAmount") is not None:  # sent (AFW codes) or computed by the service
-        vat = money(row["vatAmount"])
+    if row.data.get("vatAmount") is not None:  # sent (AFW codes) or computed by the service
+        vat = row.amount("vatAmount")
     elif in_ex is InExVat.INCLUDING:
         vat = (entered * rate / (100 + rate)).quantize(CENT, ROUND_HALF_UP)
     else:
@@ -198,64 +320,64 @@ def _line(
     excl, incl = (
         (entered - vat, entered) if in_ex is InExVat.INCLUDING else (entered, entered + vat)
     )
-    return MutationLine(
-        amount_entered=entered,
-        amount_excl=excl,
-        vat_amount=vat,
-        amount_incl=incl,
-        vat_code=code,
-        vat_percentage=(known.rate if known and known.rate is not None else Decimal(0)),
-        ledger_code=ledger_code.get(int(row.get("ledgerId") or 0), ""),
-        cost_centre_id=int(row.get("costCenterId") or 0),
-        invoice_number=row.get("invoiceNumber") or None,
-    )
+    values = {
+        "amount_entered": entered,
+        "amount_excl": excl,
+        "vat_amount": vat,
+        "amount_incl": incl,
+        "vat_code": code,
+        "vat_percentage": (known.rate if known and known.rate is not None else Decimal(0)),
+        "ledger_code": ledger_code.get(row.integer("ledgerId"), ""),
+        "cost_centre_id": row.integer("costCenterId"),
+        "invoice_number": row.text("invoiceNumber"),
+    }
+    return row.answer.model(MutationLine, values)
 
 
-def open_item_from_json(data: Mapping[str, Any]) -> OpenItem:
+def open_item_from_json(item: JsonObject) -> OpenItem:
     """An `OpenItem` from an outstanding-invoice item."""
-    return OpenItem(
-        date=_date(data.get("date")),
-        invoice_number=data.get("invoiceNumber"),
-        relation_code=data.get("relationCode"),
-        relation_name=data.get("company"),
-        amount=data.get("totalAmount", 0),
-        paid=data.get("paidAmount", 0),
-        outstanding=data.get("outstandingAmount", 0),
-    )
+    values = {
+        "date": item.date("date"),
+        "invoice_number": item.text("invoiceNumber"),
+        "relation_code": item.text("relationCode"),
+        "relation_name": item.text("company"),
+        "amount": item.amount("totalAmount"),
+        "paid": item.amount("paidAmount"),
+        "outstanding": item.amount("outstandingAmount"),
+    }
+    return item.answer.model(OpenItem, values)
 
 
-def ledger_from_json(data: Mapping[str, Any]) -> Ledger:
+def ledger_from_json(item: JsonObject) -> Ledger:
     """A `Ledger` from a REST ledger."""
-    return Ledger(
-        id=int(data.get("id") or 0),
-        code=data.get("code"),
-        description=data.get("description"),
-        category=data.get("category"),
-        group=data.get("group"),
-    )
+    values = {
+        "id": item.integer("id", required=True),
+        "code": item.text("code"),
+        "description": item.text("description"),
+        "category": item.text("category"),
+        "group": item.text("group"),
+    }
+    return item.answer.model(Ledger, values)
 
 
-def cost_centre_from_json(data: Mapping[str, Any]) -> CostCentre:
+def cost_centre_from_json(item: JsonObject) -> CostCentre:
     """A `CostCentre` from a REST cost centre."""
-    parent = data.get("parentId")
-    return CostCentre(
-        id=int(data["id"]),
-        description=data.get("description"),
-        parent_id=int(parent) if parent is not None else None,
-    )
+    values = {
+        "id": item.integer("id", required=True),
+        "description": item.text("description"),
+        "parent_id": item.optional_integer("parentId"),
+    }
+    return item.answer.model(CostCentre, values)
 
 
-def administration_from_json(data: Mapping[str, Any]) -> Administration:
+def administration_from_json(item: JsonObject) -> Administration:
     """An `Administration` from a REST administration (accountants only)."""
-    return Administration(
-        company=data.get("name") or data.get("company"),
-        city=data.get("city"),
-        guid=str(data.get("guid") or data.get("id") or ""),
-        first_financial_year=None,
-    )
-
-
-def _date(value: object) -> dt.date | None:
-    if isinstance(value, str) and value:
-        return dt.date.fromisoformat(value[:10])
-    return None
+    guid = item.text("guid") or item.text("id")
+    if guid is None:
+        item.answer.fail(f"{item.what} has no 'guid'")
+    values = {
+        "company": item.text("name") or item.text("company"),
+        "city": item.text("city"),
+        "guid": guid,
+    }
+    return item.answer.model(Administration, values)
