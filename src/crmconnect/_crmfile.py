@@ -121,7 +121,7 @@ def _organisation(values: dict[str, str], *, pad_kvk: bool) -> Organisation:
     return Organisation(
         id=values.get("id") or None,
         name=values["name"],
-        kvk_number=validation.kvk_number(kvk, pad=pad_kvk) if kvk else None,
+        kvk_number=_kvk(kvk, pad=pad_kvk) if kvk else None,
         branch_number=values.get("branch_number") or None,
         legal_form=values.get("legal_form") or None,
         rsin=values.get("rsin") or None,
@@ -129,6 +129,16 @@ def _organisation(values: dict[str, str], *, pad_kvk: bool) -> Organisation:
         websites=[values["website"]] if values.get("website") else [],
         addresses=[address] if address else [],
     )
+
+
+def _kvk(value: str, *, pad: bool) -> str:
+    try:
+        return validation.kvk_number(value, pad=pad)
+    except ValidationError as exc:
+        reason = exc.reason.split(" (pass pad=True")[0]
+    if not pad and value.strip().isdigit() and len(value.strip()) < 8:
+        reason += " (leading zeros a spreadsheet dropped are restored only on request: --pad-kvk)"
+    raise ValidationError("kvk_number", value, reason)
 
 
 def _address(values: dict[str, str]) -> Address | None:

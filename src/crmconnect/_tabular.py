@@ -26,11 +26,14 @@ import zipfile
 import zlib
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import attrs
 
 from .errors import ConfigurationError, ValidationError
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 __all__ = [
     "EXCEL_MAX_ROWS",
@@ -269,8 +272,14 @@ def _xlsx_rows(path: Path) -> Generator[list[str], None, None]:
         raise ConfigurationError(
             "reading XLSX needs openpyxl: pip install 'crmconnect[xlsx]'"
         ) from None
-    _refuse_zip_bomb(path)
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    # Opened here, not by openpyxl: it leaves its archive open when a workbook is damaged.
+    with path.open("rb") as handle:
+        _refuse_zip_bomb(handle)
+        handle.seek(0)
+        yield from _sheet_rows(openpyxl.load_workbook(handle, read_only=True, data_only=True))
+
+
+def _sheet_rows(book: Workbook) -> Generator[list[str], None, None]:
     try:
         sheet = book.worksheets[0]
         sheet.reset_dimensions()  # a declared size can be wrong, or absurd
@@ -289,8 +298,8 @@ def _xlsx_rows(path: Path) -> Generator[list[str], None, None]:
         book.close()
 
 
-def _refuse_zip_bomb(path: Path) -> None:
-    with zipfile.ZipFile(path) as archive:
+def _refuse_zip_bomb(handle: BinaryIO) -> None:
+    with zipfile.ZipFile(handle) as archive:
         for info in archive.infolist():
             if info.filename.endswith("sharedStrings.xml") and (
                 info.file_size > MAX_SHARED_STRINGS_BYTES
