@@ -348,3 +348,48 @@ def test_shares_with_decimal_commas_and_out_of_range(tmp_path: Path) -> None:
     assert ("persons", "error", "share") in codes(odd, 2) and rows_of(odd)[0].shareholders[
         0
     ].share is None
+
+
+def test_the_summary_keeps_the_first_findings_errors_first_and_counts_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("crmconnect.importer._check.SHOWN_FINDINGS", 3)
+    rows = [
+        {**GOOD, "Relatienummer": str(2000 + n), "Producten": "", "RSIN/BSN": bad}
+        for n, bad in enumerate(["", "123456789", "", "123456789", "123456789"])
+    ]
+    check = check_file(write(tmp_path / "many.csv", rows))
+    outputs = write_outputs(check, tmp_path / "out")
+    summary = outputs.summary
+    every = findings_of(check)
+    assert summary.rows == 5 and summary.total == len(every) == 10
+    assert summary.count(Severity.ERROR) == 3 and summary.count(Severity.WARNING) == 7
+    assert summary.taken == 2 and summary.kinds == {"error:invalid": 3, "warning:missing": 7}
+    assert [(f.line, f.code) for f in summary.findings] == [
+        (3, "invalid"),
+        (5, "invalid"),
+        (6, "invalid"),
+    ]
+    page = outputs.report_html.read_text(encoding="utf-8")
+    assert "And 7 more findings" in page and page.count("<tr class='error'>") == 3
+    report = outputs.report_csv.read_text(encoding="utf-8-sig").splitlines()
+    assert len(report) == 1 + 10  # the CSV report has them all
+
+
+def test_each_distinct_identifier_is_validated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmconnect import validation
+
+    seen: list[str] = []
+    real = validation.iban
+
+    def counting(value: str, *, field: str = "iban") -> str:
+        seen.append(value)
+        return real(value, field=field)
+
+    monkeypatch.setattr(validation, "iban", counting)
+    rows = [{**GOOD, "Relatienummer": str(3000 + n)} for n in range(50)]
+    check = check_file(write(tmp_path / "same.csv", rows))
+    assert sum(row.ok for row in check.iter_rows()) == 50
+    assert seen == ["NL91ABNA0417164300"]
