@@ -1,0 +1,479 @@
+"""The canonical models refuse bad input with crmconnect's own ValidationError.
+
+Every model derives from `crmconnect._model.Model`; identifiers go through
+`crmconnect.validation`, strings through `Text`, keys through `key(n)`, and
+amounts are bounded so that nothing computed from a built model can raise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import doctest
+import random
+from decimal import Decimal
+from typing import Any
+
+import pydantic
+import pytest
+
+import crmconnect.models as models
+from crmconnect._model import Model
+from crmconnect.errors import CrmConnectError, ValidationError
+from crmconnect.mapping import VatRow, VatTable, vat_breakdown
+from crmconnect.models import (
+    Address,
+    BankAccount,
+    ContactDetails,
+    Invoice,
+    InvoiceLine,
+    Organisation,
+    Person,
+    SbiActivity,
+)
+from crmconnect.models._base import MAX_INVOICE_NUMBER, MAX_RELATION_CODE
+
+MODELS: list[type[pydantic.BaseModel]] = [
+    getattr(models, name)
+    for name in models.__all__
+    if isinstance(getattr(models, name), type)
+    and issubclass(getattr(models, name), pydantic.BaseModel)
+]
+
+MINIMAL: dict[type[pydantic.BaseModel], dict[str, Any]] = {
+    Address: {},
+    BankAccount: {"iban": "NL91ABNA0417164300"},
+    ContactDetails: {},
+    Invoice: {
+        "number": "2024-001",
+        "relation_code": "1001",
+        "date": dt.date(2024, 3, 1),
+        "lines": [{"unit_price": "1.00", "vat_category": "nl_high"}],
+    },
+    InvoiceLine: {"unit_price": "1.00", "vat_category": "nl_high"},
+    Organisation: {"name": "Bakkerij De Zon"},
+    Person: {},
+    SbiActivity: {"code": "01110"},
+}
+
+
+def refused(model: type[pydantic.BaseModel], **values: Any) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        model(**values)
+    return unchained(caught.value)
+
+
+def unchained(error: ValidationError) -> ValidationError:
+    assert error.__cause__ is None and error.__context__ is None, "no pydantic error chained"
+    return error
+
+
+def line(**values: Any) -> InvoiceLine:
+    return InvoiceLine(**{"vat_category": "nl_high", "unit_price": "1.00", **values})
+
+
+def invoice(**values: Any) -> Invoice:
+    return Invoice(**{**MINIMAL[Invoice], **values})
+
+
+# --------------------------------------------------------------------------
+# one base, one error type
+
+
+def test_every_canonical_model_is_covered_here() -> None:
+    assert set(MODELS) == set(MINIMAL)
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_every_model_derives_from_model(model: type[pydantic.BaseModel]) -> None:
+    assert issubclass(model, Model)
+    assert model.model_config.get("validate_assignment") is True
+    assert model.model_config.get("extra") == "forbid"
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_unknown_field_is_our_error_naming_field_and_value(
+    model: type[pydantic.BaseModel],
+) -> None:
+    error = refused(model, **MINIMAL[model], city_of_birth="Lollum")
+    assert isinstance(error, CrmConnectError)
+    assert (error.field, error.value) == ("city_of_birth", "Lollum")
+    assert "city_of_birth" in str(error) and "Lollum" in str(error)
+
+
+def test_the_issue_example_organisation_with_a_city() -> None:
+    error = refused(Organisation, name="x", city="Lollum")
+    assert (error.field, error.value) == ("city", "Lollum")
+
+
+def test_model_validate_raises_our_error_too() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Organisation.model_validate({"name": "x", "kvk_number": "123"})
+    assert caught.value.field == "kvk_number"
+
+
+def test_nested_errors_name_the_path() -> None:
+    error = refused(Organisation, name="x", bank_accounts=[{"iban": "NL91ABNA0417164301"}])
+    assert error.field == "bank_accounts.0.iban"
+    error = refused(Organisation, name="x", addresses=[{}, {"postcode": "1234 SA"}])
+    assert error.field == "addresses.1.postcode"
+
+
+def test_every_failure_is_listed() -> None:
+    error = refused(Organisation, name="x", kvk_number="123", rsin="823807072")
+    assert {field for field, _, _ in error.errors} == {"kvk_number", "rsin"}
+
+
+# --------------------------------------------------------------------------
+# identifiers: checked and normalised, the rest kept as written
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "stored"),
+    [
+        ("kvk_number", "6959 9084", "69599084"),
+        ("kvk_number", "6959.9084", "69599084"),
+        ("kvk_number", 69599084, "69599084"),
+        ("kvk_number", "01234567", "01234567"),
+        ("branch_number", "37178598", "000037178598"),
+        ("branch_number", "0000 3717 8598", "000037178598"),
+        ("rsin", "8238.07.071", "823807071"),
+        ("rsin", "04495445", "004495445"),
+        ("vat_number", "nl 0044.954.45 b01", "NL004495445B01"),
+        ("vat_number", "NL000099998B57", "NL000099998B57"),
+        ("vat_number", "be 0123.456.749", "BE0123456749"),
+        ("vat_number", "DE136695976", "DE136695976"),
+        ("vat_number", "GR094259216", "EL094259216"),
+        ("vat_number", "CHE-123.456.789 MWST", "CHE-123.456.789 MWST"),  # outside the EU
+    ],
+)
+def test_organisation_identifiers_are_normalised(field: str, raw: object, stored: str) -> None:
+    org = Organisation(name="x", **{field: raw})
+    assert getattr(org, field) == stored
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("kvk_number", "123"),  # refused, never padded
+        ("kvk_number", 1234567),
+        ("kvk_number", "6959908A"),
+        ("kvk_number", "00000000"),
+        ("kvk_number", ""),
+        ("kvk_number", "6959\x009084"),
+        ("kvk_number", 69599084.0),
+        ("branch_number", "1234567890123"),
+        ("rsin", "823807072"),
+        ("vat_number", "NL123456789B01"),
+        ("vat_number", "NL123"),
+        ("vat_number", "123"),
+        ("vat_number", "DE136695977"),
+        ("vat_number", "BE12"),
+        ("vat_number", 4495445),
+    ],
+)
+def test_organisation_refuses_bad_identifiers(field: str, raw: object) -> None:
+    error = refused(Organisation, name="x", **{field: raw})
+    assert (error.field, error.value) == (field, raw)
+    assert error.reason
+
+
+def test_kvk_number_123_is_refused_not_padded() -> None:
+    error = refused(Organisation, name="x", kvk_number="123")
+    assert "8" in error.reason and "00000123" not in str(error)
+
+
+def test_assignment_is_checked_and_normalised() -> None:
+    org = Organisation(name="x", kvk_number="69599084")
+    org.kvk_number = "6959 9085"
+    assert org.kvk_number == "69599085"
+    with pytest.raises(ValidationError) as caught:
+        org.kvk_number = "123"
+    assert unchained(caught.value).field == "kvk_number"
+    assert org.kvk_number == "69599085", "a refused assignment changes nothing"
+
+
+def test_bank_account_iban_and_bic() -> None:
+    account = BankAccount(iban="nl91 abna 0417 1643 00", bic="abna nl 2a")
+    assert (account.iban, account.bic) == ("NL91ABNA0417164300", "ABNANL2A")
+    assert refused(BankAccount, iban="NL91ABNA0417164301").field == "iban"
+    assert refused(BankAccount, iban="NL91ABNA0417164300", bic="ABNAXX2A").field == "bic"
+    assert refused(BankAccount, iban="NL91ABNA0417164300", bic="ABNA").field == "bic"
+
+
+def test_sbi_code_keeps_its_zero_and_refuses_a_group() -> None:
+    assert SbiActivity(code="01110").code == "01110"
+    assert SbiActivity(code=6201).code == "6201"
+    assert refused(SbiActivity, code="620").field == "code"
+
+
+def test_bsn_is_checked_and_not_in_the_repr() -> None:
+    person = Person(last_name="Berg", bsn="1112.22.333")
+    assert person.bsn == "111222333"
+    assert "111222333" not in repr(person)
+    assert refused(Person, bsn="111222334").field == "bsn"
+
+
+def test_dutch_postcode_is_checked_foreign_kept() -> None:
+    assert Address(postcode="1034 wl").postcode == "1034WL"
+    assert Address(postcode="B-1000", country="be").postcode == "B-1000"
+    assert refused(Address, postcode="1234 SA").field == "postcode"
+    assert refused(Address, postcode="B-1000").field == "postcode"  # country NL by default
+
+
+def test_postcode_follows_the_country_on_assignment() -> None:
+    address = Address(postcode="B-1000", country="BE")
+    with pytest.raises(ValidationError) as caught:
+        address.country = "NL"
+    assert unchained(caught.value).field == "postcode"
+    assert (address.country, address.postcode) == ("BE", "B-1000"), "left as it was"
+    address.postcode = "1034 wl"
+    assert address.postcode == "1034 wl", "not Dutch yet: kept as written"
+    address.country = "nl"
+    assert (address.country, address.postcode) == ("NL", "1034WL")
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [("country", "N1"), ("country", "NLD"), ("house_letter", "AB"), ("po_box", 10**6)],
+)
+def test_address_parts_are_bounded(field: str, raw: object) -> None:
+    assert refused(Address, **{field: raw}).field == field
+
+
+def test_huge_integer_is_our_error() -> None:
+    error = refused(Address, house_number=10**5000)
+    assert error.field == "house_number"
+    assert len(str(error)) < 300
+
+
+def test_contact_details_are_kept_as_written() -> None:
+    # No rule checks e-mail addresses or phone numbers: they are only cleaned.
+    contact = ContactDetails(email=" info@example.nl\u200b ", phone="+31 (0)20-123\x00 4567")
+    assert (contact.email, contact.phone) == ("info@example.nl", "+31 (0)20-123 4567")
+
+
+# --------------------------------------------------------------------------
+# text: control and invisible characters never reach a connector
+
+TEXT_FIELDS: list[tuple[type[pydantic.BaseModel], str]] = [
+    (Address, "street"),
+    (Address, "extra"),
+    (Address, "city"),
+    (ContactDetails, "email"),
+    (ContactDetails, "phone"),
+    (ContactDetails, "mobile"),
+    (ContactDetails, "website"),
+    (Person, "initials"),
+    (Person, "first_name"),
+    (Person, "infix"),
+    (Person, "last_name"),
+    (Person, "role"),
+    (SbiActivity, "description"),
+    (Organisation, "id"),
+    (Organisation, "name"),
+    (Organisation, "statutory_name"),
+    (Organisation, "legal_form"),
+    (Organisation, "employee_class"),
+    (InvoiceLine, "description"),
+    (InvoiceLine, "product_group"),
+    (Invoice, "description"),
+]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_no_field_stores_a_control_or_invisible_character(
+    model: type[pydantic.BaseModel],
+) -> None:
+    # Whatever the field: text with them is either cleaned or refused, never stored.
+    dirty = "A\x00B\u200bC\x1b"
+    for name in model.model_fields:
+        for value in (dirty, [dirty]):
+            try:
+                built = model(**{**MINIMAL[model], name: value})
+            except ValidationError:
+                continue
+            stored = getattr(built, name)
+            for text in stored if isinstance(stored, list) else [stored]:
+                assert not set(str(text)) & set("\x00\u200b\x1b"), (name, stored)
+
+
+@pytest.mark.parametrize(("model", "field"), TEXT_FIELDS, ids=lambda x: getattr(x, "__name__", x))
+def test_control_and_invisible_characters_are_removed(
+    model: type[pydantic.BaseModel], field: str
+) -> None:
+    built = model(**{**MINIMAL[model], field: "\ufeff A\x00b\x1b\u200bc\x7f\u2060 "})
+    assert getattr(built, field) == "Abc"
+
+
+@pytest.mark.parametrize("field", ["trade_names", "websites"])
+def test_list_items_are_cleaned(field: str) -> None:
+    org = Organisation(name="x", **{field: ["a\x00b", "\u200bc "]})
+    assert getattr(org, field) == ["ab", "c"]
+
+
+def test_house_letter_is_cleaned_before_its_length_counts() -> None:
+    assert Address(house_letter="M\u200b").house_letter == "M"
+
+
+# --------------------------------------------------------------------------
+# invoice and relation numbers: visible, and short enough for every connector
+
+
+@pytest.mark.parametrize("raw", ["\u200b", "", "   ", "\x00", "\ufeff\u2060"])
+@pytest.mark.parametrize("field", ["number", "relation_code"])
+def test_keys_must_hold_a_visible_character(field: str, raw: str) -> None:
+    error = refused(Invoice, **{**MINIMAL[Invoice], field: raw})
+    assert (error.field, error.value) == (field, raw)
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"), [("number", MAX_INVOICE_NUMBER), ("relation_code", MAX_RELATION_CODE)]
+)
+def test_keys_fit_the_tightest_connector(field: str, limit: int) -> None:
+    assert getattr(invoice(**{field: "9" * limit}), field) == "9" * limit
+    error = refused(Invoice, **{**MINIMAL[Invoice], field: "9" * (limit + 1)})
+    assert error.field == field and str(limit) in error.reason
+
+
+def test_a_10000_character_invoice_number_is_refused_with_a_short_message() -> None:
+    error = refused(Invoice, **{**MINIMAL[Invoice], "number": "F" * 10_000})
+    assert error.field == "number" and error.value == "F" * 10_000
+    assert len(str(error)) < 400
+
+
+def test_keys_lose_control_characters() -> None:
+    built = invoice(number=" F\x00-1 ", relation_code="\u200b1001")
+    assert (built.number, built.relation_code) == ("F-1", "1001")
+
+
+def test_invoice_assignment_is_checked() -> None:
+    built = invoice()
+    with pytest.raises(ValidationError):
+        built.number = "\u200b"
+    assert built.number == "2024-001"
+
+
+def test_due_date_error_names_the_field() -> None:
+    error = refused(Invoice, **MINIMAL[Invoice], due_date=dt.date(2024, 2, 1))
+    assert (error.field, error.value) == ("due_date", dt.date(2024, 2, 1))
+
+
+# --------------------------------------------------------------------------
+# amounts and quantities: bounded, so nothing computed from them raises
+
+
+@pytest.mark.parametrize(
+    ("field", "raw"),
+    [
+        ("unit_price", Decimal("1E+30")),
+        ("unit_price", "1e999999"),
+        ("unit_price", "-1e999999"),
+        ("unit_price", "1e-999999"),
+        ("quantity", "1e400"),
+        ("unit_price", "NaN"),
+        ("unit_price", Decimal("NaN")),
+        ("unit_price", "sNaN"),
+        ("unit_price", "Infinity"),
+        ("quantity", Decimal("-Infinity")),
+        ("unit_price", "1000000000000"),
+        ("unit_price", Decimal("-1000000000000")),
+        ("unit_price", 10**12),
+        ("quantity", 10**5000),
+        ("unit_price", "0.0000001"),
+        ("quantity", "1.1234567"),
+        ("unit_price", "9" * 100_000),
+        ("unit_price", 0.1),
+        ("unit_price", "twelve"),
+    ],
+    ids=lambda value: "huge-int" if isinstance(value, int) and value > 10**100 else str(value)[:20],
+)
+def test_amounts_and_quantities_are_bounded(field: str, raw: object) -> None:
+    values = {**MINIMAL[InvoiceLine], field: raw}
+    error = refused(InvoiceLine, **values)
+    assert error.field == field
+    assert len(str(error)) < 400
+
+
+@pytest.mark.parametrize(
+    ("quantity", "unit_price", "amount"),
+    [
+        ("999999999999.999999", "0.999999", "999999000000.00"),
+        ("0.000001", "999999999999.999999", "1000000.00"),
+        ("-3", "33.335", "-100.01"),
+        ("1.50000000000", "2.0000000000000", "3.00"),  # trailing zeros are no decimals
+        ("1E+3", "1E-6", "0.00"),
+    ],
+)
+def test_values_within_the_bounds_are_accepted(quantity: str, unit_price: str, amount: str) -> None:
+    assert line(quantity=quantity, unit_price=unit_price).amount == Decimal(amount)
+
+
+def test_the_line_amount_is_bounded_too() -> None:
+    values = {**MINIMAL[InvoiceLine], "quantity": "1000000", "unit_price": "1000000"}
+    error = refused(InvoiceLine, **values)
+    assert error.field == "amount"
+    assert error.value == Decimal("1000000000000")
+
+
+def test_a_refused_quantity_assignment_leaves_the_line_unchanged() -> None:
+    built = line(unit_price="999999")
+    with pytest.raises(ValidationError) as caught:
+        built.quantity = Decimal(10**7)
+    assert unchained(caught.value).field == "amount"
+    assert built.quantity == 1
+
+
+def test_amount_is_exact_whatever_the_callers_context() -> None:
+    built = line(quantity="999999.999999", unit_price="999999.999999")
+    expected = built.amount
+    with decimal.localcontext() as context:
+        context.prec = 3
+        context.traps[decimal.Inexact] = True
+        assert built.amount == expected == Decimal("999999999998.00")
+
+
+def _extreme_values(rng: random.Random) -> list[Decimal]:
+    edges = [Decimal("999999999999.999999"), Decimal("0.000001"), Decimal(0), Decimal("-0")]
+    # Every size up to 12 digits, 0 to 6 of them decimals, either sign.
+    randoms = [
+        Decimal(rng.choice((-1, 1)) * rng.randrange(10 ** rng.randrange(1, 13))).scaleb(
+            -rng.randrange(0, 7)
+        )
+        for _ in range(200)
+    ]
+    return edges + [-edge for edge in edges] + randoms
+
+
+def test_no_built_line_makes_the_amount_or_the_vat_raise() -> None:
+    rng = random.Random(9)
+    table = VatTable(
+        [VatRow("sales", "nl_high", "HOOG_VERK_21", "8000")], required_categories=["nl_high"]
+    )
+    built_lines: list[InvoiceLine] = []
+    values = _extreme_values(rng)
+    for quantity in values[:40]:
+        for unit_price in values:
+            try:
+                built_lines.append(line(quantity=quantity, unit_price=unit_price))
+            except ValidationError:
+                continue  # the product is out of bounds: refused at construction
+    assert len(built_lines) > 1000
+    for amounts_include_vat in (False, True):
+        for start in range(0, len(built_lines), 500):
+            chunk = built_lines[start : start + 500]
+            booked = invoice(lines=chunk, amounts_include_vat=amounts_include_vat)
+            [booking] = vat_breakdown(booked, table)
+            assert booking.amount_incl == booking.amount_excl + booking.vat_amount
+
+
+# --------------------------------------------------------------------------
+# docs
+
+
+def test_docstring_examples() -> None:
+    from crmconnect.models import _invoice, _party
+
+    for module in (_invoice, _party):
+        result = doctest.testmod(module)
+        assert result.failed == 0
