@@ -13,9 +13,11 @@ import crmconnect.validation as validation
 from crmconnect.errors import ValidationError
 from crmconnect.validation import (
     HouseNumber,
+    bic,
     bic_from_iban,
     branch_number,
     bsn,
+    eu_vat_number,
     format_postcode,
     iban,
     kvk_number,
@@ -283,6 +285,45 @@ def test_vat_number_checksum_reason() -> None:
 
 
 # --------------------------------------------------------------------------
+# EU VAT number
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("NL 0044.954.45 B01", "NL004495445B01"),  # Dutch: as vat_number
+        ("004495445B01", "NL004495445B01"),
+        ("BE0123456749", "BE0123456749"),
+        ("be 0123.456.749", "BE0123456749"),
+        ("DE136695976", "DE136695976"),
+        ("de-136-695-976", "DE136695976"),
+        ("EL094259216", "EL094259216"),
+        ("GR094259216", "EL094259216"),  # Greece is EL in VIES
+        ("FR40303265045", "FR40303265045"),
+    ],
+)
+def test_eu_vat_number_valid(raw: str, expected: str) -> None:
+    assert eu_vat_number(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason_part"),
+    [
+        ("DE136695977", "check digits"),
+        ("BE12", "BE"),
+        ("XX123456789", "XX is not"),
+        ("GB123456789", "GB is not"),  # no longer an EU member state
+        ("NL123456789B01", "elfproef"),
+        ("123", "Dutch"),
+        ("", "empty"),
+        (4495445, "string"),
+    ],
+)
+def test_eu_vat_number_invalid(raw: Any, reason_part: str) -> None:
+    assert reason_part in _refused(eu_vat_number, raw).reason
+
+
+# --------------------------------------------------------------------------
 # loonheffingennummer
 
 
@@ -380,6 +421,35 @@ def test_bic_from_iban(raw: str, expected: str | None) -> None:
 def test_bic_from_iban_refuses_invalid_iban() -> None:
     err = _refused(bic_from_iban, "NL91ABNA0417164301")
     assert err.field == "iban"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ABNANL2A", "ABNANL2A"),
+        ("abna nl 2a", "ABNANL2A"),
+        ("RABONL2UXXX", "RABONL2UXXX"),
+        ("DEUTDEFF500", "DEUTDEFF500"),
+        ("ZZZZNL2A", "ZZZZNL2A"),  # a bank schwifty does not know is fine
+    ],
+)
+def test_bic_valid(raw: str, expected: str) -> None:
+    assert bic(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason_part"),
+    [
+        ("ABNANL2", "8 or 11"),
+        ("ABNANL2AXX", "8 or 11"),
+        ("ABNAXX2A", "country"),
+        ("12345678", "BIC"),
+        ("", "empty"),
+        (12345678, "string"),
+    ],
+)
+def test_bic_invalid(raw: Any, reason_part: str) -> None:
+    assert reason_part in _refused(bic, raw).reason
 
 
 # --------------------------------------------------------------------------
@@ -581,8 +651,10 @@ BAD_VALUES: list[tuple[Validator, Any, str]] = [
     (bsn, "111222334", "bsn"),
     (vat_number, "NL123456789B00", "vat_number"),
     (loonheffingennummer, "823807072L01", "loonheffingennummer"),
+    (eu_vat_number, "DE136695977", "vat_number"),
     (iban, "NL91ABNA0417164301", "iban"),
     (bic_from_iban, "NL91ABNA0417164301", "iban"),
+    (bic, "ABNAXX2A", "bic"),
     (postcode, "1234 SA", "postcode"),
     (format_postcode, "0123AB", "postcode"),
     (sbi_code, "620", "sbi_code"),
@@ -626,9 +698,11 @@ FUNCTIONS: list[Validator] = [
     rsin,
     bsn,
     vat_number,
+    eu_vat_number,
     loonheffingennummer,
     iban,
     bic_from_iban,
+    bic,
     postcode,
     format_postcode,
     sbi_code,
@@ -655,6 +729,19 @@ GARBAGE: list[Any] = [
     -5,
     1.5,
     float("nan"),
+    "1" * 101,  # longer than any identifier: refused unread
+    "1" * 5_000,  # int() of it would raise (over 4,300 digits)
+    "9" * 1_000_000,
+    "NL" + "9" * 5_000 + "B01",
+    "12" + "\x00" * 200,
+    "6959\x009084",
+    "1234\x00AB",
+    "\x1b[31m69599084",
+    "\ud800",  # a lone surrogate
+    10**30,
+    10**5_000,  # str() of it would raise
+    -(10**5_000),
+    bytearray(b"69599084"),
 ]
 
 
@@ -662,3 +749,19 @@ GARBAGE: list[Any] = [
 def test_no_library_exception_escapes(func: Validator) -> None:
     for raw in GARBAGE:
         _refused(func, raw)
+
+
+@pytest.mark.parametrize("func", FUNCTIONS, ids=lambda f: f.__name__)
+def test_refusal_of_huge_input_has_a_short_message_and_keeps_the_value(func: Validator) -> None:
+    for raw in ("7" * 1_000_000, 10**5_000):
+        err = _refused(func, raw)
+        assert err.value is raw
+        assert len(str(err)) < 400
+
+
+def test_str_subclass_is_read_as_its_text() -> None:
+    class Cell(str):
+        pass
+
+    assert kvk_number(Cell("6959 9084")) == "69599084"
+    assert type(kvk_number(Cell("69599084"))) is str
