@@ -72,7 +72,8 @@ _LATEST = dt.date(2200, 1, 1)
 
 
 DEFAULT_URL = "https://soap.e-boekhouden.nl/soap.asmx"
-_BINDING = "{http://www.e-boekhouden.nl/soap}soapAppSoap"
+_NAMESPACE = "http://www.e-boekhouden.nl/soap"
+_BINDING = f"{{{_NAMESPACE}}}soapAppSoap"
 _SERVICE = "eboekhouden"
 
 logger = logging.getLogger("crmconnect.eboekhouden")
@@ -84,9 +85,6 @@ def _wsdl_path() -> str:
 
 _ZEEP_LOGGERS = ("zeep", "zeep.transports", "zeep.wsdl.bindings.soap")
 """zeep logs whole SOAP bodies (username and codes included) at DEBUG on these loggers."""
-
-_NO_ERROR_MSG = frozenset({"UpdateRelatie", "CloseSession"})
-"""UpdateRelatie answers a bare ``cError``; CloseSession an empty element."""
 
 
 class _CappedTransport(zeep.Transport):
@@ -118,6 +116,8 @@ class _CappedTransport(zeep.Transport):
 
     def post(self, address: str, message: bytes | str, headers: Mapping[str, str]) -> Any:
         """Post a SOAP request and read the answer with the cap (zeep's hook)."""
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("HTTP Post to %s:\n%s", address, self._masked(message))
         started = time.monotonic()
         response = self.session.post(
             address, data=message, headers=headers, timeout=self.operation_timeout, stream=True
@@ -130,8 +130,17 @@ class _CappedTransport(zeep.Transport):
         response._content_consumed = True
         self._local.answer = Answer(_SERVICE, response.status_code, body, self.redact)
         if self.logger.isEnabledFor(logging.DEBUG):
-            self.logger.debug("HTTP %s from %s", response.status_code, self.redact(address))
+            self.logger.debug(
+                "HTTP Response from %s (status: %d):\n%s",
+                address,
+                response.status_code,
+                self._masked(body),
+            )
         return response
+
+    def _masked(self, body: bytes | str, length: int = 10_000) -> str:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        return self.redact(text[: length * 2])[:length]
 
     def _read(self, response: requests.Response, started: float) -> bytes:
         answer = Answer(_SERVICE, response.status_code, b"", self.redact)
@@ -150,6 +159,51 @@ class _CappedTransport(zeep.Transport):
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+class _ShapeCheck(zeep.Plugin):
+    """Checks an answer's elements before zeep reads it (zeep's ingress hook).
+
+    zeep reads a missing ``<Operation>Result`` as ``None`` and an absent
+    ``ErrorMsg`` like an empty one, so an answer that is not one would pass as
+    "no relations" or "not booked". Every e-Boekhouden result holds
+    ``ErrorMsg`` (empty on success); UpdateRelatie's result is a bare
+    ``cError`` and CloseSession's answer is empty. Faults are left to zeep.
+    """
+
+    def __init__(self, transport: _CappedTransport) -> None:
+        self.transport = transport
+
+    def ingress(self, envelope: Any, http_headers: Any, operation: Any) -> None:
+        """Fail unless the body holds ``<Operation>Response/<Operation>Result/ErrorMsg``."""
+        body = envelope.find(f"{{{envelope.nsmap.get(envelope.prefix)}}}Body")
+        children = [child for child in (body if body is not None else ()) if _is_element(child)]
+        if any(_local(child.tag) == "Fault" for child in children):
+            return
+        name = operation.name
+        if not children or children[0].tag != f"{{{_NAMESPACE}}}{name}Response":
+            self._fail(f"the SOAP body holds no {name}Response")
+        if name == "CloseSession":
+            return
+        result = children[0].find(f"{{{_NAMESPACE}}}{name}Result")
+        if result is None:
+            self._fail(f"{name}Response has no {name}Result")
+        if name != "UpdateRelatie" and result.find(f"{{{_NAMESPACE}}}ErrorMsg") is None:
+            self._fail(f"{name}Result has no ErrorMsg")
+
+    def _fail(self, reason: str) -> None:
+        answer = self.transport.last_answer
+        if answer is None:  # pragma: no cover - zeep reads only what the transport posted
+            raise AssertionError(reason)
+        answer.fail(reason)
+
+
+def _is_element(node: Any) -> bool:
+    return isinstance(node.tag, str)  # not a comment or processing instruction
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 class EBoekhoudenClient(BooksClient):
@@ -221,7 +275,12 @@ class EBoekhoudenClient(BooksClient):
         self._http = session or requests.Session()
         self._transport = _CappedTransport(self._http, timeout, max_answer_bytes, self._redact)
         settings = zeep.Settings(strict=True, forbid_dtd=True)
-        client = zeep.Client(_wsdl_path(), transport=self._transport, settings=settings)
+        client = zeep.Client(
+            _wsdl_path(),
+            transport=self._transport,
+            settings=settings,
+            plugins=[_ShapeCheck(self._transport)],
+        )
         self._service = client.create_service(_BINDING, self.base_url)
         self._session_id: str | None = None
         self._lock = threading.RLock()
@@ -295,15 +354,11 @@ class EBoekhoudenClient(BooksClient):
         raise self._redact.scrub(error)  # outside the except: zeep's fault is not chained
 
     def _result(self, operation: str, result: Any) -> dict[str, Any]:
-        """The ``<Operation>Result``, checked to be one: a mapping, with ``ErrorMsg``."""
+        """The ``<Operation>Result`` as a mapping (its elements were checked by `_ShapeCheck`)."""
         if operation == "CloseSession":
             return {}
         if not isinstance(result, dict):
             self._answer().fail(f"the answer has no {operation}Result")
-        # Every *Result carries ErrorMsg (empty on success); UpdateRelatie's is a bare cError.
-        # Without it, an empty list could not be told from an answer that is no answer.
-        if operation not in _NO_ERROR_MSG and not isinstance(result.get("ErrorMsg"), dict):
-            self._answer().fail(f"{operation}Result has no ErrorMsg")
         return result
 
     def _answer(self) -> Answer:
