@@ -50,6 +50,46 @@ with EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, transport=sandbox.transport()) as 
     print(len(books.ledgers()))
 """
 
+MISSING_EXTRAS = """
+import json, pathlib, tempfile
+
+def soap_client():
+    from crmconnect.eboekhouden import EBoekhoudenClient
+
+def soap_by_configuration():
+    from crmconnect.eboekhouden import connect
+    connect({"backend": "soap", "username": "u", "security_code_1": "c1",
+             "security_code_2": "c2"})
+
+def sandbox_requests_session():
+    from crmconnect.sandbox import EBoekhoudenSandbox
+    EBoekhoudenSandbox().requests_session()
+
+def import_check_of_xlsx():
+    from crmconnect.importer import check_file
+    path = pathlib.Path(tempfile.mkdtemp()) / "klanten.xlsx"
+    path.write_bytes(b"PK")
+    check_file(path)
+
+answers = {}
+for attempt in (soap_client, soap_by_configuration, sandbox_requests_session,
+                import_check_of_xlsx):
+    try:
+        attempt()
+        answers[attempt.__name__] = "no error"
+    except Exception as exc:
+        answers[attempt.__name__] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(answers))
+"""
+"""What needs an extra, tried without it: each attempt's error, as text."""
+
+EXTRA_OF = {
+    "soap_client": "eboekhouden",
+    "soap_by_configuration": "eboekhouden",
+    "sandbox_requests_session": "eboekhouden",
+    "import_check_of_xlsx": "xlsx",
+}
+
 
 def _run(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=ROOT)
@@ -141,6 +181,20 @@ def test_rest_backend_works_without_extras(bare_venv: Path) -> None:
     done = _run(_bin(bare_venv, "python"), "-c", REST_WITHOUT_EXTRAS, check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 0
+
+
+@pytest.fixture(scope="module")
+def without_extras(bare_venv: Path) -> dict[str, str]:
+    """What each attempt of MISSING_EXTRAS raised in the bare venv."""
+    answers: dict[str, str] = json.loads(
+        _run(_bin(bare_venv, "python"), "-c", MISSING_EXTRAS).stdout
+    )
+    return answers
+
+
+@pytest.mark.parametrize("attempt", sorted(EXTRA_OF))
+def test_what_needs_an_extra_names_it(without_extras: dict[str, str], attempt: str) -> None:
+    assert f"pip install 'crmconnect[{EXTRA_OF[attempt]}]'" in without_extras[attempt]
 
 
 def test_command_without_the_cli_extra_says_what_to_install(bare_venv: Path) -> None:
