@@ -613,7 +613,7 @@ class EBoekhoudenRestClient(BooksClient):
                 "id": ledger.id,
                 "code": ledger.code,
                 "category": ledger.category,
-                "balance": found.amount("balance"),
+                "balance": found.amount("balance", required=True),
             }
             result.append(found.answer.model(Balance, values))
         return result

@@ -149,9 +149,8 @@ class JsonObject:
     def fail(self, name: str, expected: str) -> NoReturn:
         """Fail naming the member and what it should have been."""
         value = self.data.get(name)
-        kind = "a list" if isinstance(value, list) else type(value).__name__
-        if isinstance(value, dict):
-            kind = "an object"
+        kinds = {list: "a list", dict: "an object", str: "a text", bool: "a boolean"}
+        kind = "null" if value is None else kinds.get(type(value), repr(value)[:20])
         self.answer.fail(f"{self.what}: {name!r} should be {expected}, not {kind}")
 
     def text(self, name: str) -> str | None:
@@ -199,10 +198,12 @@ class JsonObject:
         except OverflowError:  # an int beyond the float range
             self.fail(name, "a number in range")
 
-    def amount(self, name: str) -> Decimal:
-        """An amount in cents (0 when absent)."""
+    def amount(self, name: str, *, required: bool = False) -> Decimal:
+        """An amount in cents; 0 when absent, unless ``required``."""
         value = self.data.get(name)
         if value is None:
+            if required:
+                self.answer.fail(f"{self.what} has no {name!r}")
             return Decimal("0.00")
         try:
             return money(value)
@@ -341,9 +342,9 @@ def open_item_from_json(item: JsonObject) -> OpenItem:
         "invoice_number": item.text("invoiceNumber"),
         "relation_code": item.text("relationCode"),
         "relation_name": item.text("company"),
-        "amount": item.amount("totalAmount"),
+        "amount": item.amount("totalAmount", required=True),
         "paid": item.amount("paidAmount"),
-        "outstanding": item.amount("outstandingAmount"),
+        "outstanding": item.amount("outstandingAmount", required=True),
     }
     return item.answer.model(OpenItem, values)
 
