@@ -247,6 +247,21 @@ def test_huge_integer_is_our_error() -> None:
     assert len(str(error)) < 300
 
 
+@pytest.mark.parametrize("field", ["employees_total", "employees_full_time", "employees_part_time"])
+def test_employee_counts_are_bounded(field: str) -> None:
+    assert getattr(Organisation(name="x", **{field: 2_000_000}), field) == 2_000_000
+    assert refused(Organisation, name="x", **{field: 10**5000}).field == field
+    assert refused(Organisation, name="x", **{field: -1}).field == field
+
+
+def test_an_unknown_address_kind_is_our_error() -> None:
+    org = Organisation(name="x", addresses=[{"kind": "postal", "po_box": 12}])
+    assert org.address("postal") is org.postal_address
+    with pytest.raises(ValidationError) as caught:
+        org.address("postbus")
+    assert (unchained(caught.value).field, caught.value.value) == ("kind", "postbus")
+
+
 def test_contact_details_are_kept_as_written() -> None:
     # No rule checks e-mail addresses or phone numbers: they are only cleaned.
     contact = ContactDetails(email=" info@example.nl\u200b ", phone="+31 (0)20-123\x00 4567")

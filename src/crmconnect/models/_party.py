@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .. import validation
 from .._model import clean_text
+from ..errors import ValidationError
 from ..validation._identifiers import EU_VAT_COUNTRIES
 from ._base import CanonicalModel, CleanText, identifier
 
@@ -31,6 +32,9 @@ __all__ = [
     "Person",
     "SbiActivity",
 ]
+
+MAX_EMPLOYEES = 10_000_000
+"""More people than any employer has: a larger count is a typing or unit error."""
 
 
 def _vat_number(value: object) -> str:
@@ -256,9 +260,9 @@ class Organisation(CanonicalModel):
     end_date: dt.date | None = None
     addresses: list[Address] = Field(default_factory=list)
     sbi_activities: list[SbiActivity] = Field(default_factory=list)
-    employees_total: int | None = Field(default=None, ge=0)
-    employees_full_time: int | None = Field(default=None, ge=0)
-    employees_part_time: int | None = Field(default=None, ge=0)
+    employees_total: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES)
+    employees_full_time: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES)
+    employees_part_time: int | None = Field(default=None, ge=0, le=MAX_EMPLOYEES)
     employee_class: CleanText | None = None
     websites: list[CleanText] = Field(default_factory=list)
     non_mailing: bool | None = None
@@ -268,9 +272,19 @@ class Organisation(CanonicalModel):
     bank_accounts: list[BankAccount] = Field(default_factory=list)
 
     def address(self, kind: AddressKind | str) -> Address | None:
-        """The first address of a kind, or ``None``."""
-        wanted = AddressKind(kind)
-        return next((a for a in self.addresses if a.kind == wanted), None)
+        """The first address of a kind, or ``None``.
+
+        Raises:
+            ValidationError: ``kind`` is not an `AddressKind`.
+        """
+        try:
+            wanted = AddressKind(kind)
+        except ValueError:
+            known = ", ".join(k.value for k in AddressKind)
+            reason = f"not a kind of address (one of {known})"
+        else:
+            return next((a for a in self.addresses if a.kind == wanted), None)
+        raise ValidationError("kind", kind, reason)
 
     @property
     def visiting_address(self) -> Address | None:
