@@ -329,6 +329,7 @@ def _cell_text(value: object) -> str:
 
 _FORMULA_START = frozenset("=+-@")
 _UNSAFE_FIRST = frozenset("\t\r\n")
+_PLAIN_FIRST = frozenset(map(chr, range(0x21, 0x7F))) - _FORMULA_START  # no more to check
 _AMOUNT = re.compile(r"[+-]?\d[\d .,]*%?", re.ASCII)  # -12,50  -1.234,56  +5%
 _PHONE = re.compile(r"\+\d[\d ()-]*", re.ASCII)  # +31 20 123 4567  +31 (0)20-1234567
 
@@ -354,8 +355,8 @@ def safe_cell(value: object) -> str:
         >>> safe_cell("=1+1"), safe_cell(" =1+1"), safe_cell("-12,50")
         ("'=1+1", "' =1+1", '-12,50')
     """
-    text = "" if value is None else str(value)
-    if not text:
+    text = value if isinstance(value, str) else "" if value is None else str(value)
+    if not text or text[0] in _PLAIN_FIRST:
         return text
     if text[0] in _UNSAFE_FIRST:
         return "'" + text
