@@ -32,8 +32,8 @@ MAX_RELATION_CODE = 15
 """Longest relation code (relatiecode) any connector takes: e-Boekhouden's ``Code``.
 
 e-Boekhouden refuses a longer one (REST ``REL_006`` "Code is too long"); its
-sandbox and its `Relation` model use the same 15. DigitaleFactuur keys
-relations by its own numeric id, so it sets no tighter limit.
+sandbox and its `Relation` model use the same 15. DigitaleFactuur documents
+no length for its ``relatienummer``.
 """
 
 MAX_INVOICE_NUMBER = 50
