@@ -25,7 +25,7 @@ import httpx
 import pydantic
 
 from .. import validation
-from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
+from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer, excerpt
 from .._cache import Cache, MemoryCache
 from .._http import AsyncHTTP, HTTPSettings, QueryParams, SyncHTTP
 from .._model import clean_text
@@ -87,6 +87,9 @@ MAX_SEARCH_TEXT = 500
 DEFAULT_RATE_LIMIT = 100.0
 """KvK allows up to 100 requests per second per key."""
 
+_MAX_WARNINGS = 20
+"""Distinct deprecation warnings shown per client (a broken server could send endless ones)."""
+_WARNING_LENGTH = 500
 _RESULT_TYPES = frozenset({"hoofdvestiging", "nevenvestiging", "rechtspersoon"})
 _ModelT = TypeVar("_ModelT", bound=pydantic.BaseModel)
 
@@ -181,9 +184,10 @@ class _KvKBase:
     def _surface_warning(self, response: httpx.Response) -> None:
         # KvK announces retirement with an RFC 7234 header: 299 <endpoint> "<text>".
         for value in response.headers.get_list("warning"):
-            if value not in self._warned:
+            if value not in self._warned and len(self._warned) < _MAX_WARNINGS:
                 self._warned.add(value)
-                warnings.warn(self._redact(value), RemoteDeprecationWarning, stacklevel=6)
+                text = excerpt(value, self._redact, _WARNING_LENGTH)
+                warnings.warn(text, RemoteDeprecationWarning, stacklevel=6)
 
     # -- parameters -----------------------------------------------------------------
 
@@ -259,10 +263,12 @@ class _KvKBase:
 
     def _check_branch_owner(self, kvk_number: str, branch: BranchProfile) -> None:
         if branch.kvk_number and branch.kvk_number != kvk_number:
-            raise CrmValidationError(
-                "branch_number",
-                branch.branch_number,
-                f"belongs to KvK number {branch.kvk_number}, not {kvk_number}",
+            raise self._redact.scrub(
+                CrmValidationError(
+                    "branch_number",
+                    branch.branch_number,
+                    f"belongs to KvK number {branch.kvk_number}, not {kvk_number}",
+                )
             )
 
     # -- calls (what to fetch, without fetching) ------------------------------------
@@ -332,7 +338,7 @@ class _KvKBase:
             return build_organisation(profile, branch, branch_requested=requested)
         except (pydantic.ValidationError, CrmValidationError) as exc:
             reason = f"the register data does not fit an Organisation: {_first_problem(exc)}"
-            body = profile.model_dump_json(by_alias=True)
+            body = repr(profile)  # the fields it read; cannot fail, unlike a dump
         raise Answer("kvk", 200, body, self._redact).malformed(reason)
 
 

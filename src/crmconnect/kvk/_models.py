@@ -26,7 +26,14 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "BasicProfile",
@@ -93,6 +100,10 @@ def _collapse_spaces(value: object) -> object:
     return " ".join(value.split()) if isinstance(value, str) else value
 
 
+KvKNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{8}$")]
+"""A KvK number as the register sends it: 8 digits (anything else is no answer of KvK)."""
+BranchNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+"""A branch number as the register sends it: 12 digits."""
 KvKDate = Annotated[dt.date | None, BeforeValidator(parse_kvk_date)]
 KvKFlag = Annotated[bool | None, BeforeValidator(parse_kvk_flag)]
 Collapsed = Annotated[str | None, BeforeValidator(_collapse_spaces)]
@@ -213,8 +224,8 @@ class Owner(_Wire):
 class BranchProfile(_Wire):
     """A branch (``Vestiging``): Vestigingsprofiel, ``/hoofdvestiging`` or embedded."""
 
-    branch_number: str = Field(alias="vestigingsnummer")
-    kvk_number: str | None = Field(None, alias="kvkNummer")
+    branch_number: BranchNumber = Field(alias="vestigingsnummer")
+    kvk_number: KvKNumber | None = Field(None, alias="kvkNummer")
     rsin: str | None = None
     non_mailing: KvKFlag = Field(None, alias="indNonMailing")
     formal_registration_date: KvKDate = Field(None, alias="formeleRegistratiedatum")
@@ -240,7 +251,7 @@ class _Embedded(_Wire):
 class BasicProfile(_Wire):
     """The Basisprofiel of a KvK registration."""
 
-    kvk_number: str = Field(alias="kvkNummer")
+    kvk_number: KvKNumber = Field(alias="kvkNummer")
     non_mailing: KvKFlag = Field(None, alias="indNonMailing")
     name: str | None = Field(None, alias="naam")
     formal_registration_date: KvKDate = Field(None, alias="formeleRegistratiedatum")
@@ -273,8 +284,8 @@ class BasicProfile(_Wire):
 class BranchSummary(_Wire):
     """One entry of ``/basisprofielen/{kvkNummer}/vestigingen``."""
 
-    branch_number: str = Field(alias="vestigingsnummer")
-    kvk_number: str | None = Field(None, alias="kvkNummer")
+    branch_number: BranchNumber = Field(alias="vestigingsnummer")
+    kvk_number: KvKNumber | None = Field(None, alias="kvkNummer")
     first_trade_name: str | None = Field(None, alias="eersteHandelsnaam")
     is_main_branch: KvKFlag = Field(None, alias="indHoofdvestiging")
     address_shielded: KvKFlag = Field(None, alias="indAdresAfgeschermd")
@@ -285,7 +296,7 @@ class BranchSummary(_Wire):
 class BranchList(_Wire):
     """All branches of a registration (not paginated by KvK)."""
 
-    kvk_number: str = Field(alias="kvkNummer")
+    kvk_number: KvKNumber = Field(alias="kvkNummer")
     commercial_count: int | None = Field(None, alias="aantalCommercieleVestigingen")
     non_commercial_count: int | None = Field(None, alias="aantalNietCommercieleVestigingen")
     total_count: int | None = Field(None, alias="totaalAantalVestigingen")
@@ -295,7 +306,7 @@ class BranchList(_Wire):
 class NamingBranch(_Wire):
     """A branch in the Naamgeving answer (commercial or not)."""
 
-    branch_number: str = Field(alias="vestigingsnummer")
+    branch_number: BranchNumber = Field(alias="vestigingsnummer")
     first_trade_name: str | None = Field(None, alias="eersteHandelsnaam")
     trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen")
     name: str | None = Field(None, alias="naam")
@@ -305,7 +316,7 @@ class NamingBranch(_Wire):
 class Naming(_Wire):
     """All names of a registration and its branches (Naamgeving API)."""
 
-    kvk_number: str = Field(alias="kvkNummer")
+    kvk_number: KvKNumber = Field(alias="kvkNummer")
     rsin: str | None = None
     statutory_name: str | None = Field(None, alias="statutaireNaam")
     name: str | None = Field(None, alias="naam")
@@ -347,10 +358,10 @@ class _ResultAddress(_Wire):
 class SearchResult(_Wire):
     """One hit of Zoeken v2: a branch, or a legal entity without branches."""
 
-    kvk_number: str = Field(alias="kvkNummer")
+    kvk_number: KvKNumber = Field(alias="kvkNummer")
     rsin: str | None = None
     """Only present when searched by RSIN."""
-    branch_number: str | None = Field(None, alias="vestigingsnummer")
+    branch_number: BranchNumber | None = Field(None, alias="vestigingsnummer")
     name: str = Field(alias="naam")
     address_block: _ResultAddress = Field(default_factory=_ResultAddress, alias="adres", repr=False)
     type: str | None = None
