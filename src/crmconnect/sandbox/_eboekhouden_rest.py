@@ -121,6 +121,7 @@ _REST_TEXTS: Mapping[str, str] = {
     "API_SESSION_001": "Source is missing.",
     "API_SESSION_002": "Source does not match pattern.",
     "API_SESSION_003": "Access token is missing or empty.",
+    "SECURITY_010": "Not authenticated. Check your Authorization header.",
     "EP_001": "This endpoint is only available to accountants.",
     "PAGE_001": "Limit must be between 1 and 2000.",
     "PAGE_002": "Offset must be greater than or equal to 0.",
@@ -152,7 +153,9 @@ class _Refusal(Exception):
         status = 404 if error.code in _NOT_FOUND else 400
         if error.code.startswith("SECURITY_"):
             status = 401 if error.code == "SECURITY_010" else 403
-        return cls(error.code, error.text, status=status)
+        # REST's own wording where it has one: the SOAP text of SECURITY_010
+        # speaks of a username and security codes, which REST does not have.
+        return cls(error.code, _REST_TEXTS.get(error.code, error.text), status=status)
 
 
 def _error_body(refusal: _Refusal) -> dict[str, Any]:
@@ -414,7 +417,9 @@ class RestApi:
             raise _Refusal("API_SESSION_003")
         expected = self.sandbox.credentials.access_token or ""
         if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise InBandError.of("SECURITY_010")
+            raise _Refusal(
+                "SECURITY_010", "Not authenticated. The access token is unknown.", status=401
+            )
         session = self.sandbox._new_session(self.sandbox.books().info.guid.casefold(), "rest")
         ttl = self.sandbox.session_ttl
         return _ok({"token": session, "expiresIn": int(ttl) if ttl is not None else 3600})

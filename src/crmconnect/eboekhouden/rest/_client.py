@@ -621,7 +621,7 @@ class EBoekhoudenRestClient(BooksClient):
 
 _JSON = {"Content-Type": "application/json"}
 
-_TOKEN_MEMBER = re.compile(r'("(?:token|accessToken)"\s*:\s*")[^"]*("|$)')
+_TOKEN_MEMBER = re.compile(r'("(?:token|accessToken)"\s*:\s*)[^,}]*')
 
 
 class _RestRedactor(Redactor):
@@ -632,7 +632,7 @@ class _RestRedactor(Redactor):
     """
 
     def __call__(self, text: str) -> str:
-        return _TOKEN_MEMBER.sub(r"\1***\2", super().__call__(text))
+        return _TOKEN_MEMBER.sub(r'\1"***"', super().__call__(text))
 
 
 def _json(body: Mapping[str, Any]) -> bytes:
