@@ -445,7 +445,11 @@ def test_amount_is_exact_whatever_the_callers_context() -> None:
     with decimal.localcontext() as context:
         context.prec = 3
         context.traps[decimal.Inexact] = True
+        context.traps[decimal.Rounded] = True
         assert built.amount == expected == Decimal("999999999998.00")
+        rebuilt = line(quantity="123456.123456", unit_price="999999.999999")
+        assert rebuilt.amount == Decimal("123456123455.88")
+        assert refused(InvoiceLine, **{**MINIMAL[InvoiceLine], "unit_price": "0.1234567"}).reason
 
 
 def _extreme_values(rng: random.Random) -> list[Decimal]:

@@ -33,11 +33,13 @@ __all__ = [
 
 CENT = Decimal("0.01")
 
-AMOUNT_LIMIT = Decimal(10) ** 12
+AMOUNT_LIMIT = Decimal("1E+12")
 """Amounts, quantities and line amounts are below this in absolute value."""
 
 MAX_DECIMALS = 6
 """Most decimals of a quantity or a unit price (a price per hour of 1/3, an amount per kWh)."""
+
+_SMALLEST = Decimal("1E-6")
 
 _EXACT = decimal.Context(
     prec=2 * (12 + MAX_DECIMALS) + 2,
@@ -58,13 +60,14 @@ def _refuse_float(value: object) -> object:
 
 def _bounded(value: Decimal) -> Decimal:
     # pydantic has refused NaN and infinity already (Decimal's allow_inf_nan is off).
-    if abs(value) >= AMOUNT_LIMIT:
+    # copy_abs and quantize in _EXACT: the caller's context may round or trap.
+    if value.copy_abs() >= AMOUNT_LIMIT:
         raise ValueError(f"is not below {AMOUNT_LIMIT:,.0f} in absolute value")
     exponent = value.as_tuple().exponent
     if (
         isinstance(exponent, int)
         and exponent < -MAX_DECIMALS
-        and value != value.quantize(Decimal(1).scaleb(-MAX_DECIMALS), context=_EXACT)
+        and value != value.quantize(_SMALLEST, context=_EXACT)
     ):
         raise ValueError(f"has more than {MAX_DECIMALS} decimals")
     return value
@@ -146,7 +149,7 @@ class InvoiceLine(CanonicalModel):
     @model_validator(mode="after")
     def _bounded_amount(self) -> InvoiceLine:
         amount = self._exact_amount()
-        if abs(amount) >= AMOUNT_LIMIT:
+        if amount.copy_abs() >= AMOUNT_LIMIT:
             reason = f"quantity × unit_price is not below {AMOUNT_LIMIT:,.0f} in absolute value"
             raise ValidationError("amount", amount, reason)
         return self
