@@ -267,3 +267,14 @@ def test_text_rules() -> None:
             Settings(token="t", code=bad)
     with pytest.raises(ValidationError, match="note"):
         Settings(token="t", note="123456")
+
+
+class Private(Model):
+    bsn: str = pydantic.Field(repr=False, max_length=9)
+
+
+def test_fields_kept_out_of_reprs_are_kept_out_of_errors() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Private(bsn="1112223334")
+    assert caught.value.value == "***"
+    assert_no_secret(caught.value, "1112223334")

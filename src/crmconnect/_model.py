@@ -139,6 +139,8 @@ def _is_secret(model: type[BaseModel], loc: tuple[Any, ...]) -> bool:
     info = model.model_fields.get(str(loc[0])) if loc else None
     if info is None:
         return any(isinstance(part, str) and _looks_secret(part) for part in loc)
+    if info.repr is False:  # kept out of reprs (a BSN): out of errors too
+        return True
     annotation = str(info.annotation)
     return "Secret" in annotation or info.annotation in (SecretStr, SecretBytes)
 
