@@ -2,9 +2,10 @@
 
 `DigitaleFactuurClient` (and its async twin) lists, reads, creates, updates and
 deletes relations, lists and reads invoices with their payment status, and
-records or undoes payments. The element names live in `RELATION_FIELDS` and
-`INVOICE_FIELDS`, data a host can correct without a release; names that no
-public source shows are marked ``assumed``. `relations_snapshot` gives
+records or undoes payments. The element names live in `RELATION_FIELDS`,
+`INVOICE_FIELDS` and `ANSWER_ELEMENTS` (the roots every answer is checked
+against), data a host can correct without a release; names that no public
+source shows are marked ``assumed``. `relations_snapshot` gives
 ``{DF id: fingerprint}`` for change detection, since DF has no version field.
 
 Example:
@@ -21,7 +22,14 @@ Example:
 
 from ._client import DEFAULT_URL, MAX_PAGES, AsyncDigitaleFactuurClient, DigitaleFactuurClient
 from ._errors import ERROR_CODES
-from ._fields import INVOICE_FIELDS, LINE_FIELDS, RELATION_FIELDS, FieldSpec, FieldTable
+from ._fields import (
+    ANSWER_ELEMENTS,
+    INVOICE_FIELDS,
+    LINE_FIELDS,
+    RELATION_FIELDS,
+    FieldSpec,
+    FieldTable,
+)
 from ._models import (
     Invoice,
     InvoiceLine,
@@ -33,6 +41,7 @@ from ._models import (
 )
 
 __all__ = [
+    "ANSWER_ELEMENTS",
     "DEFAULT_URL",
     "ERROR_CODES",
     "INVOICE_FIELDS",

@@ -373,19 +373,22 @@ class _DigitaleFactuurBase:
         params = (("klanten_id", wanted),) if wanted else (("page", "1"),)
         answer = yield _Call("GET", "klanten", params)
         ids = [r.elements[self._id] for r in self._read(answer, self._relations, "klanten")]
-        if wanted is None and ids:
-            wanted = ids[0]
-        if wanted not in ids:
+        wanted = wanted or next(iter(ids), None)
+        root = parse(answer.body)  # checked by _read: well-formed, no DTD
+        # "{*}": ElementTree puts a default namespace in front of every tag; expat's read did not.
+        record = next(
+            (
+                element
+                for element in (root, *root)
+                if element.tag.rsplit("}", 1)[-1] == self._relations.record
+                and element.findtext(f"{{*}}{self._id}", "").strip() == wanted
+            ),
+            None,
+        )
+        if record is None:
             raise self._redact.scrub(
                 NotFoundError("DigitaleFactuur has no relation to show", service=SERVICE)
             )
-        root = parse(answer.body)
-        record = next(
-            element
-            for element in (root, *root)
-            if element.tag == self._relations.record
-            and element.findtext(self._id, "").strip() == wanted
-        )
         ET.indent(record)
         return ET.tostring(record, encoding="unicode")
 

@@ -215,7 +215,10 @@ def _text(value: object) -> str:
 
 def _plain(value: str) -> str:
     """Trimmed, inner whitespace collapsed, control and invisible characters removed."""
-    text = " ".join(value.split())
+    text = value.strip()
+    if "  " not in text and text.isprintable():  # the common case, in two C-fast checks
+        return text
+    text = " ".join(text.split())
     if not text.isprintable():  # the rare case: clean_text's characters (C-fast check first)
         text = " ".join(clean_text(text).split())
     return text
@@ -282,22 +285,22 @@ class Fingerprinter:
     """
 
     def __init__(self, table: FieldTable = RELATION_FIELDS) -> None:
-        self._plan = sorted(
-            (spec.attribute, spec.element, _NORMALISERS.get(spec.attribute, _plain))
-            for spec in table
-        )
-        self._defaults = {table.element(name): value for name, value in _DEFAULTS.items()}
+        self._plan = [
+            (f"{spec.attribute}\x1f", spec.element, _NORMALISERS.get(spec.attribute, _plain),
+             _DEFAULTS.get(spec.attribute, ""))
+            for spec in sorted(table, key=lambda spec: spec.attribute)
+        ]  # fmt: skip
 
     def __call__(self, elements: Mapping[str, str]) -> str:
         """The fingerprint of one record's elements (element name → text)."""
-        parts = []
-        defaults = self._defaults
-        for attribute, element, normalise in self._plan:
-            value = elements.get(element) or defaults.get(element)
+        parts: list[str] = []
+        get = elements.get
+        for prefix, element, normalise, default in self._plan:
+            value = get(element) or default
             if value:
                 text = normalise(value)
                 if text:
-                    parts.append(f"{attribute}\x1f{text}\x1e")
+                    parts += (prefix, text, "\x1e")
         return _digest(parts)
 
 

@@ -22,7 +22,7 @@ Requests are built with the standard library's ElementTree, which escapes
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 from xml.parsers import expat
 
@@ -86,22 +86,88 @@ def read(body: bytes | str, shape: Shape) -> list[Record]:
             another root or record element, nests deeper than `MAX_DEPTH`, or
             a record lacks a required element.
     """
-    reader = _Reader(shape)
+    found: list[Record] = []
     parser = expat.ParserCreate()
     parser.buffer_text = True
-    parser.StartElementHandler = reader.start
-    parser.EndElementHandler = reader.end
-    parser.CharacterDataHandler = reader.text.append
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = _handlers(
+        shape, found
+    )
     _forbid_dtd(parser)
     try:
         parser.Parse(body, True)
     except expat.ExpatError as error:
         reason = f"not well-formed XML ({expat.ErrorString(error.code)})"
+    except LookupError as error:  # expat asks Python for the declared encoding
+        reason = f"an encoding Python does not know ({error})"
     except defusedxml.DefusedXmlException as error:
         reason = f"refused: it declares a DTD or entities ({type(error).__name__})"
     else:
-        return reader.found
+        return found
     raise MalformedAnswer(reason)
+
+
+def _handlers(
+    shape: Shape, found: list[Record]
+) -> tuple[Callable[[str, Any], None], Callable[[str], None], Callable[[str], None]]:
+    """The start, end and text handlers for expat, keeping each record's leaf texts.
+
+    Closures over plain variables, and the text handler a bound ``list.append``:
+    these run for every element, the cost the snapshot path is made of.
+    ``owner`` is the dict that takes the leaf texts of its children (the
+    record, or a line inside it), ``owner_depth`` its depth.
+    """
+    record_name, roots, lines_name = shape.record, shape.roots, shape.lines
+    text: list[str] = []
+    clear, join = text.clear, "".join
+    depth, leaf, record_depth, owner_depth = 0, False, 2, -2
+    owner: dict[str, str] = {}
+    record = Record({}, [])
+
+    def start(name: str, attributes: Any) -> None:
+        nonlocal depth, leaf, record_depth, owner, owner_depth, record
+        depth += 1
+        leaf = True
+        clear()
+        if depth == record_depth or (depth == 1 and name == record_name):
+            if name != record_name:
+                raise MalformedAnswer(f"<{name}> where a <{record_name}> belongs")
+            record_depth = depth
+            record = Record({}, [])
+            owner, owner_depth = record.elements, depth
+        elif depth == 1:
+            if name not in roots:
+                raise MalformedAnswer(f"the root element is <{name}>, not {shape.describe()}")
+        elif depth > MAX_DEPTH:
+            raise MalformedAnswer(f"nested deeper than {MAX_DEPTH} levels")
+        elif name == lines_name and owner_depth == record_depth:
+            owner, owner_depth = {}, depth
+
+    def end(name: str) -> None:
+        nonlocal depth, leaf, owner, owner_depth
+        if leaf and depth == owner_depth + 1:
+            if name not in owner:  # the first of repeated tags
+                owner[name] = join(text).strip()
+        elif depth == owner_depth:
+            if depth != record_depth:  # a line ends
+                record.lines.append(owner)
+                owner, owner_depth = record.elements, record_depth
+            else:
+                found.append(_checked(record, shape))
+                owner_depth = -2
+        depth -= 1
+        leaf = False
+
+    return start, end, text.append
+
+
+def _checked(record: Record, shape: Shape) -> Record:
+    for name in shape.required:
+        value = record.elements.get(name)
+        if not value:
+            raise MalformedAnswer(f"a <{shape.record}> without <{name}>")
+        if len(value) > MAX_KEY_LENGTH:
+            raise MalformedAnswer(f"<{name}> is {len(value)} characters long")
+    return record
 
 
 def _forbid_dtd(parser: Any) -> None:
@@ -120,73 +186,6 @@ def _forbid_dtd(parser: Any) -> None:
     parser.EntityDeclHandler = entity
     parser.UnparsedEntityDeclHandler = entity
     parser.ExternalEntityRefHandler = external
-
-
-class _Reader:
-    """expat handlers that keep each record's leaf texts (and its lines) and check the shape.
-
-    ``owner`` is the dict that takes the leaf texts of its children (a record,
-    or a line inside one), ``owner_depth`` its depth.
-    """
-
-    def __init__(self, shape: Shape) -> None:
-        self.shape = shape
-        self.found: list[Record] = []
-        self.text: list[str] = []
-        self.depth = 0
-        self.leaf = False
-        self.record_depth = 2
-        self.owner: dict[str, str] | None = None
-        self.owner_depth = -2
-        self.record: Record | None = None
-
-    def start(self, name: str, attributes: object) -> None:
-        self.depth += 1
-        self.leaf = True
-        self.text.clear()
-        depth, shape = self.depth, self.shape
-        if depth == self.record_depth or (depth == 1 and name == shape.record):
-            if name != shape.record:
-                raise MalformedAnswer(f"<{name}> where a <{shape.record}> belongs")
-            self.record_depth = depth
-            self.record = Record({}, [])
-            self.owner, self.owner_depth = self.record.elements, depth
-        elif depth == 1:
-            if name not in shape.roots:
-                raise MalformedAnswer(f"the root element is <{name}>, not {shape.describe()}")
-        elif depth > MAX_DEPTH:
-            raise MalformedAnswer(f"nested deeper than {MAX_DEPTH} levels")
-        elif name == shape.lines and self.record is not None:
-            self.owner, self.owner_depth = {}, depth
-
-    def end(self, name: str) -> None:
-        depth = self.depth
-        if self.leaf and depth == self.owner_depth + 1:
-            owner = self.owner
-            if owner is not None and name not in owner:  # the first of repeated tags
-                owner[name] = "".join(self.text).strip()
-        elif depth == self.owner_depth:
-            self._close(depth)
-        self.depth = depth - 1
-        self.leaf = False
-        self.text.clear()
-
-    def _close(self, depth: int) -> None:
-        record, owner = self.record, self.owner
-        if record is None or owner is None:  # set together in start(); never apart
-            return
-        if depth != self.record_depth:  # a line
-            record.lines.append(owner)
-            self.owner, self.owner_depth = record.elements, self.record_depth
-            return
-        for name in self.shape.required:
-            value = record.elements.get(name)
-            if not value:
-                raise MalformedAnswer(f"a <{self.shape.record}> without <{name}>")
-            if len(value) > MAX_KEY_LENGTH:
-                raise MalformedAnswer(f"<{name}> is {len(value)} characters long")
-        self.found.append(record)
-        self.record, self.owner, self.owner_depth = None, None, -2
 
 
 def parse(text: bytes | str) -> ET.Element:
