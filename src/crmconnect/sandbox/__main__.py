@@ -24,6 +24,7 @@ from types import FrameType
 
 import attrs
 
+from .._redact import mask_secret
 from ._digitalefactuur import (
     DEMO_ACCESS_CODE,
     DEMO_ACCOUNT_ID,
@@ -97,11 +98,13 @@ def _run_kvk(args: argparse.Namespace) -> int:
         deprecation_warning=args.deprecation_warning,
     )
     sandbox.faults.error_rate = args.error_rate
-    keys = args.api_key or [TEST_API_KEY, DEMO_API_KEY]
     with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
         print(f"KvK sandbox with {len(sandbox.register)} companies on {url}", flush=True)
         print(f"  test environment: {url}/test/api   production paths: {url}/api")
-        print(f"  API key (header 'apikey'): {' or '.join(keys)}")
+        if args.api_key:  # never echo keys given on the command line
+            print("  API key (header 'apikey'): as given (not shown)")
+        else:  # KvK's published test key and the sandbox's documented one
+            print(f"  API key (header 'apikey'): {TEST_API_KEY} or {DEMO_API_KEY}")
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
 
@@ -157,7 +160,9 @@ def _run_eboekhouden(args: argparse.Namespace) -> int:
     with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
         print(f"e-Boekhouden sandbox on {url}", flush=True)
         print(f"  SOAP endpoint: {url}{SOAP_PATH}   REST API: {url}{REST_PREFIX}")
-        print(f"  username: {credentials.username}")
+        # The username identifies the account: masked like the codes unless it is the demo's.
+        shown = credentials.username if demo else mask_secret(credentials.username)
+        print(f"  username: {shown}")
         if demo:  # documented demo codes: safe to show
             print(f"  security code 1: {credentials.security_code_1}")
             print(f"  security code 2: {credentials.security_code_2}")
@@ -210,10 +215,16 @@ def _run_digitalefactuur(args: argparse.Namespace) -> int:
         print(
             f"DigitaleFactuur sandbox with {len(sandbox.relations)} relations on {url}", flush=True
         )
-        if demo:  # documented demo credentials: safe to show
-            print(f"  API: {url}/api/{account}/{code}/klanten")
-        else:  # never echo real-looking credentials
-            print(f"  API: {url}/api/<account-id>/<access-code>/klanten (as given, not shown)")
+        # The client's base_url; the credentials are path segments the client adds
+        # (…/api/<account_id>/<access_code>/<action>), so no URL here holds them.
+        print(f"  base_url: {url}/api")
+        if demo:
+            print(
+                f"  account_id: {mask_secret(account)}   access_code: {mask_secret(code)}"
+                "   (the demo account: crmconnect.sandbox.DEMO_ACCOUNT_ID and DEMO_ACCESS_CODE)"
+            )
+        else:
+            print("  account_id and access_code: as given (not shown)")
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
 
