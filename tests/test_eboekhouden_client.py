@@ -93,6 +93,20 @@ def test_wrong_codes_are_an_authentication_error_without_secrets() -> None:
         books.ledgers()
     assert "wrong-code-2-secret" not in str(caught.value)
     assert "wrong-code-2-secret" not in repr(books) and CODE1 not in repr(books)
+    assert USER not in repr(books), "the username identifies the account: masked too"
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+def test_base_url_and_the_deprecated_url(sandbox: EBoekhoudenSandbox) -> None:
+    address = "https://soap.example.test/soap.asmx"
+    with client(sandbox, base_url=address) as books:
+        assert books.base_url == address and address in repr(books)
+        assert books.ledgers(), "calls go to the base URL (answered by the sandbox)"
+    with pytest.warns(DeprecationWarning, match="base_url"):
+        old = client(sandbox, url=address)
+    assert old.base_url == old.url == address
+    with pytest.warns(DeprecationWarning), pytest.raises(ConfigurationError, match="not both"):
+        client(sandbox, base_url=address, url="https://other.test/soap.asmx")
 
 
 def test_missing_credentials_are_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,8 @@ import requests
 import zeep
 import zeep.exceptions
 
+from crmconnect.errors import ConfigurationError
+from crmconnect.mapping import vat_breakdown
 from crmconnect.sandbox import (
     DEMO_CREDENTIALS,
     DEMO_SECURITY_CODE_1,
@@ -1171,3 +1173,33 @@ def test_cli_serves_with_custom_credentials_and_hides_them(
     shown = first + output + errors
     assert "jan" in shown
     assert secret_1 not in shown and secret_2 not in shown
+
+
+# --- the ready VAT table and the requests extra ----------------------------------------
+
+
+def test_demo_vat_table_is_a_ready_table() -> None:
+    from crmconnect.mapping import VatTable
+    from crmconnect.models import Invoice, InvoiceLine
+    from crmconnect.sandbox import DEMO_VAT_TABLE
+    from crmconnect.sandbox._eboekhouden_data import DEMO_VAT_TABLE_TOML
+
+    assert isinstance(DEMO_VAT_TABLE, VatTable)
+    assert VatTable.from_toml(DEMO_VAT_TABLE_TOML) == DEMO_VAT_TABLE
+    invoice = Invoice(
+        number="F1",
+        relation_code="1001",
+        date=INVOICE_DATE,
+        lines=[InvoiceLine(description="Boek", unit_price="10.00", vat_category="nl_low")],
+    )
+    [line] = vat_breakdown(invoice, DEMO_VAT_TABLE)
+    assert (line.vat_code, line.ledger) == ("LAAG_VERK_9", "8010")
+
+
+def test_requests_session_without_requests_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "requests", None)  # as if it were not installed
+    with pytest.raises(ConfigurationError, match=r"crmconnect\[eboekhouden\]") as caught:
+        EBoekhoudenSandbox().requests_session()
+    assert caught.value.__context__ is None
