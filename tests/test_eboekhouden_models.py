@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,8 @@ from crmconnect import (
 from crmconnect._redact import Redactor
 from crmconnect.eboekhouden import (
     ERROR_PATTERNS,
+    BooksClient,
+    EBoekhoudenClient,
     Mutation,
     MutationKind,
     MutationLine,
@@ -28,7 +31,9 @@ from crmconnect.eboekhouden import (
     money,
     relation_from,
 )
+from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.errors import ValidationError
+from crmconnect.sandbox import DEMO_ACCESS_TOKEN, DEMO_CREDENTIALS, EBoekhoudenSandbox
 
 
 def test_relation_fills_required_elements_and_checks_enums() -> None:
@@ -171,3 +176,136 @@ def test_relation_from_puts_the_postal_address_before_the_invoice_address() -> N
     assert only_invoice.postal_address == "Kerkplein 1"
     no_visiting = relation_from(Organisation(name="B", addresses=[po_box, invoice]), code="3")
     assert (no_visiting.address, no_visiting.postal_address) == ("Kerkplein 1", "Postbus 100")
+
+
+# -- the shared text rules, lengths and identifiers, the same on both backends ----------------
+
+
+def soap_or_rest(backend: str, sandbox: EBoekhoudenSandbox) -> BooksClient:
+    if backend == "soap":
+        login = DEMO_CREDENTIALS
+        return EBoekhoudenClient(
+            login.username,
+            login.security_code_1,
+            login.security_code_2,
+            session=sandbox.requests_session(),
+        )
+    return EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, transport=sandbox.transport())
+
+
+def sales_mutation(invoice_number: str) -> Mutation:
+    return Mutation(
+        kind=MutationKind.SALES_INVOICE,
+        date=dt.date(2026, 3, 1),
+        ledger_code="1300",
+        relation_code="1001",
+        invoice_number=invoice_number,
+        in_ex_vat="EX",
+        lines=[
+            MutationLine(
+                amount_entered=Decimal("100"),
+                amount_excl=Decimal("100"),
+                vat_amount=Decimal("21"),
+                amount_incl=Decimal("121"),
+                vat_code="HOOG_VERK_21",
+                vat_percentage=Decimal("21"),
+                ledger_code="8000",
+            )
+        ],
+    )
+
+
+@pytest.mark.parametrize("backend", ["soap", "rest"])
+def test_control_characters_are_removed_alike_on_both_backends(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox()
+    with soap_or_rest(backend, sandbox) as books:
+        books.upsert_relation(Relation(code="1001", company="a\x00b\u200b", city="Ede\x1b"))
+        books._add_mutation(sales_mutation("F\x00"))
+    [relation] = sandbox.relations
+    assert (relation.company, relation.values["city"]) == ("ab", "Ede")
+    assert [m.invoice_number for m in sandbox.mutations] == ["F"]
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: Relation(code="1" * 10_000), "code"),
+        (lambda: Relation(code="\u200b\x00 "), "code"),
+        (lambda: Relation(code="1", company="B" * 101), "company"),
+        (lambda: Relation(code="1", note="n" * 4001), "note"),
+        (lambda: sales_mutation("F" * 10_000), "invoice_number"),
+        (lambda: sales_mutation("\u200b"), "invoice_number"),
+        (lambda: Relation(code="1", iban="NL91ABNA0417164301"), "iban"),
+        (lambda: Relation(code="1", kvk_number="123"), "kvk_number"),
+        (lambda: Relation(code="1", kvk_number="6959908x"), "kvk_number"),
+        (lambda: Relation(code="1", vat_number="NL004495445B00"), "vat_number"),
+        (lambda: Relation(code="1", vat_number="DE000000000"), "vat_number"),
+        (lambda: Relation(code="1", gender="x"), "gender"),
+    ],
+)
+def test_what_does_not_fit_the_remote_is_refused_naming_the_field(build: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.field == field
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+def test_identifiers_are_normalised_and_foreign_ones_taken() -> None:
+    relation = Relation(
+        code=" 1001 ",
+        iban="nl91 abna 0417 1643 00",
+        kvk_number="6959 9084",
+        vat_number="nl 0044.954.45 b01",
+    )
+    assert (relation.code, relation.iban, relation.kvk_number, relation.vat_number) == (
+        "1001",
+        "NL91ABNA0417164300",
+        "69599084",
+        "NL004495445B01",
+    )
+    belgian = Relation(code="2", kvk_number="0403.019.261", vat_number="BE 0403.019.261")
+    assert (belgian.kvk_number, belgian.vat_number) == ("0403019261", "BE0403019261")
+    assert Relation(code="3", vat_number="CHE-123.456.788 MWST").vat_number  # outside the EU
+    assert Relation(code="4", iban="").iban == ""  # "" clears the field on REST
+
+
+def test_assignment_is_checked_like_construction() -> None:
+    relation = Relation(code="1")
+    with pytest.raises(ValidationError) as caught:
+        relation.iban = "NL00"
+    assert caught.value.field == "iban"
+    relation.company = "Bakker\x00ij"
+    assert relation.company == "Bakkerij"
+
+
+@pytest.mark.parametrize("backend", ["soap", "rest"])
+def test_odd_remote_values_are_read_and_checked_again_before_sending(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox()
+    # Entered in e-Boekhouden's own screens: values this library would not send.
+    sandbox.add_relation("1001", "Bakkerij", kvk_number="12", iban="X", vat_number="onbekend")
+    with soap_or_rest(backend, sandbox) as books:
+        found = books.relation_by_code("1001")
+        assert found is not None and (found.kvk_number, found.iban) == ("12", "X")
+        calls = sandbox.stats.total
+        with pytest.raises(ValidationError) as caught:
+            books.update_relation(found.model_copy(update={"city": "Ede"}))
+        assert sandbox.stats.total == calls, "nothing was sent"
+    assert {field for field, _, _ in caught.value.errors} == {"kvk_number", "iban", "vat_number"}
+
+
+def test_amounts_are_bounded_and_decimal() -> None:
+    for amount in ("1e999999", "1E+30", Decimal("1E+30"), float("inf"), "NaN"):
+        with pytest.raises(ValueError, match="not an amount"):
+            money(amount)
+    with pytest.raises(ValidationError) as caught:
+        MutationLine(
+            amount_entered=Decimal("1E+30"),
+            amount_excl=Decimal("0"),
+            vat_amount=Decimal("0"),
+            amount_incl=Decimal("0"),
+            vat_code="GEEN",
+            vat_percentage=Decimal("0"),
+            ledger_code="8000",
+        )
+    assert caught.value.field == "amount_entered"
+    assert money("90071992547409.91") == Decimal("90071992547409.91")

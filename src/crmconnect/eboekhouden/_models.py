@@ -49,8 +49,8 @@ from pydantic import (
     field_validator,
 )
 from stdnum import exceptions as stdnum_errors
+from stdnum import vatin
 from stdnum.be import vat as be_vat
-from stdnum.eu import vat as eu_vat
 
 from .. import validation
 from .._model import Model, Text, clean_text, key, text
@@ -100,7 +100,6 @@ FIELD_LENGTHS: dict[str, int] = {
     "document": 50,
     "description": 500,
     "payment_reference": 50,
-    "foreign_id": 25,
 }
 """Lengths of e-Boekhouden's text fields, checked before anything is sent.
 
@@ -169,16 +168,10 @@ def _kvk_number(value: str) -> str:
 
 def _vat_number(value: str) -> str:
     compact = "".join(ch for ch in value if ch not in " .-").upper()
-    country = compact[:2].lower()
-    if not compact[:2].isalpha() or country == "nl":
+    if not compact[:2].isalpha() or compact.startswith("NL"):
         return validation.vat_number(value)
-    if country not in eu_vat.MEMBER_STATES:
-        # Outside the EU (GB, CH, NO, ...): no check here, only the length.
-        if len(compact) > FIELD_LENGTHS["foreign_id"]:
-            raise ValidationError("vat_number", value, "too long for a VAT number")
-        return compact
-    try:
-        return str(eu_vat.validate(compact))
+    try:  # another country's: python-stdnum knows the EU's and many more
+        return str(vatin.validate(compact))
     except stdnum_errors.ValidationError as invalid:
         raise ValidationError("vat_number", value, f"not a valid VAT number ({invalid})") from None
 
