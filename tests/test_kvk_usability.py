@@ -113,14 +113,14 @@ def test_a_stale_disk_cache_from_an_earlier_run_is_not_read_by_an_update_check(
 
 
 def test_ids_given_as_ints_are_read_as_numbers(kvk: KvKClient) -> None:
-    assert kvk.basic_profile(69599084).kvk_number == DAGOBERT  # type: ignore[arg-type]
-    assert kvk.naming(69599084).kvk_number == DAGOBERT  # type: ignore[arg-type]
+    assert kvk.basic_profile(69599084).kvk_number == DAGOBERT
+    assert kvk.naming(69599084).kvk_number == DAGOBERT
     branch = kvk.basic_profile(DAGOBERT).main_branch
     assert branch is not None
     number = int(branch.branch_number)
     assert kvk.branch_profile(number).branch_number == branch.branch_number
     assert kvk.organisation(69599084, number).branch_number == branch.branch_number
-    assert len(kvk.search(kvk_number=69599084)) > 0  # type: ignore[arg-type]
+    assert len(kvk.search(kvk_number=69599084)) > 0
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,12 @@ def test_odd_search_input_is_a_validation_error_before_any_request(
     criteria: dict[str, object], field: str
 ) -> None:
     sent: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    transport = httpx.MockTransport(handler)
     with KvKClient("key-for-tests-000", transport=transport, rate_limit=None) as kvk:
         with pytest.raises(ValidationError) as caught:
             kvk.search(**criteria)  # type: ignore[arg-type]

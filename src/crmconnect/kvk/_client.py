@@ -195,9 +195,9 @@ class _KvKBase:
     def _search_params(
         *,
         name: str | None,
-        kvk_number: str | None,
-        rsin: str | None,
-        branch_number: str | None,
+        kvk_number: str | int | None,
+        rsin: str | int | None,
+        branch_number: str | int | None,
         street: str | None,
         city: str | None,
         postcode: str | None,
@@ -354,7 +354,7 @@ class _Call(Generic[_ModelT]):
     """Attributes the answer must have these values in (when it has them at all)."""
 
 
-def _nine_digits(value: str) -> str:
+def _nine_digits(value: str | int) -> str:
     # KvK checks only the pattern here; test-environment RSINs do not all pass the elfproef.
     compact = str(value).replace(" ", "").replace(".", "")
     if len(compact) != 9 or not compact.isdigit():
@@ -536,9 +536,9 @@ class KvKClient(_KvKBase):
         self,
         *,
         name: str | None = None,
-        kvk_number: str | None = None,
-        rsin: str | None = None,
-        branch_number: str | None = None,
+        kvk_number: str | int | None = None,
+        rsin: str | int | None = None,
+        branch_number: str | int | None = None,
         street: str | None = None,
         city: str | None = None,
         postcode: str | None = None,
