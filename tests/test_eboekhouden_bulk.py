@@ -9,6 +9,7 @@ same books), and the crash test kills a real pusher process with ``kill -9``.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import signal
 import subprocess
@@ -16,8 +17,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import requests
+import requests.adapters
 
 from crmconnect import ServerError, SyncError
 from crmconnect.eboekhouden import (
@@ -238,3 +243,85 @@ def test_pushes_killed_midway_settle_at_exactly_one_booking_each(
     booked = invoice_bookings(sandbox)
     assert len(booked) == 1000 and len(set(booked)) == 1000
     assert settled[:3] == ["0", "1000", "0"]
+
+
+# -- ambiguous writes in a bulk push: the write is done, the answer is garbage ----------
+
+
+class GarblingTransport(httpx.BaseTransport):
+    """REST: every other answer to ``POST <path>`` is replaced after the write was done."""
+
+    def __init__(self, inner: httpx.BaseTransport, bodies: dict[str, bytes]) -> None:
+        self.inner, self.bodies, self.seen = inner, bodies, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        body = self.bodies.get(request.url.path) if request.method == "POST" else None
+        if body is None:
+            return response
+        self.seen += 1
+        if self.seen % 2:
+            return response
+        response.read()
+        return httpx.Response(200, content=body, request=request)
+
+
+class GarblingAdapter(requests.adapters.BaseAdapter):
+    """SOAP: every other answer to these operations is replaced after the write was done."""
+
+    def __init__(self, inner: requests.adapters.BaseAdapter, bodies: dict[str, bytes]) -> None:
+        super().__init__()
+        self.inner, self.bodies, self.seen = inner, bodies, 0
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = self.inner.send(request, **kwargs)
+        action = str(request.headers.get("SOAPAction", "")).strip('"').rsplit("/", 1)[-1]
+        body = self.bodies.get(action)
+        if body is None:
+            return response
+        self.seen += 1
+        if self.seen % 2:
+            return response
+        response._content, response.raw = body, io.BytesIO(body)
+        return response
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def garbling_client(backend: str, sandbox: EBoekhoudenSandbox) -> BooksClient:
+    if backend == "rest":
+        bodies = {"/v1/relation": b"{}", "/v1/mutation": b""}
+        transport = GarblingTransport(sandbox.transport(), bodies)
+        return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, transport=transport)
+    session = sandbox.requests_session()
+    adapter = GarblingAdapter(
+        session.get_adapter("http://x"), {"AddRelatie": b"{}", "AddMutatie": b""}
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return EBoekhoudenClient(
+        DEMO_CREDENTIALS.username,
+        DEMO_CREDENTIALS.security_code_1,
+        DEMO_CREDENTIALS.security_code_2,
+        session=session,
+    )
+
+
+def test_garbled_answers_to_writes_are_looked_up_and_nothing_is_written_twice(
+    backend: str,
+) -> None:
+    sandbox = EBoekhoudenSandbox()
+    relations = [Relation(code=f"R{n}", company=f"Klant {n}") for n in range(6)]
+    batch = [
+        i.model_copy(update={"relation_code": f"R{n % 6}"}) for n, i in enumerate(invoices(12))
+    ]
+    with garbling_client(backend, sandbox) as books:
+        pushed = books.push_relations(relations)
+        booked = books.push_invoices(batch, DEMO_VAT_TABLE)
+        rerun = books.push_invoices(batch, DEMO_VAT_TABLE, relations)
+    assert sorted(pushed.created) == [f"R{n}" for n in range(6)] and not pushed.failed
+    assert len(booked.created) == 12 and not booked.failed
+    assert rerun.writes == 0 and len(rerun.unchanged) == 12
+    assert sorted(r.code for r in sandbox.relations) == [f"R{n}" for n in range(6)]
+    assert sorted(invoice_bookings(sandbox)) == sorted(i.number for i in batch)
