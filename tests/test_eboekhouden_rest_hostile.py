@@ -25,6 +25,8 @@ import pytest
 from crmconnect.eboekhouden import Mutation, MutationKind, MutationLine, Relation
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.errors import CrmConnectError, MalformedResponseError
+from crmconnect.models import Invoice, InvoiceKind, InvoiceLine
+from crmconnect.sandbox import DEMO_ACCESS_TOKEN, DEMO_VAT_TABLE, EBoekhoudenSandbox
 
 ACCESS_TOKEN = "access-token-0123456789abcdef"
 SESSION = "session-token-fedcba9876543210"
@@ -386,3 +388,42 @@ def test_amounts_stay_decimal_and_odd_remote_values_are_read() -> None:
         "1234",
     )
     assert balance.balance == Decimal("121.00") and isinstance(balance.balance, Decimal)
+
+
+@pytest.mark.parametrize("garbled", [b"", b"{}", b"null", b"<html>502</html>"])
+def test_a_push_looks_up_a_write_whose_answer_was_unreadable(garbled: bytes) -> None:
+    # The sandbox performs the write; the answer is lost on the way back.
+    sandbox = EBoekhoudenSandbox()
+    inner = sandbox.transport()
+    spoiled: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = inner.handle_request(request)
+        path = request.url.path
+        writes = ("/v1/relation", "/v1/mutation")
+        if request.method == "POST" and path in writes and path not in spoiled:
+            spoiled.append(path)
+            response.read()
+            return httpx.Response(200, content=garbled)
+        return response
+
+    relations = [Relation(code="1001", company="Bakkerij"), Relation(code="1002", company="Slager")]
+    invoices = [
+        Invoice(
+            number=f"F{n}",
+            relation_code="1001",
+            date=dt.date(2026, 3, 1),
+            due_date=dt.date(2026, 3, 31),
+            kind=InvoiceKind.SALES,
+            lines=[InvoiceLine(description="Advies", unit_price="100.00", vat_category="nl_high")],
+        )
+        for n in (1, 2)
+    ]
+    transport = httpx.MockTransport(handler)
+    with EBoekhoudenRestClient(DEMO_ACCESS_TOKEN, transport=transport) as books:
+        for _ in range(2):  # a failed record is retried by the next run, never dropped
+            books.push_relations(relations)
+            books.push_invoices(invoices, DEMO_VAT_TABLE)
+    assert spoiled == ["/v1/relation", "/v1/mutation"]
+    assert sorted(r.code for r in sandbox.relations) == ["1001", "1002"]
+    assert sorted(m.invoice_number or "" for m in sandbox.mutations) == ["F1", "F2"]
