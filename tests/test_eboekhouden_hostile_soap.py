@@ -498,3 +498,19 @@ def test_username_masked_in_repr_logs_and_faults(
         assert secret not in caplog.text
     assert "OpenSession" in caplog.text or "Username" in caplog.text, "zeep's bodies are logged"
     assert_no_secret(caught.value)
+
+
+def test_upsert_after_a_lost_answer_or_a_race_adds_the_relation_once(
+    sandbox: EBoekhoudenSandbox,
+) -> None:
+    books, adapter = hostile_client(sandbox)
+    with books:
+        adapter.operation, adapter.write_first, adapter.body = "AddRelatie", True, b"<html/>"
+        lost = books.upsert_relation(Relation(code="U1", company="Verloren antwoord"))
+        adapter.write_first, adapter.body = False, b""
+        adapter.before = lambda: sandbox.add_relation("U2", "Elders toegevoegd")
+        raced = books.upsert_relation(Relation(code="U2", company="Ons", city="Ede"))
+    stored = {r.code: r for r in sandbox.relations if r.code in {"U1", "U2"}}
+    assert lost.id == stored["U1"].id > 0
+    assert raced.id == stored["U2"].id and stored["U2"].get("city") == "Ede"
+    assert [r.code for r in sandbox.relations].count("U1") == 1
