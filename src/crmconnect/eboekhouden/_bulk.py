@@ -103,7 +103,8 @@ class InvoiceLookup:
         unseen: Pairs the look-up could not see, with the reason. A push
             reports them as failed and never books them: whether they were
             booked is unknown.
-        calls: Look-up calls made (SOAP: GetMutaties, 5,000 a month allowed).
+        calls: Look-up calls made (SOAP: GetMutaties, 5,000 a month allowed);
+            1 for a backend's own bulk look-up (REST), whatever it costs.
         windows: Date windows read.
         per_invoice: Invoices looked up one by one.
     """
