@@ -331,8 +331,12 @@ def record_all(backend: str, login: tuple[str, ...], place: Callable[[], Place])
 
     def opener(credentials: tuple[str, ...]) -> Client:
         if rest:
-            return lambda origin: EBoekhoudenRestClient(credentials[0], url=origin, max_retries=0)
-        return lambda origin: EBoekhoudenClient(*credentials, url=origin + SOAP_PATH, max_retries=0)
+            return lambda origin: EBoekhoudenRestClient(
+                credentials[0], base_url=origin, max_retries=0
+            )
+        return lambda origin: EBoekhoudenClient(
+            *credentials, base_url=origin + SOAP_PATH, max_retries=0
+        )
 
     recorder: type[_Recorder] = RestRecorder if rest else Recorder
     for name, session in SESSIONS.items():
