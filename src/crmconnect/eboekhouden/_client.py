@@ -35,7 +35,7 @@ import zeep
 import zeep.exceptions
 import zeep.helpers
 
-from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
+from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer, excerpt
 from .._model import clean_text
 from .._redact import Redactor, mask_secret, protect_library_logs
 from .._retry import RetryPolicy
@@ -152,13 +152,19 @@ class _CappedTransport(zeep.Transport):
             size += len(chunk)
             if size > self.max_answer_bytes:
                 answer.fail(f"the body is larger than max_answer_bytes ({self.max_answer_bytes:,})")
-            if time.monotonic() - started > (self.operation_timeout or 0) > 0:
+            if self._too_late(started):
                 raise TimeoutError(
                     f"e-Boekhouden: the answer was still arriving after {self.operation_timeout} s",
                     service=_SERVICE,
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _too_late(self, started: float) -> bool:
+        # requests' timeout bounds each socket read, not the whole body: a server
+        # sending a byte now and then would hold the call for ever.
+        timeout = self.operation_timeout
+        return bool(timeout) and time.monotonic() - started > timeout
 
 
 class _ShapeCheck(zeep.Plugin):
@@ -383,7 +389,8 @@ class EBoekhoudenClient(BooksClient):
         if isinstance(exc, zeep.exceptions.Fault):
             return self._fault(operation, exc, answer)
         if answer is None:  # nothing came back: the request could not be built
-            if isinstance(exc, zeep.exceptions.ValidationError | ValueError | TypeError):
+            # zeep refuses a missing required element, lxml a text XML cannot hold.
+            if isinstance(exc, zeep.exceptions.ValidationError | ValueError):
                 return ValidationError(operation, None, self._redact(str(exc)))
             raise exc
         if isinstance(exc, zeep.exceptions.TransportError) and answer.status not in (200, None):
@@ -649,5 +656,5 @@ def _server_error(operation: str, answer: Answer) -> APIError:
         f"e-Boekhouden {operation}: HTTP {status}",
         service=_SERVICE,
         status_code=status,
-        context={"body": answer.malformed("").excerpt} if answer.body else None,
+        context={"body": excerpt(answer.body, answer.redact)} if answer.body else None,
     )
