@@ -29,10 +29,12 @@ from rich.text import Text
 
 from ._crmfile import CrmRow, read_organisations, write_rows
 from .errors import APIError, ConfigurationError, CrmConnectError, TransportError, ValidationError
+from .kvk import Environment as KvKEnvironment
 from .kvk import (
     KvKClient,
     Matcher,
     MatchResult,
+    MatchStatus,
     UpdateReport,
     UpdateService,
     format_value,
@@ -54,7 +56,9 @@ app.add_typer(df_app, name="digitalefactuur")
 console = Console()
 
 Environment = Annotated[
-    str, typer.Option(help="production or test", envvar="CRMCONNECT_KVK_ENVIRONMENT")
+    # A Literal is a choice: a typo ("tset") is a usage error, with --sandbox and in the envvar too.
+    KvKEnvironment,
+    typer.Option(help="KvK environment", envvar="CRMCONNECT_KVK_ENVIRONMENT"),
 ]
 ApiKey = Annotated[
     str | None,
@@ -102,13 +106,13 @@ def _fail(kind: str, message: object, code: int) -> NoReturn:
 
 
 def _client(
-    environment: str, api_key: str | None, base_url: str | None, sandbox: bool
+    environment: KvKEnvironment, api_key: str | None, base_url: str | None, sandbox: bool
 ) -> KvKClient:
     if sandbox:
         from .sandbox import KvKSandbox
 
         return KvKClient(environment="test", transport=KvKSandbox().transport())
-    return KvKClient(api_key, environment=environment, base_url=base_url)  # type: ignore[arg-type]
+    return KvKClient(api_key, environment=environment, base_url=base_url)
 
 
 def _with_progress(label: str, total: int, run: Callable[[Callable[..., None]], _T]) -> _T:
@@ -206,6 +210,7 @@ CANDIDATE_COLUMNS = (
     "rank",
     "score",
     "strategy",
+    "strategies",
     "kvk_number",
     "branch_number",
     "name",
@@ -292,6 +297,7 @@ def _candidate_rows(
                 "rank": rank,
                 "score": f"{candidate.score:.1f}",
                 "strategy": candidate.strategy.value,
+                "strategies": candidate.steps,
                 "kvk_number": candidate.kvk_number,
                 "branch_number": candidate.branch_number or "",
                 "name": candidate.name,
@@ -310,6 +316,46 @@ def _summarise_matches(
         [f"{invalid} invalid"] if invalid else []
     )
     console.print(f"{len(rows)} records: " + ", ".join(parts) + f" → {target}", markup=False)
+    _show_choices([r for r in results if r.status is MatchStatus.AMBIGUOUS], target)
+
+
+SHOWN_CHOICES, SHOWN_CANDIDATES = 5, 10
+"""Records without a single winner, and candidates of each, the terminal shows (the CSV has all)."""
+
+
+def _show_choices(ambiguous: Sequence[MatchResult], target: Path) -> None:
+    """The candidates of the first records a person must choose for, and which step found each."""
+    for result in ambiguous[:SHOWN_CHOICES]:
+        table = Table(
+            "#",
+            "score",
+            "found by",
+            "KvK number",
+            "branch",
+            "name",
+            "address",
+            title=Text(f"choose for: {result.organisation.name}"),
+            title_justify="left",
+        )
+        hidden = len(result.candidates) - SHOWN_CANDIDATES
+        if hidden > 0:
+            table.caption = f"{hidden} more in the candidates file"
+        for rank, candidate in enumerate(result.candidates[:SHOWN_CANDIDATES], start=1):
+            cells = (
+                str(rank),
+                f"{candidate.score:.1f}",
+                candidate.steps,
+                candidate.kvk_number,
+                candidate.branch_number or "",
+                candidate.name,
+                candidate.address,
+            )
+            table.add_row(*(Text(cell) for cell in cells))
+        console.print(table)
+    if len(ambiguous) > SHOWN_CHOICES:
+        more = len(ambiguous) - SHOWN_CHOICES
+        candidates = target.with_suffix(".candidates.csv")
+        console.print(f"{more} more records to choose for: see {candidates}", markup=False)
 
 
 UPDATE_COLUMNS = (

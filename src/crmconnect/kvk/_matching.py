@@ -118,6 +118,11 @@ class Candidate:
     strategies: tuple[Strategy, ...] = ()
 
     @property
+    def steps(self) -> str:
+        """Every step that found it, e.g. ``"name_city + name"``."""
+        return " + ".join(step.value for step in self.strategies or (self.strategy,))
+
+    @property
     def key(self) -> tuple[str, str | None]:
         """What identifies the candidate: KvK number and branch number."""
         return (self.kvk_number, self.branch_number)
@@ -511,16 +516,12 @@ class AsyncMatcher:
         ]
 
 
-def _steps(candidate: Candidate) -> str:
-    return " + ".join(s.value for s in candidate.strategies or (candidate.strategy,))
-
-
 def _match_html(result: MatchResult) -> str:
     esc = html.escape
     best_style = ' style="background:#e6f4ea;font-weight:bold"'
     rows = "".join(
         f"<tr{best_style if c is result.best else ''}>"
-        f"<td>{c.score:.1f}</td><td>{esc(_steps(c))}</td><td>{esc(c.kvk_number)}</td>"
+        f"<td>{c.score:.1f}</td><td>{esc(c.steps)}</td><td>{esc(c.kvk_number)}</td>"
         f"<td>{esc(c.branch_number or '')}</td><td>{esc(c.name)}</td><td>{esc(c.address)}</td></tr>"
         for c in result.candidates
     )
