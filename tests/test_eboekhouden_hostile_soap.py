@@ -15,6 +15,8 @@ import datetime as dt
 import io
 import itertools
 import logging
+import socketserver
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -514,3 +516,35 @@ def test_upsert_after_a_lost_answer_or_a_race_adds_the_relation_once(
     assert lost.id == stored["U1"].id > 0
     assert raced.id == stored["U2"].id and stored["U2"].get("city") == "Ede"
     assert [r.code for r in sandbox.relations].count("U1") == 1
+
+
+def test_a_trickling_answer_over_a_real_socket_times_out() -> None:
+    # urllib3 waits for a full chunk on read(amt): the deadline must hold on a real socket.
+    stop = threading.Event()
+
+    class Trickler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    self.request.sendall(b"<")
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickler) as server:
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        address = f"http://127.0.0.1:{server.server_address[1]}/soap.asmx"
+        books = EBoekhoudenClient(USER, CODE1, CODE2, base_url=address, timeout=0.5)
+        started = time.monotonic()
+        try:
+            with pytest.raises(TimeoutError) as caught:
+                books.ledgers()
+        finally:
+            stop.set()
+            books.close()
+            server.shutdown()
+    assert time.monotonic() - started < 3
+    assert_no_secret(caught.value)

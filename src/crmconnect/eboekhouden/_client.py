@@ -26,11 +26,13 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 import tenacity
+import urllib3.exceptions
+import urllib3.response
 import zeep
 import zeep.exceptions
 import zeep.helpers
@@ -75,6 +77,7 @@ DEFAULT_URL = "https://soap.e-boekhouden.nl/soap.asmx"
 _NAMESPACE = "http://www.e-boekhouden.nl/soap"
 _BINDING = f"{{{_NAMESPACE}}}soapAppSoap"
 _SERVICE = "eboekhouden"
+_PIECE = 64 * 1024
 
 logger = logging.getLogger("crmconnect.eboekhouden")
 
@@ -148,7 +151,7 @@ class _CappedTransport(zeep.Transport):
         if declared.isdigit() and int(declared) > self.max_answer_bytes:
             answer.fail(f"the body is larger than max_answer_bytes ({self.max_answer_bytes:,})")
         chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
+        for chunk in self._pieces(response.raw):
             size += len(chunk)
             if size > self.max_answer_bytes:
                 answer.fail(f"the body is larger than max_answer_bytes ({self.max_answer_bytes:,})")
@@ -159,6 +162,30 @@ class _CappedTransport(zeep.Transport):
                 )
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _pieces(self, raw: Any) -> Iterator[bytes]:
+        """The body as it arrives: what is there now, never waiting for a full chunk.
+
+        urllib3's ``read(amt)`` waits for ``amt`` bytes, so a trickling server
+        would pass the deadline unnoticed; ``read1`` returns what has come.
+        """
+        try:
+            while True:
+                if isinstance(raw, urllib3.response.BaseHTTPResponse):
+                    piece = raw.read1(_PIECE, decode_content=True)
+                else:  # an adapter's own body (a sandbox, a test)
+                    piece = raw.read(_PIECE)
+                if not piece:
+                    return
+                yield piece
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            error: TransportError = TimeoutError(self._broke_off(exc), service=_SERVICE)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            error = TransportError(self._broke_off(exc), service=_SERVICE)
+        raise error  # outside the except: urllib3's error is not chained
+
+    def _broke_off(self, exc: Exception) -> str:
+        return self.redact(f"e-Boekhouden: the answer broke off: {type(exc).__name__}: {exc}")
 
     def _too_late(self, started: float) -> bool:
         # requests' timeout bounds each socket read, not the whole body: a server
