@@ -427,3 +427,49 @@ def test_a_push_looks_up_a_write_whose_answer_was_unreadable(garbled: bytes) -> 
     assert spoiled == ["/v1/relation", "/v1/mutation"]
     assert sorted(r.code for r in sandbox.relations) == ["1001", "1002"]
     assert sorted(m.invoice_number or "" for m in sandbox.mutations) == ["F1", "F2"]
+
+
+def error_bodies() -> dict[str, bytes]:
+    """Error answers that are not the documented error object, or abuse its members."""
+    error = {"type": "validation", "code": "REL_007", "title": "Iban is invalid.", "status": 400}
+    abused = {
+        "code object": {**error, "code": {"a": 1}},
+        "code list": {**error, "code": ["REL_007"]},
+        "code huge": {**error, "code": "X" * 100_000},
+        "property list": {**error, "propertyName": ["iban"]},
+        "property object": {**error, "propertyName": {"n": "iban"}},
+        "title number": {**error, "code": None, "title": 42},
+        "message huge": {**error, "message": "m" * 3_000_000},
+        "trace object": {**error, "traceId": {"t": 1}},
+        "secrets echoed": {**error, "message": f"{ACCESS_TOKEN} {SESSION}", "traceId": SESSION},
+        "errors deep": {**error, "errors": [[[[[]]]]]},
+    }
+    return {
+        **{name: json.dumps(body).encode() for name, body in abused.items()},
+        "empty": b"",
+        "html": b"<html>Bad gateway</html>",
+        "list": b"[1, 2]",
+        "deep": b"[" * DEEP + b"]" * DEEP,
+        "deep object": b'{"code":' * DEEP + b"1" + b"}" * DEEP,
+        "not utf-8": b"\xff\xfe\xfa",
+        "secret cut at the excerpt": b" " * 190 + ACCESS_TOKEN.encode() * 3,
+    }
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 429, 500, 502, 503])
+def test_hostile_error_answers_map_onto_typed_errors(status: int) -> None:
+    for name, body in error_bodies().items():
+
+        def handler(request: httpx.Request, body: bytes = body) -> httpx.Response:
+            if request.url.path == "/v1/session":
+                return httpx.Response(200, json=HEALTHY[("POST", "/v1/session")])
+            return httpx.Response(status, content=body, headers={"Retry-After": "0"})
+
+        transport = httpx.MockTransport(handler)
+        with EBoekhoudenRestClient(ACCESS_TOKEN, transport=transport, max_retries=0) as books:
+            with watchdog(WATCHDOG_SECONDS), pytest.raises(CrmConnectError) as caught:
+                books.ledgers()
+        error = caught.value
+        assert not secrets_in(error), (name, secrets_in(error))
+        assert len(str(error)) < 2000, name
+        assert getattr(error, "status_code", None) == status, name

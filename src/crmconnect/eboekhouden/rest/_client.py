@@ -418,7 +418,9 @@ class EBoekhoudenRestClient(BooksClient):
             self._relation_codes[relation_id] = code
 
     def _relation_id(self, code: str) -> int:
-        if code not in self._relation_ids and self.relation_by_code(code) is None:
+        if code not in self._relation_ids:
+            self.relation_by_code(code)  # remembers its ID when found
+        if code not in self._relation_ids:
             raise NotFoundError(f"e-Boekhouden has no relation {code!r}", service="eboekhouden")
         return self._relation_ids[code]
 

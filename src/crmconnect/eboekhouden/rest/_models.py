@@ -163,7 +163,7 @@ class JsonObject:
         return str(value)
 
     def integer(self, name: str, *, required: bool = False) -> int:
-        """A whole-number member (an ID); 0 when absent, unless ``required``."""
+        """A whole-number member; 0 when absent. ``required``: an ID, present and above 0."""
         value = self.data.get(name)
         if value is None or value == "":
             if required:
@@ -178,6 +178,8 @@ class JsonObject:
             -(2**63) <= value < 2**63 and value == int(value)
         ):
             self.fail(name, "a whole number (64 bits)")
+        if required and value <= 0:
+            self.fail(name, "an ID above 0")
         return int(value)
 
     def optional_integer(self, name: str) -> int | None:
