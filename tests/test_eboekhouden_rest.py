@@ -444,3 +444,20 @@ def test_closing_never_opens_a_session(sandbox: EBoekhoudenSandbox) -> None:
     never = client(sandbox)
     never.close()
     assert sandbox.sessions_opened == 1 and sandbox.stats.requests["DELETE /v1/session"] == 1
+
+
+def test_the_sandbox_refuses_hostile_requests_with_an_error_answer(
+    sandbox: EBoekhoudenSandbox, api: httpx.Client
+) -> None:
+    sandbox.add_relation("1001", "Bakkerij")
+    ids = {ledger.code: ledger.id for ledger in sandbox.ledgers}
+    row = {"ledgerId": ids["8000"], "vatCode": "HOOG_VERK_21"}
+    base = {"type": 2, "date": "2026-03-01", "ledgerId": ids["1300"], "inExVat": "EX"}
+    deep = b"[" * 100_000 + b"]" * 100_000
+    answers = [
+        api.post("/v1/relation", content=deep),
+        api.post("/v1/mutation", json={**base, "rows": [{**row, "amount": "1e999999"}]}),
+        api.post("/v1/mutation", json={**base, "rows": [{**row, "amount": "NaN"}]}),
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [(400, "ERR_002")] * 3
+    assert sandbox.mutations == []

@@ -57,6 +57,7 @@ REST_PREFIX = "/v1/"
 """Where the REST API answers (as ``https://api.e-boekhouden.nl/v1/``)."""
 
 _MAX_LIMIT = 2000
+_MAX_AMOUNT = Decimal(10) ** 15
 _SOURCE = re.compile(r"^[\w ]{1,10}$")
 
 _RELATION_JSON: tuple[tuple[str, str], ...] = (
@@ -329,7 +330,7 @@ class _Body:
             raise _Refusal("DATA_01")
         try:
             data = json.loads(request.body, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, bad UTF-8, nested too deep
             raise _Refusal("ERR_002", "Your request contains an invalid value: not JSON.") from None
         if not isinstance(data, dict):
             raise _Refusal("ERR_002", "Your request contains an invalid value: not an object.")
@@ -355,9 +356,14 @@ def _amount(value: object, name: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
         raise _Refusal("ERR_002", f"Your request contains an invalid value: {name}.")
     try:
-        return Decimal(value)
+        amount = Decimal(value)
     except InvalidOperation:
-        raise _Refusal("ERR_002", f"Your request contains an invalid value: {name}.") from None
+        amount = Decimal("NaN")
+    # Assumption: the service keeps amounts in a decimal column; far beyond any
+    # booking (or not a number) is refused like any invalid value.
+    if not amount.is_finite() or abs(amount) >= _MAX_AMOUNT:
+        raise _Refusal("ERR_002", f"Your request contains an invalid value: {name}.")
+    return amount
 
 
 # --- the API -------------------------------------------------------------------------------------
