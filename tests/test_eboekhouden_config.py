@@ -16,7 +16,7 @@ from crmconnect.errors import (
     MalformedResponseError,
     ValidationError,
 )
-from crmconnect.sandbox import DEMO_ACCESS_TOKEN, EBoekhoudenSandbox
+from crmconnect.sandbox import DEMO_ACCESS_TOKEN, DEMO_CREDENTIALS, EBoekhoudenSandbox
 
 from .sandbox_cli import serve_cli
 
@@ -83,15 +83,27 @@ def test_base_url_like_every_client_and_url_deprecated() -> None:
     books.close()
 
 
-def test_max_answer_bytes_reaches_the_rest_client() -> None:
+@pytest.mark.parametrize("backend", ["rest", "soap"])
+def test_max_answer_bytes_reaches_the_client(backend: str) -> None:
     process, url, _banner = serve_cli("eboekhouden")
+    login = DEMO_CREDENTIALS
+    settings: dict[str, Any] = {
+        "rest": {"access_token": DEMO_ACCESS_TOKEN, "base_url": url},
+        "soap": {
+            "backend": "soap",
+            "username": login.username,
+            "security_code_1": login.security_code_1,
+            "security_code_2": login.security_code_2,
+            "base_url": f"{url}/soap.asmx",
+        },
+    }[backend]
     try:
-        tiny = {"access_token": DEMO_ACCESS_TOKEN, "base_url": url, "max_answer_bytes": 300}
+        tiny = {**settings, "max_answer_bytes": 600}
         with (
             connect(tiny) as books,
             pytest.raises(MalformedResponseError, match="max_answer_bytes"),
         ):
-            books.ledgers()  # the chart of accounts is far larger than 300 bytes
+            books.ledgers()  # the chart of accounts is far larger than 600 bytes
         with connect({**tiny, "max_answer_bytes": 10**6}) as books:
             assert any(ledger.code == "1300" for ledger in books.ledgers())
     finally:

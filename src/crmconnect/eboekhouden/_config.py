@@ -48,7 +48,7 @@ class EBoekhoudenSettings(Model):
         creditors_ledger: Creditors ledger code (category CRED) of purchase invoices.
         timeout: Seconds per request.
         max_retries: Retries of reads after transport or server errors.
-        max_answer_bytes: REST: the largest answer read; a larger one is a
+        max_answer_bytes: The largest answer read; a larger one is a
             `crmconnect.errors.MalformedResponseError` (16 MiB by default).
     """
 
@@ -150,15 +150,12 @@ def connect(settings: EBoekhoudenSettings | Mapping[str, Any] | None = None) -> 
         "max_retries": settings.max_retries,
         "debtors_ledger": settings.debtors_ledger,
         "creditors_ledger": settings.creditors_ledger,
+        "max_answer_bytes": settings.max_answer_bytes,
     }
     if settings.backend == "rest":
         from .rest import EBoekhoudenRestClient
 
-        return EBoekhoudenRestClient(
-            _secret(settings.access_token),
-            max_answer_bytes=settings.max_answer_bytes,
-            **common,
-        )
+        return EBoekhoudenRestClient(_secret(settings.access_token), **common)
     from ._client import EBoekhoudenClient
 
     return EBoekhoudenClient(
