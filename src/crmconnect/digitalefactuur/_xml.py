@@ -128,19 +128,19 @@ def _handlers(
         depth += 1
         leaf = True
         clear()
-        if depth == record_depth or (depth == 1 and name == record_name):
+        if depth > record_depth:  # inside a record: the common case first
+            if depth > MAX_DEPTH:
+                raise MalformedAnswer(f"nested deeper than {MAX_DEPTH} levels")
+            if name == lines_name and owner_depth == record_depth:
+                owner, owner_depth = {}, depth
+        elif depth == record_depth or name == record_name:  # a record (or a lone one as root)
             if name != record_name:
                 raise MalformedAnswer(f"<{name}> where a <{record_name}> belongs")
             record_depth = depth
             record = Record({}, [])
             owner, owner_depth = record.elements, depth
-        elif depth == 1:
-            if name not in roots:
-                raise MalformedAnswer(f"the root element is <{name}>, not {shape.describe()}")
-        elif depth > MAX_DEPTH:
-            raise MalformedAnswer(f"nested deeper than {MAX_DEPTH} levels")
-        elif name == lines_name and owner_depth == record_depth:
-            owner, owner_depth = {}, depth
+        elif name not in roots:  # the root
+            raise MalformedAnswer(f"the root element is <{name}>, not {shape.describe()}")
 
     def end(name: str) -> None:
         nonlocal depth, leaf, owner, owner_depth
