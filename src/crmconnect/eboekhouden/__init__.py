@@ -27,6 +27,7 @@ from ._errors import (
     error_from_result,
 )
 from ._models import (
+    FIELD_LENGTHS,
     Administration,
     Balance,
     CostCentre,
@@ -66,6 +67,7 @@ __all__ = [
     "DEFAULT_URL",
     "ERROR_CODES",
     "ERROR_PATTERNS",
+    "FIELD_LENGTHS",
     "FIELD_OF_CODE",
     "SESSION_ERROR_PATTERN",
     "Administration",

@@ -34,9 +34,11 @@ leniently is never sent unchecked.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from contextvars import ContextVar
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Annotated, Any, Self, TypeAlias
 
 from pydantic import (
@@ -58,6 +60,8 @@ from ..errors import ValidationError
 from ..mapping import EBOEKHOUDEN_VAT_CODES
 
 __all__ = [
+    "FIELD_LENGTHS",
+    "MAX_AMOUNT",
     "Administration",
     "Balance",
     "CostCentre",
@@ -79,29 +83,32 @@ CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal(2**53) / 100
 """The largest amount in cents that a JSON number (a double) carries exactly."""
 
-FIELD_LENGTHS: dict[str, int] = {
-    "relation_code": 15,
-    "company": 100,
-    "ledger_code": 10,
-    "ledger_description": 50,
-    "invoice_number": 50,
-    "address": 150,
-    "postcode": 50,
-    "city": 150,
-    "country": 50,
-    "phone": 50,
-    "email": 255,
-    "website": 255,
-    "name": 150,
-    "bic": 11,
-    "free_text": 255,
-    "note": 4000,
-    "vat_code": 25,
-    "document": 50,
-    "description": 500,
-    "payment_reference": 50,
-}
-"""Lengths of e-Boekhouden's text fields, checked before anything is sent.
+FIELD_LENGTHS: Mapping[str, int] = MappingProxyType(
+    {
+        "relation_code": 15,
+        "company": 100,
+        "ledger_code": 10,
+        "ledger_description": 50,
+        "invoice_number": 50,
+        "address": 150,
+        "postcode": 50,
+        "city": 150,
+        "country": 50,
+        "phone": 50,
+        "email": 255,
+        "website": 255,
+        "name": 150,
+        "bic": 11,
+        "free_text": 255,
+        "note": 4000,
+        "vat_code": 25,
+        "document": 50,
+        "description": 500,
+        "payment_reference": 50,
+    }
+)
+"""Lengths of e-Boekhouden's text fields, checked before anything is sent (read-only:
+the models are built from it when they are defined).
 
 Sources: relation code 15 (the REST ``code`` field; ``REL_006``) and name 100
 (``REL_003``) as a public description of ``CreateRelation`` gives them;
