@@ -33,7 +33,13 @@ from crmconnect.eboekhouden import (
 )
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.errors import ValidationError
-from crmconnect.sandbox import DEMO_ACCESS_TOKEN, DEMO_CREDENTIALS, EBoekhoudenSandbox
+from crmconnect.models import Invoice, InvoiceLine
+from crmconnect.sandbox import (
+    DEMO_ACCESS_TOKEN,
+    DEMO_CREDENTIALS,
+    DEMO_VAT_TABLE,
+    EBoekhoudenSandbox,
+)
 
 
 def test_relation_fills_required_elements_and_checks_enums() -> None:
@@ -218,12 +224,21 @@ def sales_mutation(invoice_number: str) -> Mutation:
 @pytest.mark.parametrize("backend", ["soap", "rest"])
 def test_control_characters_are_removed_alike_on_both_backends(backend: str) -> None:
     sandbox = EBoekhoudenSandbox()
+    invoice = Invoice(
+        number="G\x00",
+        relation_code="1001",
+        date=dt.date(2026, 3, 2),
+        lines=[InvoiceLine(description="Advies", unit_price="10.00", vat_category="nl_high")],
+    )
     with soap_or_rest(backend, sandbox) as books:
         books.upsert_relation(Relation(code="1001", company="a\x00b\u200b", city="Ede\x1b"))
         books._add_mutation(sales_mutation("F\x00"))
+        booked = books.book_invoice(invoice, DEMO_VAT_TABLE)
+        again = books.book_invoice(invoice, DEMO_VAT_TABLE)
     [relation] = sandbox.relations
     assert (relation.company, relation.values["city"]) == ("ab", "Ede")
-    assert [m.invoice_number for m in sandbox.mutations] == ["F"]
+    assert [m.invoice_number for m in sandbox.mutations] == ["F", "G"]
+    assert booked.created and not again.created
 
 
 @pytest.mark.parametrize(
