@@ -288,16 +288,21 @@ def test_username_is_case_insensitive_codes_are_not(
 
 
 def test_custom_credentials(make_service: ServiceFactory) -> None:
-    credentials = EBoekhoudenCredentials("jan", "0123456789abcdef0123456789abcdef", "8C1F-GUID")
+    credentials = EBoekhoudenCredentials(
+        "jan.jansen", "0123456789abcdef0123456789abcdef", "8C1F-GUID"
+    )
     sandbox = EBoekhoudenSandbox(credentials)
     service = make_service(sandbox)
     assert (
         error_code(service.OpenSession(DEMO_USERNAME, DEMO_SECURITY_CODE_1, CODE_2))
         == "SECURITY_010"
     )
-    assert_ok(service.OpenSession("jan", credentials.security_code_1, credentials.security_code_2))
+    assert_ok(
+        service.OpenSession("jan.jansen", credentials.security_code_1, credentials.security_code_2)
+    )
     for shown in (repr(credentials), repr(sandbox)):
         assert credentials.security_code_1 not in shown and credentials.security_code_2 not in shown
+        assert "jan.jansen" not in shown
 
 
 def test_wrong_security_code_2_on_a_call(soap: Soap) -> None:

@@ -150,7 +150,7 @@ def _mask(secret: str) -> str:
 class EBoekhoudenCredentials:
     """The logins the sandbox accepts: SOAP's username and codes, REST's access token.
 
-    The ``repr`` masks the codes and the token.
+    The ``repr`` masks the username (it identifies the account), the codes and the token.
 
     Attributes:
         username: The SOAP login name.
@@ -167,7 +167,7 @@ class EBoekhoudenCredentials:
 
     def __repr__(self) -> str:
         return (
-            f"EBoekhoudenCredentials(username={self.username!r}, "
+            f"EBoekhoudenCredentials(username={_mask(self.username)!r}, "
             f"security_code_1={_mask(self.security_code_1)!r}, "
             f"security_code_2={_mask(self.security_code_2)!r}, "
             f"access_token={_mask(self.access_token or '')!r})"
