@@ -473,3 +473,23 @@ def test_hostile_error_answers_map_onto_typed_errors(status: int) -> None:
         assert not secrets_in(error), (name, secrets_in(error))
         assert len(str(error)) < 2000, name
         assert getattr(error, "status_code", None) == status, name
+
+
+def test_a_read_answered_by_a_maintenance_page_is_asked_again_a_write_is_not() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        key = (request.method, request.url.path)
+        seen.append(" ".join(key))
+        if key == ("POST", "/v1/session"):
+            return httpx.Response(200, json=HEALTHY[key])
+        if seen.count(" ".join(key)) == 1:  # the first answer of each call is a maintenance page
+            return httpx.Response(200, content=b"<html><h1>Onderhoud</h1></html>")
+        return httpx.Response(200, json=HEALTHY[key])
+
+    transport = httpx.MockTransport(handler)
+    with EBoekhoudenRestClient(ACCESS_TOKEN, transport=transport, max_retries=1) as books:
+        assert [ledger.code for ledger in books.ledgers()] == ["1300", "8000"]
+        with pytest.raises(MalformedResponseError):
+            books.add_relation(Relation(code="1002", company="B"))
+    assert seen.count("GET /v1/ledger") == 2 and seen.count("POST /v1/relation") == 1

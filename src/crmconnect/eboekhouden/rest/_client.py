@@ -50,6 +50,7 @@ from ...errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
+    MalformedResponseError,
     NotFoundError,
     TransportError,
     ValidationError,
@@ -180,6 +181,7 @@ class EBoekhoudenRestClient(BooksClient):
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
             max_answer_bytes=max_answer_bytes,
         )
+        self._retry = settings.retry
         self._http = SyncHTTP(settings, self._redact, http_client=http_client, transport=transport)
         self._session: str | None = None
         self._renew_at = 0.0
@@ -307,9 +309,23 @@ class EBoekhoudenRestClient(BooksClient):
     def _object(
         self, method: str, path: str, what: str, *, idempotent: bool = True, **kwargs: Any
     ) -> JsonObject:
-        """One call whose answer is a JSON object (amounts as `Decimal`)."""
-        answer = self._send(method, path, idempotent=idempotent, **kwargs)
-        return JsonObject(answer, answer.json(parse_float=Decimal), what)
+        """One call whose answer is a JSON object (amounts as `Decimal`).
+
+        A read whose answer is no JSON object (a maintenance page with HTTP
+        200, a cut-off body) is asked again under the retry policy; a write's
+        is not: it may have taken effect (the bulk pushes look it up).
+        """
+        attempts = self._retry.attempts() if idempotent else 1
+        for attempt in range(1, attempts + 1):
+            answer = self._send(method, path, idempotent=idempotent, **kwargs)
+            try:
+                return JsonObject(answer, answer.json(parse_float=Decimal), what)
+            except MalformedResponseError as unreadable:
+                error = unreadable
+            if attempt < attempts:
+                logger.info("e-Boekhouden %s %s: %s; asking again", method, path, error)
+                time.sleep(self._retry.wait_for(attempt, error))
+        raise error
 
     def _items(self, path: str, what: str, params: QueryParams = ()) -> Iterator[JsonObject]:
         """Every item of a paged listing, each an object (else the answer is malformed)."""
