@@ -422,3 +422,28 @@ def test_a_vies_maintenance_page_is_retried_then_malformed() -> None:
             vies.check("NL004495445B01")
     assert len(calls) == 3, "a malformed answer to a check is retried like a server error"
     assert caught.value.service == "vies" and "maintenance" in caught.value.excerpt
+
+
+@pytest.mark.anyio
+async def test_the_async_client_reads_answers_the_same_way() -> None:
+    from crmconnect.kvk import AsyncKvKClient
+
+    deep = ("[" * DEEP + "]" * DEEP).encode()
+    answers = [
+        httpx.Response(200, content=deep),
+        httpx.Response(403, text="x" * 190 + SECRET),
+        httpx.Response(200, json=PROFILE),
+    ]
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    async with AsyncKvKClient(
+        SECRET, transport=httpx.MockTransport(handler), rate_limit=None, max_retries=0
+    ) as kvk:
+        with pytest.raises(MalformedResponseError, match="nested too deep"):
+            await kvk.basic_profile(KVK)
+        with pytest.raises(APIError) as caught:
+            await kvk.basic_profile(KVK)
+        assert_typed(caught.value, "kvk", 403)
+        assert (await kvk.basic_profile(KVK)).name == "Test EMZ Dagobert"

@@ -179,3 +179,42 @@ def test_an_environment_that_is_not_text_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError):
         KvKClient(environment=["test"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"api_key": 12345}, "must be text"),
+        ({"api_key": "l7xx\nkey"}, "line break"),
+        ({"api_key": "l7xx\x00key"}, "control character"),
+        ({"api_key": "k", "base_url": 5}, "base_url"),
+        ({"api_key": "k", "max_retries": "3"}, "max_retries"),
+        ({"api_key": "k", "rate_limit": "fast"}, "rate_limit"),
+        ({"api_key": "k", "max_answer_bytes": 0}, "max_answer_bytes"),
+    ],
+)
+def test_settings_of_the_wrong_kind_are_a_configuration_error(
+    settings: dict[str, object], named: str
+) -> None:
+    from crmconnect import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=named) as caught:
+        KvKClient(**settings)  # type: ignore[arg-type]
+    assert "12345" not in str(caught.value), "a key given as a number is not shown"
+
+
+def test_vies_settings_of_the_wrong_kind_are_a_configuration_error() -> None:
+    from crmconnect import ConfigurationError
+    from crmconnect.vies import ViesClient
+
+    with pytest.raises(ConfigurationError, match="base_url"):
+        ViesClient(base_url=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [123, None, "NL" + "1" * 10_000, "XX123456789", ["NL"]])
+def test_odd_vat_numbers_are_a_validation_error(value: object) -> None:
+    from crmconnect.vies import split_vat_number
+
+    with pytest.raises(ValidationError) as caught:
+        split_vat_number(value)  # type: ignore[arg-type]
+    assert caught.value.field == "vat_number"

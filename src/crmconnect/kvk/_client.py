@@ -120,6 +120,29 @@ class KvKUsage:
                 self.search_calls += 1
 
 
+def check_client_settings(
+    base_url: object, max_retries: object, rate_limit: object, max_answer_bytes: object
+) -> None:
+    """Refuse settings of the wrong kind with a `ConfigurationError` naming them."""
+    problems = [
+        ("base_url", base_url, base_url is None or isinstance(base_url, str)),
+        ("max_retries", max_retries, _whole(max_retries, 0)),
+        ("rate_limit", rate_limit, rate_limit is None or _positive(rate_limit)),
+        ("max_answer_bytes", max_answer_bytes, _whole(max_answer_bytes, 1)),
+    ]
+    for name, value, ok in problems:
+        if not ok:
+            raise ConfigurationError(f"{name} cannot be {value!r}")
+
+
+def _whole(value: object, lowest: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= lowest
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
 class _KvKBase:
     """Configuration, parameter checks and parsing shared by both clients."""
 
@@ -141,6 +164,7 @@ class _KvKBase:
             raise ConfigurationError(
                 f"environment must be one of {sorted(ENVIRONMENTS)}, got {environment!r}"
             )
+        check_client_settings(base_url, max_retries, rate_limit, max_answer_bytes)
         self.environment = environment
         self.base_url = (
             base_url or os.environ.get("CRMCONNECT_KVK_BASE_URL") or ENVIRONMENTS[environment]
@@ -166,8 +190,16 @@ class _KvKBase:
     @staticmethod
     def _resolve_key(api_key: str | None, environment: str) -> str:
         key = api_key or os.environ.get("CRMCONNECT_KVK_API_KEY")
+        if key is not None and not isinstance(key, str):
+            # The value is not named: it may be the key itself.
+            raise ConfigurationError(f"the KvK API key must be text, not {type(key).__name__}")
+        key = (key or "").strip()
+        if key and not key.isprintable():
+            raise ConfigurationError(
+                "the KvK API key holds a line break or control character (pasted with it?)"
+            )
         if key:
-            return key.strip()
+            return key
         if environment == "test":
             return TEST_API_KEY
         raise ConfigurationError(

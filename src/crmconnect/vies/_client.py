@@ -44,6 +44,7 @@ from ..errors import (
     ValidationError,
 )
 from ..kvk import RegistrationStatus, UpdateReport, compare
+from ..kvk._client import check_client_settings
 from ..models import Organisation
 from ._models import Match, VatCheck, disclosed
 
@@ -167,6 +168,7 @@ class ViesClient:
         test_service: bool = False,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
     ) -> None:
+        check_client_settings(base_url, max_retries, rate_limit, max_answer_bytes)
         self.test_service = test_service
         self.base_url = base_url or os.environ.get("CRMCONNECT_VIES_URL") or DEFAULT_URL
         self.requester = split_vat_number(requester) if requester else None
