@@ -97,12 +97,19 @@ def test_rest_backend_works_and_soap_asks_for_the_extra(tmp_path: Path) -> None:
             eb.EBoekhoudenClient
         except ImportError as exc:
             print("soap", exc.name in {"zeep", "requests"}, "crmconnect[eboekhouden]" in str(exc))
+        from crmconnect.errors import ConfigurationError
+
+        try:
+            connect({"backend": "soap", "username": "u", "security_code_1": "c1"})
+        except ConfigurationError as exc:
+            print("connect", "crmconnect[eboekhouden]" in str(exc), exc.__context__ is None)
         """,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == [
+    assert result.stdout.split("\n")[:3] == [
         "rest EBoekhoudenRestClient True 1001",
         "soap True True",
+        "connect True True",
     ]
 
 

@@ -22,6 +22,8 @@ from ._books import BooksClient
 __all__ = ["EBoekhoudenSettings", "connect"]
 
 _ENV_PREFIX = "CRMCONNECT_EBOEKHOUDEN_"
+_SOAP_EXTRA = frozenset({"zeep", "requests", "lxml"})
+"""What ``pip install 'crmconnect[eboekhouden]'`` brings (zeep and what it needs)."""
 
 
 class EBoekhoudenSettings(Model):
@@ -156,12 +158,21 @@ def connect(settings: EBoekhoudenSettings | Mapping[str, Any] | None = None) -> 
         from .rest import EBoekhoudenRestClient
 
         return EBoekhoudenRestClient(_secret(settings.access_token), **common)
-    from ._client import EBoekhoudenClient
-
-    return EBoekhoudenClient(
-        _secret(settings.username),
-        _secret(settings.security_code_1),
-        _secret(settings.security_code_2),
-        administration_guid=settings.administration_guid,
-        **common,
-    )
+    try:
+        from ._client import EBoekhoudenClient
+    except ImportError as missing:
+        if missing.name not in _SOAP_EXTRA:
+            raise
+        error = ConfigurationError(
+            "the SOAP backend needs zeep: pip install 'crmconnect[eboekhouden]' "
+            "(or use the REST backend, which needs no extra)"
+        )
+    else:
+        return EBoekhoudenClient(
+            _secret(settings.username),
+            _secret(settings.security_code_1),
+            _secret(settings.security_code_2),
+            administration_guid=settings.administration_guid,
+            **common,
+        )
+    raise error  # outside the except block: nothing chained
