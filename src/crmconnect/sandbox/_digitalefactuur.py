@@ -316,6 +316,7 @@ class DigitaleFactuurSandbox:
     def _read_path(self, request: SandboxRequest) -> tuple[str, dict[str, str]]:
         parts = request.encoded_path.split("/", 4)
         if len(parts) != 5 or parts[0] or parts[1] != "api":
+            # The client reads "404 Onbekende URL" (and "Onbekende actie") as a wrong base_url.
             raise _Refused(404, "Onbekende URL")
         account, code = (urllib.parse.unquote(p) for p in parts[2:4])
         good = hmac.compare_digest(account.encode(), self.account_id.encode())
