@@ -614,3 +614,26 @@ def test_secrets_echoed_by_the_service_are_masked_in_errors() -> None:
         df.relations()
     assert "***" in caught.value.excerpt
     assert_no_secrets(caught.value)
+
+
+@pytest.mark.anyio
+async def test_the_async_client_checks_answers_and_routes_alike(
+    sandbox: DigitaleFactuurSandbox,
+) -> None:
+    from crmconnect.digitalefactuur import AsyncDigitaleFactuurClient
+
+    async with AsyncDigitaleFactuurClient(
+        ACCOUNT, CODE, transport=httpx.MockTransport(always(MAINTENANCE)), rate_limit=None
+    ) as df:
+        with pytest.raises(MalformedResponseError, match="<html>"):
+            await df.relations_snapshot()
+    async with AsyncDigitaleFactuurClient(
+        ACCOUNT, CODE, base_url="http://sandbox.test/df/api", transport=sandbox.transport()
+    ) as df:
+        with pytest.raises(ConfigurationError, match="base_url"):
+            await df.relation(5002)
+    async with AsyncDigitaleFactuurClient(
+        ACCOUNT, CODE, transport=sandbox.transport(), rate_limit=None
+    ) as df:
+        created = await df.create_relation(Relation(number=1001, name="Bakkerij"))
+        assert created.id is not None and await df.relation(int(created.id)) is not None
