@@ -120,43 +120,44 @@ def _handlers(
     record_name, roots, lines_name = shape.record, shape.roots, shape.lines
     text: list[str] = []
     clear, join = text.clear, "".join
-    depth, leaf, record_depth, owner_depth = 0, False, 2, -2
+    # ``opened``: the depth of the last element started; an element that ends at
+    # that depth had no child (a leaf). ``leaf_depth``: where the owner's leaves are.
+    depth, opened, record_depth, owner_depth, leaf_depth = 0, 0, 2, -2, -1
     owner: dict[str, str] = {}
     record = Record({}, [])
 
     def start(name: str, attributes: Any) -> None:
-        nonlocal depth, leaf, record_depth, owner, owner_depth, record
+        nonlocal depth, opened, record_depth, owner, owner_depth, leaf_depth, record
         depth += 1
-        leaf = True
+        opened = depth
         clear()
         if depth > record_depth:  # inside a record: the common case first
             if depth > MAX_DEPTH:
                 raise MalformedAnswer(f"nested deeper than {MAX_DEPTH} levels")
             if name == lines_name and owner_depth == record_depth:
-                owner, owner_depth = {}, depth
+                owner, owner_depth, leaf_depth = {}, depth, depth + 1
         elif depth == record_depth or name == record_name:  # a record (or a lone one as root)
             if name != record_name:
                 raise MalformedAnswer(f"<{name}> where a <{record_name}> belongs")
             record_depth = depth
             record = Record({}, [])
-            owner, owner_depth = record.elements, depth
+            owner, owner_depth, leaf_depth = record.elements, depth, depth + 1
         elif name not in roots:  # the root
             raise MalformedAnswer(f"the root element is <{name}>, not {shape.describe()}")
 
     def end(name: str) -> None:
-        nonlocal depth, leaf, owner, owner_depth
-        if leaf and depth == owner_depth + 1:
+        nonlocal depth, owner, owner_depth, leaf_depth
+        if depth == leaf_depth and opened == depth:
             if name not in owner:  # the first of repeated tags
                 owner[name] = join(text).strip()
         elif depth == owner_depth:
             if depth != record_depth:  # a line ends
                 record.lines.append(owner)
-                owner, owner_depth = record.elements, record_depth
+                owner, owner_depth, leaf_depth = record.elements, record_depth, record_depth + 1
             else:
                 found.append(_checked(record, shape))
-                owner_depth = -2
+                owner_depth = leaf_depth = -2
         depth -= 1
-        leaf = False
 
     return start, end, text.append
 
