@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pydantic
 import pytest
 
 from crmconnect.errors import APIError, CrmConnectError, MalformedResponseError
@@ -447,3 +448,30 @@ async def test_the_async_client_reads_answers_the_same_way() -> None:
             await kvk.basic_profile(KVK)
         assert_typed(caught.value, "kvk", 403)
         assert (await kvk.basic_profile(KVK)).name == "Test EMZ Dagobert"
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        (BranchList, {"kvkNummer": KVK, "vestigingen": [{}] * 10_000}),
+        (SearchPage, {"totaal": 1, "resultaten": [{"naam": 1}] * 10_000}),
+        (BasicProfile, {"kvkNummer": KVK, "handelsnamen": [None] * 10_000}),
+    ],
+)
+def test_a_list_of_many_bad_items_stops_at_the_first(
+    model: type[pydantic.BaseModel], body: dict[str, Any]
+) -> None:
+    """A million bad items must not cost a million errors (time and memory: see the benchmark)."""
+    with pytest.raises(pydantic.ValidationError) as caught:
+        model.model_validate(body)
+    assert {error["loc"][1] for error in caught.value.errors()} == {0}, "only the first item"
+
+
+def test_kvk_reads_at_most_4_mib_by_default() -> None:
+    from crmconnect.kvk import MAX_ANSWER_BYTES
+
+    assert MAX_ANSWER_BYTES == 4 * 1024 * 1024
+    big = json.dumps({**PROFILE, "padding": "x" * MAX_ANSWER_BYTES}).encode()
+    with kvk_client(serving(200, big, "basisprofiel")) as kvk:
+        with pytest.raises(MalformedResponseError, match="max_answer_bytes"):
+            kvk.basic_profile(KVK)

@@ -15,6 +15,7 @@ Example:
 from .._cache import Cache, DiskCache, MemoryCache
 from ._client import (
     ENVIRONMENTS,
+    MAX_ANSWER_BYTES,
     MAX_SEARCH_RESULTS,
     TEST_API_KEY,
     AsyncKvKClient,
@@ -76,6 +77,7 @@ from ._updates import (
 
 __all__ = [
     "ENVIRONMENTS",
+    "MAX_ANSWER_BYTES",
     "MAX_SEARCH_RESULTS",
     "TEST_API_KEY",
     "UPDATE_FIELDS",

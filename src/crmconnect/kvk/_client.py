@@ -25,7 +25,7 @@ import httpx
 import pydantic
 
 from .. import validation
-from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer, excerpt
+from .._answers import Answer, excerpt
 from .._cache import Cache, MemoryCache
 from .._http import AsyncHTTP, HTTPSettings, QueryParams, SyncHTTP
 from .._model import clean_text
@@ -80,6 +80,11 @@ MAX_PAGE = 1000
 
 MAX_PER_PAGE = 100
 """Zoeken's most results on one page."""
+
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+"""KvK's default ``max_answer_bytes``: 4 MiB. KvK's largest answers (``/vestigingen`` of a
+chain with thousands of branches) stay under 1 MB; parsed JSON costs up to 20 times its
+bytes, so a hostile 4 MiB answer is refused within about 100 MB (the core's 16 MiB: 400 MB)."""
 
 MAX_SEARCH_TEXT = 500
 """Our bound on a searched name, street or city (KvK names are far shorter; URLs stay short)."""
@@ -478,7 +483,7 @@ class KvKClient(_KvKBase):
         cache: Where profile answers (and, with ``cache_searches``, search answers)
             are kept; defaults to an in-memory cache of this client.
         cache_searches: Also cache Zoeken answers (free, but rate-limited).
-        max_answer_bytes: The largest answer read (16 MiB by default); a larger
+        max_answer_bytes: The largest answer read (4 MiB by default); a larger
             one, like any answer that is not a valid one, raises
             `crmconnect.errors.MalformedResponseError` and is not cached.
 
@@ -507,7 +512,7 @@ class KvKClient(_KvKBase):
         accept: Literal["application/json", "application/hal+json"] = "application/json",
         cache: Cache | None = None,
         cache_searches: bool = False,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         super().__init__(
             api_key,
@@ -727,7 +732,7 @@ class AsyncKvKClient(_KvKBase):
         accept: Literal["application/json", "application/hal+json"] = "application/json",
         cache: Cache | None = None,
         cache_searches: bool = False,
-        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         super().__init__(
             api_key,

@@ -15,6 +15,9 @@ KvK quirks handled here:
 * ``volledigAdres`` is padded with runs of spaces: collapsed here;
 * identifiers stay strings with their leading zeros.
 
+Lists stop at their first invalid item (``fail_fast``): a hostile answer of a
+million empty objects is refused at the first, not after a million errors.
+
 Reprs show only what the register gave: fields that are empty, the links
 and unknown fields are left out, so ``print(page)`` stays readable.
 """
@@ -215,9 +218,9 @@ class Owner(_Wire):
     legal_form: str | None = Field(None, alias="rechtsvorm")
     extended_legal_form: str | None = Field(None, alias="uitgebreideRechtsvorm")
     deregistration_date: KvKDate = Field(None, alias="datumUitschrijving")
-    addresses: list[RegisterAddress] = Field(default_factory=list, alias="adressen")
+    addresses: list[RegisterAddress] = Field(default_factory=list, alias="adressen", fail_fast=True)
     """Only when the business has no branches (e.g. an owners' association)."""
-    websites: list[str] = Field(default_factory=list)
+    websites: list[str] = Field(default_factory=list, fail_fast=True)
     geo_data: GeoData | None = Field(None, alias="geoData")
 
 
@@ -237,10 +240,12 @@ class BranchProfile(_Wire):
     employees_full_time: int | None = Field(None, alias="voltijdWerkzamePersonen")
     employees_total: int | None = Field(None, alias="totaalWerkzamePersonen")
     employees_part_time: int | None = Field(None, alias="deeltijdWerkzamePersonen")
-    trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen")
-    addresses: list[RegisterAddress] = Field(default_factory=list, alias="adressen")
-    websites: list[str] = Field(default_factory=list)
-    sbi_activities: list[KvKSbiActivity] = Field(default_factory=list, alias="sbiActiviteiten")
+    trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen", fail_fast=True)
+    addresses: list[RegisterAddress] = Field(default_factory=list, alias="adressen", fail_fast=True)
+    websites: list[str] = Field(default_factory=list, fail_fast=True)
+    sbi_activities: list[KvKSbiActivity] = Field(
+        default_factory=list, alias="sbiActiviteiten", fail_fast=True
+    )
 
 
 class _Embedded(_Wire):
@@ -258,8 +263,10 @@ class BasicProfile(_Wire):
     material_registration: MaterialRegistration | None = Field(None, alias="materieleRegistratie")
     employees_total: int | None = Field(None, alias="totaalWerkzamePersonen")
     statutory_name: str | None = Field(None, alias="statutaireNaam")
-    trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen")
-    sbi_activities: list[KvKSbiActivity] = Field(default_factory=list, alias="sbiActiviteiten")
+    trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen", fail_fast=True)
+    sbi_activities: list[KvKSbiActivity] = Field(
+        default_factory=list, alias="sbiActiviteiten", fail_fast=True
+    )
     geo_data: GeoData | None = Field(None, alias="geoData")
     embedded: _Embedded = Field(default_factory=_Embedded, alias="_embedded", repr=False)
 
@@ -300,7 +307,7 @@ class BranchList(_Wire):
     commercial_count: int | None = Field(None, alias="aantalCommercieleVestigingen")
     non_commercial_count: int | None = Field(None, alias="aantalNietCommercieleVestigingen")
     total_count: int | None = Field(None, alias="totaalAantalVestigingen")
-    branches: list[BranchSummary] = Field(default_factory=list, alias="vestigingen")
+    branches: list[BranchSummary] = Field(default_factory=list, alias="vestigingen", fail_fast=True)
 
 
 class NamingBranch(_Wire):
@@ -308,7 +315,7 @@ class NamingBranch(_Wire):
 
     branch_number: BranchNumber = Field(alias="vestigingsnummer")
     first_trade_name: str | None = Field(None, alias="eersteHandelsnaam")
-    trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen")
+    trade_names: list[TradeName] = Field(default_factory=list, alias="handelsnamen", fail_fast=True)
     name: str | None = Field(None, alias="naam")
     also_called: str | None = Field(None, alias="ookGenoemd")
 
@@ -323,7 +330,7 @@ class Naming(_Wire):
     also_called: str | None = Field(None, alias="ookGenoemd")
     start_date: KvKDate = Field(None, alias="startdatum")
     end_date: KvKDate = Field(None, alias="einddatum")
-    branches: list[NamingBranch] = Field(default_factory=list, alias="vestigingen")
+    branches: list[NamingBranch] = Field(default_factory=list, alias="vestigingen", fail_fast=True)
 
 
 class SearchAddress(_Wire):
@@ -407,7 +414,7 @@ class SearchPage(_Wire):
     total: int = Field(0, alias="totaal")
     previous: str | None = Field(None, alias="vorige")
     next: str | None = Field(None, alias="volgende")
-    results: list[SearchResult] = Field(default_factory=list, alias="resultaten")
+    results: list[SearchResult] = Field(default_factory=list, alias="resultaten", fail_fast=True)
 
     def __iter__(self) -> Iterator[SearchResult]:  # type: ignore[override]
         """The results on this page (not the model's fields, unlike other models)."""
