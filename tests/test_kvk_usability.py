@@ -218,3 +218,22 @@ def test_odd_vat_numbers_are_a_validation_error(value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         split_vat_number(value)  # type: ignore[arg-type]
     assert caught.value.field == "vat_number"
+
+
+def test_one_update_run_asks_each_profile_once_however_many_records_share_it(
+    sandbox: KvKSandbox, tmp_path: Path
+) -> None:
+    with KvKClient(
+        environment="test",
+        transport=sandbox.transport(),
+        rate_limit=None,
+        cache=DiskCache(tmp_path / "kvk"),
+    ) as kvk:
+        crm = kvk.organisation(DAGOBERT)  # cached: stale once the register changes
+        sandbox.update(DAGOBERT, non_mailing=not crm.non_mailing)
+        before = kvk.usage.profile_calls
+        summary = UpdateService(kvk).check_updates_many([crm, crm, crm], workers=3)
+        assert [report.fields for report in summary.reports] == [["non_mailing"]] * 3
+        assert kvk.usage.profile_calls == before + 2, "Basisprofiel and Vestigingsprofiel once"
+        UpdateService(kvk).check_updates_many([crm])
+        assert kvk.usage.profile_calls == before + 4, "a new run asks again"

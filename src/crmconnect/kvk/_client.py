@@ -12,9 +12,11 @@ each profile at most once; `usage` counts what was really sent.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
+import time
 import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Generic, Literal, TypeVar
@@ -180,6 +182,8 @@ class _KvKBase:
         self.cache_searches = cache_searches
         self.usage = KvKUsage()
         self._warned: set[str] = set()
+        self._fetched: dict[str, float] = {}
+        """When this client itself last fetched each cached key (`time.monotonic`)."""
         self._settings = HTTPSettings(
             service="kvk",
             base_url=self.base_url,
@@ -337,9 +341,17 @@ class _KvKBase:
 
     # -- cache ------------------------------------------------------------------------
 
-    def _from_cache(self, key: str, call: _Call[_ModelT], fresh: bool) -> _ModelT | None:
-        """The cached answer, parsed; ``None`` on a miss (or with ``fresh``)."""
+    def _from_cache(
+        self, key: str, call: _Call[_ModelT], fresh: bool, since: float | None = None
+    ) -> _ModelT | None:
+        """The cached answer, parsed; ``None`` on a miss (or one that must be fetched).
+
+        With ``fresh`` every answer is fetched; with ``since`` (a `time.monotonic`
+        value) every answer this client did not itself fetch at or after it.
+        """
         if fresh or not (call.paid or self.cache_searches):
+            return None
+        if since is not None and self._fetched.get(key, -math.inf) < since:
             return None
         text = self.cache.get(key)
         if text is None:
@@ -357,6 +369,7 @@ class _KvKBase:
         result = self._decode(call, text, status)
         if call.paid or self.cache_searches:
             self.cache.set(key, text)
+            self._fetched[key] = time.monotonic()
         return result
 
     def _no_results(self, error: NotFoundError, call: _Call[Any]) -> tuple[int, str] | None:
@@ -542,14 +555,16 @@ class KvKClient(_KvKBase):
         """Close the connections (a borrowed ``http_client`` stays open)."""
         self._http.close()
 
-    def _run(self, call: _Call[_ModelT], *, fresh: bool = False) -> _ModelT:
-        """Fetch through the cache (unless ``fresh``), one request per key at a time, and parse."""
+    def _run(
+        self, call: _Call[_ModelT], *, fresh: bool = False, since: float | None = None
+    ) -> _ModelT:
+        """Fetch through the cache (see `_from_cache`), one request per key at a time, and parse."""
         key = self._key(call.path, call.params)
-        cached = self._from_cache(key, call, fresh)
+        cached = self._from_cache(key, call, fresh, since)
         if cached is not None:
             return cached
         with self._lock_for(key):
-            cached = self._from_cache(key, call, fresh)
+            cached = self._from_cache(key, call, fresh, since)
             if cached is not None:
                 return cached
             status, text = self._fetch(call)
@@ -699,12 +714,32 @@ class KvKClient(_KvKBase):
             ValidationError: A number is invalid, or the branch belongs to another KvK number.
             NotFoundError: KvK cannot deliver the registration (e.g. it was removed).
         """
+        return self._organisation(kvk_number, branch_number, fresh=fresh)
+
+    def _organisation(
+        self,
+        kvk_number: str | int,
+        branch_number: str | int | None,
+        *,
+        fresh: bool = False,
+        since: float | None = None,
+    ) -> Organisation:
+        """`organisation`; with ``since``, only answers this client fetched since then.
+
+        One update run passes its start as ``since``: each profile is then asked
+        once per run, however many records share it, and never served from an
+        older cache entry.
+        """
         kvk = validation.kvk_number(kvk_number)
-        profile = self.basic_profile(kvk, fresh=fresh)
+        profile = self._run(self._profile_call(BasicProfile, kvk), fresh=fresh, since=since)
         wanted = branch_number or (
             profile.main_branch.branch_number if profile.main_branch else None
         )
-        branch = self.branch_profile(wanted, fresh=fresh) if wanted else None
+        branch = (
+            self._run(self._branch_call(wanted, False), fresh=fresh, since=since)
+            if wanted
+            else None
+        )
         return self._organisation_from(kvk, profile, branch, branch_number is not None)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
@@ -281,8 +282,14 @@ class UpdateService:
     def __init__(self, client: KvKClient) -> None:
         self.client = client
 
-    def check_updates(self, org: Organisation) -> UpdateReport:
+    def check_updates(self, org: Organisation, *, since: float | None = None) -> UpdateReport:
         """Compare one record with what the register says now (fetched fresh, never cached).
+
+        Args:
+            org: The CRM record, with its KvK number.
+            since: A `time.monotonic` value: answers this client fetched at or
+                after it count as fresh (`check_updates_many` passes its start,
+                so records sharing a KvK number cost one call). Default: now.
 
         Raises:
             ValidationError: The record has no (valid) KvK number.
@@ -291,8 +298,9 @@ class UpdateService:
             raise CrmValidationError(
                 "kvk_number", org.kvk_number, "the record is not linked to KvK"
             )
+        start = time.monotonic() if since is None else since
         try:
-            register = self.client.organisation(org.kvk_number, org.branch_number, fresh=True)
+            register = self.client._organisation(org.kvk_number, org.branch_number, since=start)
         except NotFoundError as exc:
             reason = exc.remote_message or str(exc)
             return UpdateReport(org, None, RegistrationStatus.REMOVED, reason=reason)
@@ -318,10 +326,11 @@ class UpdateService:
         """
         done = itertools.count(1)
         lock = threading.Lock()
+        start = time.monotonic()  # one run: each profile is fetched once, and fresh
 
         def one(org: Organisation) -> UpdateReport:
             try:
-                report = self.check_updates(org)
+                report = self.check_updates(org, since=start)
             except CrmConnectError as exc:
                 report = UpdateReport(org, None, error=exc)
             with lock:
