@@ -117,3 +117,25 @@ def test_a_connection_error_is_masked() -> None:
     with client(connection_refused) as kvk, pytest.raises(TransportError) as caught:
         kvk.search(name="x")
     assert_clean(caught.value)
+
+
+def test_a_password_in_a_gateway_url_is_masked_too() -> None:
+    from crmconnect.vies import ViesClient
+
+    password = "gateway-pass-7f6e5d4c3b"
+    url = f"https://crm:{password}@gateway.example/kvk/api"
+
+    def gateway_down(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(502, text=f"bad gateway for {request.url}")
+
+    transport = httpx.MockTransport(gateway_down)
+    with KvKClient(SECRET, base_url=url, transport=transport, max_retries=0) as kvk:
+        assert password not in repr(kvk)
+        with pytest.raises(APIError) as caught:
+            kvk.search(name="x")
+    assert all(password not in text for text in reachable_text(caught.value))
+    with ViesClient(base_url=url, transport=transport, max_retries=0, rate_limit=None) as vies:
+        assert password not in repr(vies)
+        with pytest.raises(APIError) as caught:
+            vies.check("NL004495445B01")
+    assert all(password not in text for text in reachable_text(caught.value))

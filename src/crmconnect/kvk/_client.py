@@ -127,6 +127,19 @@ class KvKUsage:
                 self.search_calls += 1
 
 
+def url_secrets(url: str) -> list[str]:
+    """The password of a URL such as ``https://user:pass@gateway/kvk``, to mask.
+
+    The user name is left visible: a short one (``api``) would mask every
+    occurrence of that word in every message.
+    """
+    try:
+        password = httpx.URL(url).password
+    except httpx.InvalidURL:
+        return []
+    return [password] if password else []
+
+
 def check_client_settings(
     base_url: object, max_retries: object, rate_limit: object, max_answer_bytes: object
 ) -> None:
@@ -177,7 +190,7 @@ class _KvKBase:
             base_url or os.environ.get("CRMCONNECT_KVK_BASE_URL") or ENVIRONMENTS[environment]
         ).rstrip("/")
         self._api_key = self._resolve_key(api_key, environment)
-        self._redact = Redactor([self._api_key])
+        self._redact = Redactor([self._api_key, *url_secrets(self.base_url)])
         self.cache: Cache = cache if cache is not None else MemoryCache()
         self.cache_searches = cache_searches
         self.usage = KvKUsage()
@@ -219,7 +232,7 @@ class _KvKBase:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(environment={self.environment!r}, "
-            f"base_url={self.base_url!r}, api_key={mask_secret(self._api_key)!r})"
+            f"base_url={self._redact(self.base_url)!r}, api_key={mask_secret(self._api_key)!r})"
         )
 
     def _surface_warning(self, response: httpx.Response) -> None:

@@ -118,7 +118,7 @@ class UpdateReport:
     changes: tuple[FieldChange, ...] = ()
     reason: str | None = None
     error: CrmConnectError | None = None
-    compared: tuple[str, ...] = tuple(UPDATE_FIELDS)
+    compared: tuple[str, ...] = attrs.field(default=tuple(UPDATE_FIELDS), repr=False)
 
     @property
     def fields(self) -> list[str]:

@@ -44,7 +44,7 @@ from ..errors import (
     ValidationError,
 )
 from ..kvk import RegistrationStatus, UpdateReport, compare
-from ..kvk._client import check_client_settings
+from ..kvk._client import check_client_settings, url_secrets
 from ..models import Organisation
 from ._models import Match, VatCheck, disclosed
 
@@ -182,11 +182,11 @@ class ViesClient:
             limiter=TokenBucket(rate_limit),
             max_answer_bytes=max_answer_bytes,
         )
-        self._redact = Redactor()  # VIES takes no credentials; errors go through it all the same
+        self._redact = Redactor(url_secrets(self.base_url))  # VIES itself takes no credentials
         self._http = SyncHTTP(settings, self._redact, http_client=http_client, transport=transport)
 
     def __repr__(self) -> str:
-        return f"ViesClient(base_url={self.base_url!r})"
+        return f"ViesClient(base_url={self._redact(self.base_url)!r})"
 
     def __enter__(self) -> ViesClient:
         return self
