@@ -27,7 +27,6 @@ from crmconnect import (
     ValidationError,
 )
 from crmconnect._cli_app import app
-from crmconnect.errors import MalformedResponseError
 from crmconnect.digitalefactuur import (
     RELATION_FIELDS,
     AsyncDigitaleFactuurClient,
@@ -39,6 +38,7 @@ from crmconnect.digitalefactuur import (
     parse_date,
     relation_fingerprint,
 )
+from crmconnect.errors import MalformedResponseError
 from crmconnect.sandbox import DigitaleFactuurSandbox, generate_relations
 
 from .sandbox_cli import serve_cli
