@@ -41,7 +41,6 @@ __all__ = [
     "MAX_SHARED_STRINGS_BYTES",
     "Table",
     "TableFile",
-    "decode",
     "open_table",
     "safe_cell",
     "safe_row",
@@ -84,14 +83,6 @@ class Table:
 
     headers: tuple[str, ...]
     rows: tuple[tuple[int, dict[str, str]], ...]
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (a BOM is dropped), else Windows-1252 (any byte decodes; see `open_table`)."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors=_ERRORS)
 
 
 def sniff_dialect(text: str) -> type[csv.Dialect]:
@@ -373,4 +364,7 @@ def safe_cell(value: object) -> str:
 
 def safe_row(values: Iterable[object]) -> list[str]:
     """`safe_cell` applied to every cell of a row."""
-    return [safe_cell(value) for value in values]
+    plain = _PLAIN_FIRST  # most cells start with a letter or digit: no call needed
+    return [
+        value if type(value) is str and value[:1] in plain else safe_cell(value) for value in values
+    ]

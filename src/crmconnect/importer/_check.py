@@ -178,6 +178,9 @@ SHOWN_FINDINGS = 5000
 CACHE_SIZE = 65_536
 """Distinct identifiers a pass remembers the outcome of (least recently used go first)."""
 
+_CACHED_LENGTH = 64
+"""Longer values are checked, but not remembered (the caches stay small)."""
+
 RowSource = Callable[[], Iterator[tuple[int, dict[str, str]]]]
 """Reads the rows afresh: ``(line number, values by header)``."""
 
@@ -288,8 +291,7 @@ class Tally:
     def __init__(self, source: str) -> None:
         self.source = source
         self.rows = self.taken = self.ubo_count = 0
-        self.counts: Counter[Severity] = Counter()
-        self.kinds: Counter[str] = Counter()
+        self.kinds: Counter[tuple[Severity, str]] = Counter()
         self.shown: dict[Severity, list[Finding]] = {s: [] for s in Severity}
         self.names: dict[int, str] = {}
         self.ubos: list[tuple[int, str, Shareholder]] = []
@@ -300,8 +302,7 @@ class Tally:
         self.taken += row.ok and not row.empty
         name = row.raw.get(name_header, "")
         for finding in row.findings:
-            self.counts[finding.severity] += 1
-            self.kinds[f"{finding.severity.value}:{finding.code}"] += 1
+            self.kinds[finding.severity, finding.code] += 1
             shown = self.shown[finding.severity]
             if len(shown) < SHOWN_FINDINGS:
                 shown.append(finding)
@@ -314,11 +315,15 @@ class Tally:
 
     def summary(self) -> CheckSummary:
         """The counts so far."""
+        counts: Counter[Severity] = Counter()
+        for (severity, _code), n in self.kinds.items():
+            counts[severity] += n
         ordered = sorted(self.shown, key=_ORDER.__getitem__)
         findings = tuple(f for s in ordered for f in self.shown[s])[:SHOWN_FINDINGS]
         lines = {f.line for f in findings}
         return CheckSummary(
-            self.source, self.rows, self.taken, dict(self.counts), dict(self.kinds),
+            self.source, self.rows, self.taken, dict(counts),
+            {f"{severity.value}:{code}": n for (severity, code), n in self.kinds.items()},
             self.ubo_count, findings,
             {line: name for line, name in self.names.items() if line in lines},
             tuple(self.ubos),
@@ -424,13 +429,20 @@ class _RowChecker:
 
     def __init__(self, mapping: Mapping[str, str], persons: Mapping[str, str]) -> None:
         self.mapping = mapping
-        self.persons = persons
+        self.person_slots = [
+            (int(slot.split(":")[0]), slot.split(":")[1], header)
+            for slot, header in persons.items()
+        ]
         self.first_lines = _FirstLines()
         self.checked = functools.lru_cache(maxsize=CACHE_SIZE)(_check_value)
 
     def close(self) -> None:
         """Drop what the pass kept."""
         self.first_lines.close()
+
+    def _check_value(self, key: str, value: str) -> tuple[str, str]:
+        # Identifiers are short; a long value is checked but not remembered.
+        return (self.checked if len(value) <= _CACHED_LENGTH else _check_value)(key, value)
 
     def check(self, line: int, raw: dict[str, str]) -> CheckedRow:
         values = {key: (raw.get(header) or "").strip() for key, header in self.mapping.items()}
@@ -454,7 +466,7 @@ class _RowChecker:
                     self._finding(line, key, "scientific", value, Severity.ERROR, "invalid")
                 )
                 continue
-            fixed, reason = self.checked(key, value)
+            fixed, reason = self._check_value(key, value)
             if reason:
                 found.append(self._invalid(line, key, value, reason))
                 continue
@@ -539,11 +551,10 @@ class _RowChecker:
         self, line: int, raw: Mapping[str, str], short: str
     ) -> tuple[list[Shareholder], list[Finding]]:
         groups: dict[int, dict[str, str]] = {}
-        for slot, header in self.persons.items():
-            group, field = slot.split(":")
+        for group, field, header in self.person_slots:
             text = (raw.get(header) or "").strip()
             if text:
-                groups.setdefault(int(group), {})[field] = text
+                groups.setdefault(group, {})[field] = text
         if short:
             for position, part in enumerate(p for p in _PERSON_LIST.split(short) if p.strip()):
                 found = _SHORT_PERSON.match(part.strip())
@@ -597,7 +608,7 @@ class _RowChecker:
                 )
         bsn = fields.get("bsn", "")
         if bsn:
-            fixed, reason = self.checked("persons.bsn", bsn)
+            fixed, reason = self._check_value("persons.bsn", bsn)
             if reason:
                 findings.append(self._invalid(line, "persons", bsn, reason))
             bsn = fixed or bsn
@@ -635,24 +646,30 @@ class _RowChecker:
         consequence: str | None = None,
         **details: object,
     ) -> Finding:
-        column = _COLUMN.get(field.split(".")[0])
-        nl_text, en_text = MESSAGES[code]
-        nl_values: dict[str, object] = {
-            "column": column.header if column else field,
-            "value": value,
-        }
-        en_values: dict[str, object] = {
-            "column": column.english if column else field,
-            "value": value,
-        }
-        for name, detail in details.items():
-            pair = detail if isinstance(detail, tuple) else (detail, detail)
-            nl_values[name], en_values[name] = pair
-        nl_con, en_con = CONSEQUENCES.get(consequence or "", ("", ""))
-        return Finding(
-            line, field, severity, code, value,
-            nl_text.format(**nl_values), en_text.format(**en_values), nl_con, en_con,
-        )  # fmt: skip
+        texts = (_texts if len(value) <= _CACHED_LENGTH else _texts.__wrapped__)(
+            field, code, value, consequence, tuple(details.items())
+        )
+        return Finding(line, field, severity, code, value, *texts)
+
+
+@functools.lru_cache(maxsize=4096)  # most findings repeat: "RSIN/BSN ontbreekt."
+def _texts(
+    field: str,
+    code: str,
+    value: str,
+    consequence: str | None,
+    details: tuple[tuple[str, object], ...],
+) -> tuple[str, str, str, str]:
+    """A finding's message and consequence, in Dutch and English."""
+    column = _COLUMN.get(field.split(".")[0])
+    nl_text, en_text = MESSAGES[code]
+    nl_values: dict[str, object] = {"column": column.header if column else field, "value": value}
+    en_values: dict[str, object] = {"column": column.english if column else field, "value": value}
+    for name, detail in details:
+        pair = detail if isinstance(detail, tuple) else (detail, detail)
+        nl_values[name], en_values[name] = pair
+    nl_con, en_con = CONSEQUENCES.get(consequence or "", ("", ""))
+    return nl_text.format(**nl_values), en_text.format(**en_values), nl_con, en_con
 
 
 def _period(kind: str) -> Callable[[str, str], str]:
