@@ -275,6 +275,17 @@ def test_validate_prints_the_first_findings(tmp_path: Path) -> None:
     assert "more findings in the reports" in result.output
 
 
+def test_validate_says_when_the_outputs_cannot_be_written(tmp_path: Path) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_text(HEADER + ROW, encoding="utf-8")
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the output folder should be", encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(path), "--out", str(blocker)])
+    assert result.exit_code == 1 and result.output.strip().startswith("error:"), result.output
+    assert str(blocker) in result.output and result.exception is not None
+    assert isinstance(result.exception, SystemExit)
+
+
 def test_template_refuses_another_extension(tmp_path: Path) -> None:
     result = runner.invoke(app, ["template", str(tmp_path / "out.txt")])
     assert result.exit_code == 1 and "error:" in result.output and ".csv or .xlsx" in result.output

@@ -15,7 +15,7 @@ XLSX cell written is safe from formula injection.
 
 Example:
     ```python
-    from crmconnect.importer import check_file, write_outputs, write_template
+    from crmconnect.importer import Severity, check_file, write_outputs, write_template
 
     write_template("template.xlsx")
     check = check_file("clients.csv")          # reads the header; the rows stream later
