@@ -393,3 +393,15 @@ def test_each_distinct_identifier_is_validated_once(
     check = check_file(write(tmp_path / "same.csv", rows))
     assert sum(row.ok for row in check.iter_rows()) == 50
     assert seen == ["NL91ABNA0417164300"]
+
+
+def test_a_kvk_number_gets_one_lost_zero_back_not_more(tmp_path: Path) -> None:
+    rows = [
+        {**GOOD, "Relatienummer": "1", "KvK-nummer": "9599084"},
+        {**GOOD, "Relatienummer": "2", "KvK-nummer": "123"},
+    ]
+    check = check_file(write(tmp_path / "kvk.csv", rows))
+    assert codes(check, 2) == {("kvk_number", "note", "padded")}
+    assert codes(check, 3) == {("kvk_number", "error", "invalid")}
+    [typo] = [f for f in findings_of(check) if f.line == 3]
+    assert "too short to restore" in typo.message_en and "00000123" not in typo.message_en

@@ -691,6 +691,18 @@ def _products(value: str, field: str) -> str:
     return "; ".join(part for part in _LIST.split(value) if part)
 
 
+def _kvk_number(value: str, field: str) -> str:
+    # A spreadsheet drops a leading zero: 7 digits get it back (a note). Fewer
+    # digits are a typo, not a lost zero: padding 123 to 00000123 would make
+    # one up (the same rule as an RSIN that lost two zeros).
+    digits = sum(char.isdigit() for char in value)
+    if 0 < digits < 7 and not any(char.isalpha() for char in value):
+        raise ValidationError(
+            field, value, f"has {digits} digits, a KvK number has 8 (too short to restore)"
+        )
+    return validation.kvk_number(value, pad=True, field=field)
+
+
 def _padded(key: str, value: str, fixed: str) -> bool:
     if key not in ("kvk_number", "rsin_bsn", "branch_number") or value == fixed:
         return False
@@ -699,7 +711,7 @@ def _padded(key: str, value: str, fixed: str) -> bool:
 
 
 _FIELD_CHECKS: dict[str, Callable[[str, str], str]] = {
-    "kvk_number": lambda v, f: validation.kvk_number(v, pad=True, field=f),
+    "kvk_number": lambda v, f: _kvk_number(v, f),
     "branch_number": lambda v, f: validation.branch_number(v, field=f),
     "rsin_bsn": lambda v, f: validation.rsin(v, field=f),
     "vat_number": lambda v, f: validation.vat_number(v, field=f),
