@@ -5,9 +5,11 @@ them. Two HTML comments (invisible on the site) steer this:
 
 - ``<!-- docs-test: skip: why -->`` right before a block skips that block
   (for blocks that need the network or real credentials: say which);
-- ``<!-- docs-test: file NAME -->`` right before a block writes it to the
-  file NAME (in the temporary working directory) instead of running it, e.g. a
-  ``conftest.py`` that a later step runs pytest on;
+- ``<!-- docs-test: file NAME -->`` right before a block (python, toml, csv,
+  ...) writes it to the file NAME (in the temporary working directory)
+  instead of running it, before any block of the page runs, e.g. a
+  ``conftest.py`` that a later step runs pytest on, or the TOML file a page
+  shows after the code that reads it;
 - ``<!-- docs-test: setup`` ... ``-->`` holds code that runs at that point
   without being shown, e.g. a sandbox behind a reference page's ``books``.
 
@@ -70,9 +72,9 @@ def blocks(text: str, page: str) -> list[Block]:
             (i for i in range(index + 1, len(lines)) if lines[i].strip() == fence),
             len(lines),
         )
-        if opening["info"].split(" ")[0].strip("{}.") == "python":
-            body = "\n".join(row.removeprefix(indent) for row in lines[index + 1 : end])
-            skip, file = _marks(lines, index)
+        body = "\n".join(row.removeprefix(indent) for row in lines[index + 1 : end])
+        skip, file = _marks(lines, index)
+        if file is not None or opening["info"].split(" ")[0].strip("{}.") == "python":
             found.append(Block(page, index + 2, textwrap.dedent(body), skip, file))
         index = end + 1
     return found
@@ -93,11 +95,13 @@ def run_page(page_blocks: list[Block]) -> list[Block]:
     namespace: dict[str, Any] = {"__name__": "__docs__"}
     skipped = []
     for block in page_blocks:
+        if block.file is not None and block.skip is None:
+            Path(block.file).write_text(block.code + "\n", encoding="utf-8")
+    for block in page_blocks:
         if block.skip is not None:
             skipped.append(block)
             continue
         if block.file is not None:
-            Path(block.file).write_text(block.code + "\n", encoding="utf-8")
             continue
         # Leading blank lines make tracebacks show the page's own line numbers.
         code = compile("\n" * (block.line - 1) + block.code, block.page, "exec")
