@@ -32,8 +32,12 @@ from crmconnect.eboekhouden import (
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.mapping import VatTable
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, VatCategory
-from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE, EBoekhoudenSandbox
-from crmconnect.sandbox._eboekhouden_data import DEMO_VAT_TABLE_TOML
+from crmconnect.sandbox import (
+    DEMO_CREDENTIALS,
+    DEMO_VAT_TABLE,
+    DEMO_VAT_TABLE_TOML,
+    EBoekhoudenSandbox,
+)
 
 TABLE = DEMO_VAT_TABLE
 WRITE = {"soap": "AddMutatie", "rest": "POST /v1/mutation"}

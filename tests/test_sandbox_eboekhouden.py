@@ -1187,8 +1187,7 @@ def test_cli_serves_with_custom_credentials_and_hides_them(
 def test_demo_vat_table_is_a_ready_table() -> None:
     from crmconnect.mapping import VatTable
     from crmconnect.models import Invoice, InvoiceLine
-    from crmconnect.sandbox import DEMO_VAT_TABLE
-    from crmconnect.sandbox._eboekhouden_data import DEMO_VAT_TABLE_TOML
+    from crmconnect.sandbox import DEMO_VAT_TABLE, DEMO_VAT_TABLE_TOML
 
     assert isinstance(DEMO_VAT_TABLE, VatTable)
     assert VatTable.from_toml(DEMO_VAT_TABLE_TOML) == DEMO_VAT_TABLE

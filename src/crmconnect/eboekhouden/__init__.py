@@ -16,7 +16,7 @@ Example:
 """
 
 from ._books import Booking, BooksClient, PaymentState, PaymentStatus
-from ._bulk import PushResult
+from ._bulk import InvoiceLookup, LookupPath, PushResult
 from ._config import EBoekhoudenSettings, connect
 from ._convert import NameStyle, format_person_name, relation_from
 from ._errors import (
@@ -78,8 +78,10 @@ __all__ = [
     "EBoekhoudenClient",
     "EBoekhoudenSettings",
     "InExVat",
+    "InvoiceLookup",
     "Ledger",
     "LedgerCategory",
+    "LookupPath",
     "Mutation",
     "MutationKind",
     "MutationLine",

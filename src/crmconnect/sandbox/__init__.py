@@ -87,6 +87,7 @@ from ._eboekhouden import (
 )
 from ._eboekhouden_data import (
     DEMO_VAT_TABLE,
+    DEMO_VAT_TABLE_TOML,
     MUTATION_LIMIT,
     VAT_CODES,
     AdministrationRecord,
@@ -125,6 +126,7 @@ __all__ = [
     "DEMO_SECURITY_CODE_2",
     "DEMO_USERNAME",
     "DEMO_VAT_TABLE",
+    "DEMO_VAT_TABLE_TOML",
     "MAX_RESULTS",
     "MUTATION_LIMIT",
     "REST_PREFIX",
