@@ -128,3 +128,17 @@ def test_single_column_export_and_missing_name_column(tmp_path: Path) -> None:
     nameless = write_csv(tmp_path / "bad.csv", "foo;bar\n1;2\n")
     result = runner.invoke(app, ["kvk", "match", str(nameless), "--sandbox"])
     assert result.exit_code == 1 and "name column is required" in result.output
+
+
+def test_register_text_that_looks_like_markup_is_shown_as_text() -> None:
+    from crmconnect import Address, Organisation
+    from crmconnect._cli_app import _print_organisation, console
+
+    org = Organisation(
+        name="Bakkerij [/red] [bold]B.V.",
+        addresses=[Address(street="[/]straat", house_number=1, city="Utrecht")],
+    )
+    with console.capture() as captured:
+        _print_organisation(org)
+    assert "Bakkerij [/red] [bold]B.V." in captured.get()
+    assert "[/]straat 1" in captured.get()

@@ -150,7 +150,8 @@ def search(
         for count, hit in enumerate(hits, start=1):
             place = hit.address
             where = ", ".join(p for p in (place.street, place.city) if p) if place else ""
-            table.add_row(hit.kvk_number, hit.branch_number or "", hit.type or "", hit.name, where)
+            cells = (hit.kvk_number, hit.branch_number or "", hit.type or "", hit.name, where)
+            table.add_row(*(Text(cell) for cell in cells))  # register text is not markup
             if count >= limit:
                 break
         console.print(table if table.row_count else "no results")
@@ -177,15 +178,14 @@ def _print_organisation(org: Organisation) -> None:
     )
     for field, value in shown.items():
         if value not in (None, [], ""):
-            table.add_row(
-                field, ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-            )
+            shown_value = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            table.add_row(field, Text(shown_value))  # register text is not markup
     for address in org.addresses:
-        table.add_row(f"{address.kind.value} address", address.one_line())
+        table.add_row(f"{address.kind.value} address", Text(address.one_line()))
     for activity in org.sbi_activities:
         table.add_row(
             "SBI" + (" (main)" if activity.main else ""),
-            f"{activity.code} {activity.description or ''}",
+            Text(f"{activity.code} {activity.description or ''}"),
         )
     console.print(table)
 
@@ -495,9 +495,8 @@ def inspect(
         table = Table("attribute", "element", "status", "in this XML")
         for spec in RELATION_FIELDS:
             status = "assumed" if spec.assumed else "documented"
-            table.add_row(
-                spec.attribute, spec.element, status, "yes" if spec.element in seen else "no"
-            )
+            cells = (spec.attribute, spec.element, status, "yes" if spec.element in seen else "no")
+            table.add_row(*(Text(cell) for cell in cells))
         console.print(table)
         unknown = sorted(seen - {spec.element for spec in RELATION_FIELDS} - {"klant", "id"})
         if unknown:
