@@ -253,3 +253,15 @@ def test_the_sandbox_on_loopback(sandbox: ViesSandbox) -> None:
 def test_vat_updates_function_with_a_client(vies: ViesClient) -> None:
     report = vat_updates(Organisation(name="Smit", vat_number="NL823807071B01"), vies)
     assert report.fields == ["name", "visiting_address"]
+
+
+def test_an_address_with_a_postcode_that_is_not_dutch_is_read_without_it() -> None:
+    from crmconnect.vies._models import parse_address
+
+    address = parse_address("KERKSTRAAT 1\n1234SA AMSTERDAM", "NL")
+    assert (address.street, address.house_number, address.postcode, address.city) == (
+        "KERKSTRAAT",
+        1,
+        None,
+        "AMSTERDAM",
+    )

@@ -114,7 +114,7 @@ def parse_address(text: str, country_code: str = "NL") -> Address:
         try:
             postcode = validation.postcode(postcode)
         except ValidationError:
-            pass
+            postcode = None  # not a Dutch postcode (e.g. "1234SA"): an Address refuses it
     street_line = " ".join(lines)
     street, number, letter, addition = street_line or None, None, None, None
     found_number = _STREET_NUMBER.match(street_line)
