@@ -278,3 +278,27 @@ def test_fields_kept_out_of_reprs_are_kept_out_of_errors() -> None:
         Private(bsn="1112223334")
     assert caught.value.value == "***"
     assert_no_secret(caught.value, "1112223334")
+
+
+def test_a_sandbox_stays_quiet_when_a_client_resets_its_connection(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+    import struct
+    import time
+    import urllib.parse
+
+    from crmconnect.sandbox import ViesSandbox
+
+    with ViesSandbox().serve() as url:
+        address = urllib.parse.urlsplit(url)
+        for _ in range(3):
+            client = socket.create_connection((address.hostname, address.port or 80))
+            client.sendall(b"GET /check-status HTTP/1.1\r\nHost: x\r\n")  # unfinished
+            # SO_LINGER 0: close with a reset, as a process killed mid-request does.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+        time.sleep(0.3)
+        with httpx.Client() as http:  # and it still serves
+            assert http.get(url + "/nothing-here").status_code in (400, 404)
+    assert "Traceback" not in capsys.readouterr().err

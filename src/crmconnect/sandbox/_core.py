@@ -26,6 +26,7 @@ import math
 import random
 import re
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -693,6 +694,12 @@ class _Server(ThreadingHTTPServer):
         with self._conn_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (killed, timed out) is normal here; anything else is shown."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def cut_connections(self) -> None:
         """Wake hanging handlers and shut every open connection down."""
