@@ -23,12 +23,14 @@ from crmconnect.errors import CrmConnectError, ValidationError
 from crmconnect.mapping import VatRow, VatTable, vat_breakdown
 from crmconnect.models import (
     Address,
+    AddressKind,
     BankAccount,
     ContactDetails,
     Invoice,
     InvoiceLine,
     Organisation,
     Person,
+    RelationType,
     SbiActivity,
 )
 from crmconnect.models._base import MAX_INVOICE_NUMBER, MAX_RELATION_CODE
@@ -269,6 +271,224 @@ def test_contact_details_are_kept_as_written() -> None:
 
 
 # --------------------------------------------------------------------------
+# relations: debtor and creditor numbers, relation type, a person's own fields
+
+PARTIES: list[type[Organisation | Person]] = [Organisation, Person]
+NUMBER_FIELDS = ["debtor_number", "creditor_number"]
+
+
+def party(model: type[Organisation | Person], **values: Any) -> Organisation | Person:
+    return model(**{**MINIMAL[model], **values})
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+@pytest.mark.parametrize("model", PARTIES, ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("1001", "1001"),
+        ("2001", "2001"),
+        ("5001", "5001"),  # outside DigitaleFactuur's 1xxx/2xxx: no range is enforced
+        ("123456789", "123456789"),  # DigitaleFactuur's documented example
+        ("00042", "00042"),  # a leading zero is kept
+        ("D-0042", "D-0042"),  # a host's own style is kept
+        ("9" * MAX_RELATION_CODE, "9" * MAX_RELATION_CODE),
+        (" 1001 ", "1001"),
+        ("\u200b10\x0001", "1001"),
+        (1001, "1001"),  # an integer column
+        (0, "0"),
+        ("", None),  # an empty column: no number
+        ("   ", None),
+        (None, None),
+    ],
+)
+def test_relation_numbers_are_kept_or_normalised(
+    model: type[Organisation | Person], field: str, raw: object, stored: str | None
+) -> None:
+    assert getattr(party(model, **{field: raw}), field) == stored
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+@pytest.mark.parametrize("model", PARTIES, ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("9" * (MAX_RELATION_CODE + 1), str(MAX_RELATION_CODE)),
+        ("\u200b", "visible"),
+        ("\x00\ufeff", "visible"),
+        (True, "boolean"),
+        (-1001, "negative"),
+        (1001.0, "string"),
+        (Decimal(1001), "string"),
+    ],
+    ids=str,
+)
+def test_bad_relation_numbers_are_refused_naming_the_field(
+    model: type[Organisation | Person], field: str, raw: object, why: str
+) -> None:
+    error = refused(model, **MINIMAL[model], **{field: raw})
+    assert (error.field, error.value) == (field, raw)
+    assert why in error.reason
+    assert [f for f, _, _ in error.errors] == [field]
+
+
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_a_relation_number_is_a_valid_relation_code(field: str) -> None:
+    # The sync engine uses the number as the remote relation code: every number a
+    # party accepts is one an invoice accepts, and the other way round.
+    for raw in ("1001", " 2002 ", 3003, "X" * MAX_RELATION_CODE):
+        number = getattr(Organisation(name="x", **{field: raw}), field)
+        assert invoice(relation_code=number).relation_code == number
+    too_long = "X" * (MAX_RELATION_CODE + 1)
+    assert refused(Invoice, **{**MINIMAL[Invoice], "relation_code": too_long}).field
+    assert refused(Organisation, name="x", **{field: too_long}).field == field
+
+
+@pytest.mark.parametrize("model", PARTIES, ids=lambda m: m.__name__)
+def test_relation_number_assignment_is_checked(model: type[Organisation | Person]) -> None:
+    built = party(model, debtor_number="1001")
+    built.debtor_number = 1002  # type: ignore[assignment]  # an int is taken at run time
+    assert built.debtor_number == "1002"
+    with pytest.raises(ValidationError) as caught:
+        built.debtor_number = "1" * 16
+    assert unchained(caught.value).field == "debtor_number"
+    assert built.debtor_number == "1002", "a refused assignment changes nothing"
+    built.debtor_number = ""
+    assert built.debtor_number is None
+
+
+@pytest.mark.parametrize("model", PARTIES, ids=lambda m: m.__name__)
+def test_relation_type_takes_each_kind(model: type[Organisation | Person]) -> None:
+    assert [m.value for m in RelationType] == ["customer", "supplier", "prospect", "to_assess"]
+    for kind in RelationType:
+        assert party(model, relation_type=kind.value).relation_type is kind
+        assert party(model, relation_type=kind).relation_type is kind
+
+
+@pytest.mark.parametrize("raw", ["klant", "Customer", "", "to assess", 1])
+@pytest.mark.parametrize("model", PARTIES, ids=lambda m: m.__name__)
+def test_unknown_relation_type_is_refused(model: type[Organisation | Person], raw: object) -> None:
+    error = refused(model, **MINIMAL[model], relation_type=raw)
+    assert (error.field, error.value) == ("relation_type", raw)
+    assert "to_assess" in error.reason
+
+
+def test_relation_fields_default_to_unknown() -> None:
+    # The sync engine sets a relation type per kind; the model does not guess one.
+    for built in (Organisation(name="x"), Person()):
+        assert (built.debtor_number, built.creditor_number, built.relation_type) == (
+            None,
+            None,
+            None,
+        )
+    person = Person()
+    assert (person.id, person.addresses, person.active) == (None, [], True)
+    assert ContactDetails().fax is None
+
+
+def test_a_person_is_deactivated_not_only_deleted() -> None:
+    person = Person(last_name="Berg", active=False)
+    assert person.active is False
+    person.active = True
+    assert person.active is True
+    for raw in (None, "maybe", 2):
+        error = refused(Person, active=raw)
+        assert (error.field, error.value) == ("active", raw)
+
+
+def test_a_person_has_a_host_id_kept_as_written() -> None:
+    assert Person(id=" crm-0042 ").id == "crm-0042"
+    assert refused(Person, id=["x"]).field == "id"
+
+
+def test_a_person_has_addresses_with_a_private_kind() -> None:
+    home = Address(kind=AddressKind.PRIVATE, street="Dorpsstraat", house_number=1, city="Lollum")
+    invoice_to = Address(kind="invoice", po_box=12, postcode="8752 AA", city="Lollum")
+    person = Person(last_name="Berg", addresses=[invoice_to, home])
+    assert person.address("private") is person.private_address is person.addresses[1]
+    assert person.address(AddressKind.INVOICE) is person.addresses[0]
+    assert person.addresses[0].postcode == "8752AA"
+    assert person.address("postal") is None
+    assert Person().private_address is None
+    with pytest.raises(ValidationError) as caught:
+        person.address("home")
+    assert (unchained(caught.value).field, caught.value.value) == ("kind", "home")
+    assert "private" in caught.value.reason
+
+
+def test_a_persons_address_is_checked_like_any_address() -> None:
+    error = refused(Person, addresses=[{"kind": "private"}, {"postcode": "1234 SA"}])
+    assert error.field == "addresses.1.postcode"
+    assert refused(Person, addresses=[{"kind": "woonadres"}]).field == "addresses.0.kind"
+
+
+def test_an_organisation_keeps_a_private_address_too() -> None:
+    # A sole proprietor's CRM record may hold the owner's home address: kept as written.
+    org = Organisation(name="x", addresses=[{"kind": "private", "city": "Lollum"}])
+    assert org.address("private") is org.addresses[0]
+    assert org.visiting_address is None
+
+
+def test_fax_is_kept_as_written() -> None:
+    contact = ContactDetails(fax=" +31 (0)20-123\x00 4568 ")
+    assert contact.fax == "+31 (0)20-123 4568"
+    assert refused(ContactDetails, fax=204568).field == "fax"
+
+
+def _full_person(**values: Any) -> Person:
+    return Person(
+        id="p-7",
+        initials="J.P.",
+        first_name="Jan Pieter",
+        infix="van der",
+        last_name="Berg",
+        contact=ContactDetails(email="jp@example.nl", fax="020-1234568"),
+        addresses=[
+            Address(kind="private", street="Dorpsstraat", house_number=1, postcode="8752AA")
+        ],
+        share_percentage=Decimal("12.5"),
+        bsn="111222333",
+        debtor_number=1001,
+        creditor_number="2001",
+        relation_type="supplier",
+        active=False,
+        **values,
+    )
+
+
+@pytest.mark.parametrize("mode", ["python", "json"])
+def test_new_fields_survive_a_round_trip(mode: str) -> None:
+    person = _full_person()
+    org = Organisation(
+        name="Bakkerij De Zon",
+        contact=ContactDetails(fax="+31 20 1234568"),
+        contacts=[person],
+        debtor_number="1002",
+        creditor_number=2002,
+        relation_type=RelationType.TO_ASSESS,
+    )
+    for built in (person, org):
+        dumped = built.model_dump(mode=mode)
+        assert type(built).model_validate(dumped) == built
+        assert type(built).model_validate_json(built.model_dump_json()) == built
+    dumped = person.model_dump(mode="json")
+    assert dumped["relation_type"] == "supplier" and dumped["addresses"][0]["kind"] == "private"
+    assert (dumped["debtor_number"], dumped["active"], dumped["contact"]["fax"]) == (
+        "1001",
+        False,
+        "020-1234568",
+    )
+
+
+def test_relation_type_is_public() -> None:
+    import crmconnect
+
+    assert crmconnect.RelationType is RelationType is models.RelationType
+    assert RelationType.__module__ == "crmconnect.models"
+    assert RelationType("to_assess") == "to_assess"
+
+
+# --------------------------------------------------------------------------
 # text: control and invisible characters never reach a connector
 
 TEXT_FIELDS: list[tuple[type[pydantic.BaseModel], str]] = [
@@ -278,7 +498,9 @@ TEXT_FIELDS: list[tuple[type[pydantic.BaseModel], str]] = [
     (ContactDetails, "email"),
     (ContactDetails, "phone"),
     (ContactDetails, "mobile"),
+    (ContactDetails, "fax"),
     (ContactDetails, "website"),
+    (Person, "id"),
     (Person, "initials"),
     (Person, "first_name"),
     (Person, "infix"),

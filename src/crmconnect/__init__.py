@@ -45,6 +45,7 @@ from .models import (
     InvoiceLine,
     Organisation,
     Person,
+    RelationType,
     SbiActivity,
     VatCategory,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "Organisation",
     "Person",
     "RateLimitError",
+    "RelationType",
     "RemoteDeprecationWarning",
     "RemoteValidationError",
     "SbiActivity",

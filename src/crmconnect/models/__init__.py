@@ -13,6 +13,7 @@ from ._party import (
     ContactDetails,
     Organisation,
     Person,
+    RelationType,
     SbiActivity,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "InvoiceLine",
     "Organisation",
     "Person",
+    "RelationType",
     "SbiActivity",
     "VatCategory",
 ]

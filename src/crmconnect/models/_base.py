@@ -25,6 +25,7 @@ __all__ = [
     "CleanText",
     "InvoiceNumber",
     "RelationCode",
+    "RelationNumber",
     "identifier",
 ]
 
@@ -76,12 +77,33 @@ def _strip(value: str) -> str:
 CleanText = Annotated[Text, AfterValidator(_strip)]
 """`Text` without surrounding whitespace, also where an invisible character hid it."""
 
+
+def _number_or_blank(value: object) -> object:
+    # A CRM may hold these numbers in an integer column, and an empty one as "".
+    if isinstance(value, bool):
+        raise ValueError("is a boolean, not a number")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("is negative")
+        return str(value)
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 if TYPE_CHECKING:
     RelationCode = str
+    RelationNumber = str | None
     InvoiceNumber = str
 else:
     RelationCode = key(MAX_RELATION_CODE)
     """A relation code: visible text of at most `MAX_RELATION_CODE` characters."""
+    RelationNumber = Annotated[RelationCode | None, BeforeValidator(_number_or_blank)]
+    """A party's optional debtor or creditor number, used as its relation code remotely.
+
+    A `RelationCode`; an int is taken as its digits (``1001`` → ``"1001"``),
+    and ``""`` or spaces mean no number (``None``). No number range is
+    enforced: 1xxx debtors and 2xxx creditors is only DigitaleFactuur's
+    convention, and e-Boekhouden and host CRMs number otherwise.
+    """
     InvoiceNumber = key(MAX_INVOICE_NUMBER)
     """An invoice number: visible text of at most `MAX_INVOICE_NUMBER` characters."""
 

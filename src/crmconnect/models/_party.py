@@ -4,8 +4,9 @@ Identifiers are checked and normalised by `crmconnect.validation` when a
 model is built or a field is assigned (``"6959 9084"`` becomes
 ``"69599084"``; ``"123"`` is refused, never padded). Every other text is kept
 as the host wrote it, without control and invisible characters and without
-surrounding whitespace. A refusal is a `crmconnect.errors.ValidationError`
-naming the field and the value.
+surrounding whitespace. Debtor and creditor numbers are relation codes
+(`crmconnect.models._base.RelationNumber`). A refusal is a
+`crmconnect.errors.ValidationError` naming the field and the value.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .. import validation
 from .._model import clean_text
 from ..errors import ValidationError
 from ..validation._identifiers import EU_VAT_COUNTRIES
-from ._base import CanonicalModel, CleanText, identifier
+from ._base import CanonicalModel, CleanText, RelationNumber, identifier
 
 __all__ = [
     "Address",
@@ -30,6 +31,7 @@ __all__ = [
     "ContactDetails",
     "Organisation",
     "Person",
+    "RelationType",
     "SbiActivity",
 ]
 
@@ -66,6 +68,37 @@ class AddressKind(StrEnum):
     """Postadres / correspondentieadres: where mail goes (may be a PO box)."""
     INVOICE = "invoice"
     """Factuuradres: CRM and accounting only; the KvK register does not hold it."""
+    PRIVATE = "private"
+    """Woonadres / privéadres: a person's home address; the KvK register does not hold it."""
+
+
+class RelationType(StrEnum):
+    """What a party is to the host (relatiesoort); ``None`` on a party means unknown.
+
+    It is independent of the debtor and creditor numbers: a supplier may also
+    buy something and get a debtor number.
+    """
+
+    CUSTOMER = "customer"
+    """Klant: the host sells to the party."""
+    SUPPLIER = "supplier"
+    """Leverancier: the party sells to the host."""
+    PROSPECT = "prospect"
+    """Prospect: a possible customer, not (yet) invoiced."""
+    TO_ASSESS = "to_assess"
+    """Te beoordelen: not yet classified by a person, e.g. a relation that arrived from
+    a bookkeeping service."""
+
+
+def _first_address(addresses: list[Address], kind: AddressKind | str) -> Address | None:
+    try:
+        wanted = AddressKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in AddressKind)
+        reason = f"not a kind of address (one of {known})"
+    else:
+        return next((a for a in addresses if a.kind == wanted), None)
+    raise ValidationError("kind", kind, reason)
 
 
 class Address(CanonicalModel):
@@ -167,12 +200,14 @@ class ContactDetails(CanonicalModel):
         email: E-mail address.
         phone: Telephone number.
         mobile: Mobile number.
+        fax: Fax number.
         website: Main website.
     """
 
     email: CleanText | None = None
     phone: CleanText | None = None
     mobile: CleanText | None = None
+    fax: CleanText | None = None
     website: CleanText | None = None
 
 
@@ -180,29 +215,65 @@ class Person(CanonicalModel):
     """A natural person: a contact, an owner, or a private customer.
 
     Attributes:
+        id: The host CRM's own key for this record.
         initials: Initials, e.g. ``"J.P."``.
         first_name: First name(s).
         infix: Tussenvoegsel, e.g. ``"van der"``.
         last_name: Surname without the infix.
         role: The person's role at the organisation, e.g. ``"owner"``.
         contact: Contact details.
+        addresses: Private, postal and invoice addresses.
         share_percentage: Share in the organisation, for UBO checks.
         bsn: Citizen service number (9 digits, elfproef); treat as sensitive.
+        debtor_number: Debtor number (debiteurnummer), the code of the person
+            as a customer in a bookkeeping service: visible text of at most
+            `MAX_RELATION_CODE` (15) characters, or ``None``.
+        creditor_number: Creditor number (crediteurnummer), the code of the
+            person as a supplier; the same rule.
+        relation_type: Customer, supplier, prospect or to be assessed;
+            ``None`` when unknown.
+        active: ``False`` once the host deactivated the person (a contact that
+            left is deactivated rather than deleted).
+
+    Example:
+        >>> person = Person(last_name="Berg", debtor_number=1001,
+        ...                 addresses=[{"kind": "private", "city": "Utrecht"}])
+        >>> person.debtor_number, person.private_address.city
+        ('1001', 'Utrecht')
     """
 
+    id: CleanText | None = None
     initials: CleanText | None = None
     first_name: CleanText | None = None
     infix: CleanText | None = None
     last_name: CleanText | None = None
     role: CleanText | None = None
     contact: ContactDetails = Field(default_factory=ContactDetails)
+    addresses: list[Address] = Field(default_factory=list)
     share_percentage: Decimal | None = Field(default=None, ge=0, le=100)
     bsn: Bsn | None = Field(default=None, repr=False)
+    debtor_number: RelationNumber = None
+    creditor_number: RelationNumber = None
+    relation_type: RelationType | None = None
+    active: bool = True
 
     def full_name(self) -> str:
         """First name (or initials), infix and last name, e.g. ``"J.P. van der Berg"``."""
         parts = (self.first_name or self.initials, self.infix, self.last_name)
         return " ".join(part for part in parts if part)
+
+    def address(self, kind: AddressKind | str) -> Address | None:
+        """The first address of a kind, or ``None``.
+
+        Raises:
+            ValidationError: ``kind`` is not an `AddressKind`.
+        """
+        return _first_address(self.addresses, kind)
+
+    @property
+    def private_address(self) -> Address | None:
+        """The private address (woonadres), if known."""
+        return self.address(AddressKind.PRIVATE)
 
 
 class Organisation(CanonicalModel):
@@ -241,6 +312,15 @@ class Organisation(CanonicalModel):
         contact: General contact details.
         contacts: Contact persons, e.g. the owner of a sole proprietorship.
         bank_accounts: Bank accounts.
+        debtor_number: Debtor number (debiteurnummer), the organisation's code
+            as a customer in a bookkeeping service: visible text of at most
+            `MAX_RELATION_CODE` (15) characters, or ``None``. No range is
+            enforced (DigitaleFactuur numbers debtors 1xxx by convention; other
+            services and CRMs differ).
+        creditor_number: Creditor number (crediteurnummer), its code as a
+            supplier (2xxx by DigitaleFactuur's convention); the same rule.
+        relation_type: Customer, supplier, prospect or to be assessed;
+            ``None`` when unknown.
 
     Example:
         >>> Organisation(name="Bakkerij", kvk_number="6959 9084").kvk_number
@@ -270,6 +350,9 @@ class Organisation(CanonicalModel):
     contact: ContactDetails = Field(default_factory=ContactDetails)
     contacts: list[Person] = Field(default_factory=list)
     bank_accounts: list[BankAccount] = Field(default_factory=list)
+    debtor_number: RelationNumber = None
+    creditor_number: RelationNumber = None
+    relation_type: RelationType | None = None
 
     def address(self, kind: AddressKind | str) -> Address | None:
         """The first address of a kind, or ``None``.
@@ -277,14 +360,7 @@ class Organisation(CanonicalModel):
         Raises:
             ValidationError: ``kind`` is not an `AddressKind`.
         """
-        try:
-            wanted = AddressKind(kind)
-        except ValueError:
-            known = ", ".join(k.value for k in AddressKind)
-            reason = f"not a kind of address (one of {known})"
-        else:
-            return next((a for a in self.addresses if a.kind == wanted), None)
-        raise ValidationError("kind", kind, reason)
+        return _first_address(self.addresses, kind)
 
     @property
     def visiting_address(self) -> Address | None:
