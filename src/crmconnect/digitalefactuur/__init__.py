@@ -5,8 +5,12 @@ deletes relations, lists and reads invoices with their payment status, and
 records or undoes payments. The element names live in `RELATION_FIELDS`,
 `INVOICE_FIELDS` and `ANSWER_ELEMENTS` (the roots every answer is checked
 against), data a host can correct without a release; names that no public
-source shows are marked ``assumed``. `relations_snapshot` gives
-``{DF id: fingerprint}`` for change detection, since DF has no version field.
+source shows are marked ``assumed``. DF has no version field, so change
+detection goes by fingerprints: `relations_snapshot` gives ``{DF id: fingerprint}``,
+`relations_index` gives per relation its DF id, relation number and a
+fingerprint of only the fields the caller owns (equal to `relation_fingerprint`
+of a relation in hand restricted to them), and `update_relation_fields` writes
+some fields only, read-modify-write, since DF replaces every field on update.
 
 Example:
     ```python
@@ -30,6 +34,7 @@ from ._fields import (
     FieldSpec,
     FieldTable,
 )
+from ._index import RelationIndex, RelationIndexEntry
 from ._models import (
     Invoice,
     InvoiceLine,
@@ -56,6 +61,8 @@ __all__ = [
     "InvoiceLine",
     "PaymentStatus",
     "Relation",
+    "RelationIndex",
+    "RelationIndexEntry",
     "RelationKind",
     "parse_date",
     "relation_fingerprint",

@@ -31,9 +31,10 @@ import datetime as dt
 import functools
 import logging
 import os
+import re
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Literal, TypeVar
 
@@ -58,6 +59,7 @@ from ..errors import (
 )
 from ._errors import UnknownRouteError, coded_error, parse_http_error
 from ._fields import ANSWER_ELEMENTS, INVOICE_FIELDS, LINE_FIELDS, RELATION_FIELDS, FieldTable
+from ._index import RelationIndex, RelationIndexEntry
 from ._models import (
     ID_LENGTH,
     NUMBER_LENGTH,
@@ -66,6 +68,7 @@ from ._models import (
     InvoiceLine,
     PaymentStatus,
     Relation,
+    listed_number,
 )
 from ._xml import MalformedAnswer, Record, Shape, build, parse, read
 
@@ -82,6 +85,9 @@ MAX_PAYMENT = Decimal(10) ** 12
 """Largest part payment sent."""
 
 logger = logging.getLogger("crmconnect.digitalefactuur")
+
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+"""An element name sent back from `Relation.unknown` (no colon: DF's names have none)."""
 
 _T = TypeVar("_T")
 
@@ -147,6 +153,7 @@ class _DigitaleFactuurBase:
         )
         self._written = Shape(answer_elements.element("written"), required=(self._id,))
         self._fingerprint = Fingerprinter(relation_fields)
+        self._number = next((s.element for s in relation_fields if s.attribute == "number"), "")
         tables = (relation_fields, invoice_fields, LINE_FIELDS)
         account, code = (urllib.parse.quote(s, safe="") for s in (self._account, self._code))
         self._settings = HTTPSettings(
@@ -277,12 +284,49 @@ class _DigitaleFactuurBase:
             for r in self._read(answer, self._relations, "klanten")
         ]
 
+    def _read_index(
+        self, answer: Answer, fingerprint: Fingerprinter
+    ) -> list[tuple[RelationIndexEntry, dict[str, str]]]:
+        """Per relation its index entry and its element texts: checked, no model built."""
+        id_element, number_element = self._id, self._number
+        return [
+            (
+                RelationIndexEntry(
+                    elements[id_element],
+                    listed_number(elements.get(number_element)),
+                    fingerprint(elements),
+                ),
+                elements,
+            )
+            for elements in (r.elements for r in self._read(answer, self._relations, "klanten"))
+        ]
+
+    def _read_elements(self, answer: Answer) -> list[dict[str, str]]:
+        return [r.elements for r in self._read(answer, self._relations, "klanten")]
+
+    def _listed_relation(self, elements: Mapping[str, str]) -> Relation:
+        """The model of one listed relation; a refused value is a malformed answer."""
+        try:
+            return Relation.from_elements(elements, self.relation_fields, self._id)
+        except ValidationError as refused:
+            reason = f"relation {elements.get(self._id)}: {refused.field}: {refused.reason}"
+        record = build(self.relation_fields.record, elements.items())
+        raise self._malformed(Answer(SERVICE, 200, record, self._redact), "klanten", reason)
+
     def _relations_flow(self) -> Flow[list[Relation]]:
         return (yield from self._pages("klanten", (), self._read_relations))
 
     def _snapshot_flow(self) -> Flow[dict[str, str]]:
         pairs = yield from self._pages("klanten", (), self._read_fingerprints)
         return dict(pairs)
+
+    def _index_flow(self, fields: Iterable[str] | None) -> Flow[RelationIndex]:
+        fingerprint = (
+            self._fingerprint if fields is None else Fingerprinter(self.relation_fields, fields)
+        )
+        read = functools.partial(self._read_index, fingerprint=fingerprint)
+        entries = yield from self._pages("klanten", (), read)
+        return RelationIndex(entries, fingerprint.fields, self._listed_relation)
 
     def _relation_flow(self, relation_id: int | str) -> Flow[Relation | None]:
         wanted = _key(relation_id, "relation_id", ID_LENGTH)
@@ -293,11 +337,24 @@ class _DigitaleFactuurBase:
             return None
         return next((r for r in self._read_relations(answer) if r.id == wanted), None)
 
+    def _numbers_flow(self, wanted: frozenset[str]) -> Flow[dict[str, Relation]]:
+        """The relations with these (checked) numbers, from one listing; models only for them.
+
+        DF documents no filter on ``klanten``: the numbers are looked up in the
+        full list. A number listed twice gives its first relation.
+        """
+        listed = yield from self._pages("klanten", (), self._read_elements)
+        found: dict[str, Mapping[str, str]] = {}
+        for elements in listed:
+            number = listed_number(elements.get(self._number))
+            if number in wanted and number not in found:
+                found[number] = elements
+        return {number: self._listed_relation(elements) for number, elements in found.items()}
+
     def _by_number_flow(self, number: int | str) -> Flow[Relation | None]:
         wanted = _key(number, "number", NUMBER_LENGTH)
-        # DF documents no filter on klanten: the number is looked up in the full list.
-        listed = yield from self._relations_flow()
-        return next((r for r in listed if r.number == wanted), None)
+        found = yield from self._numbers_flow(frozenset({wanted}))
+        return found.get(wanted)
 
     def _create_flow(self, relation: Relation) -> Flow[Relation]:
         relation = _revalidated(relation)
@@ -340,16 +397,76 @@ class _DigitaleFactuurBase:
         except MalformedResponseError as unreadable:
             return None, unreadable
 
-    def _relation_xml(self, relation: Relation) -> str:
-        return build(self.relation_fields.record, relation.to_elements(self.relation_fields))
+    def _relation_xml(self, relation: Relation, *, unmapped: bool = False) -> str:
+        elements = relation.to_elements(self.relation_fields)
+        if unmapped:
+            elements += self._unmapped(relation)
+        return build(self.relation_fields.record, elements)
+
+    def _unmapped(self, relation: Relation) -> list[tuple[str, str]]:
+        """The elements read that the table does not map (`Relation.unknown`), to send back.
+
+        Remote quirk: ``klant_updaten`` is taken to replace the whole record
+        (omitted elements cleared, as the sandbox does), so an update that left
+        them out would wipe fields no mapping covers. Only XML names are sent.
+        """
+        mapped = {"id", self._id, *(spec.element for spec in self.relation_fields)}
+        elements = []
+        for name, value in relation.unknown.items():
+            if name in mapped:
+                continue
+            if not _XML_NAME.fullmatch(name):
+                raise ValidationError("unknown", name, "is not an XML element name")
+            elements.append((name, clean_text(value)))
+        return elements
 
     def _update_flow(self, relation: Relation) -> Flow[None]:
         relation = _revalidated(relation)
         if not relation.id:
             raise ValidationError("id", relation.id, "updating needs the relation's DF ID")
-        call = _Call("POST", "klant_updaten", xml=self._relation_xml(relation), read=False)
+        xml = self._relation_xml(relation, unmapped=True)
+        call = _Call("POST", "klant_updaten", xml=xml, read=False)
         answer = yield call
         self._written_id(answer, call.action, expected=relation.id)
+
+    def _update_fields_flow(
+        self, relation_id: int | str, changes: Mapping[str, object], current: Relation | None
+    ) -> Flow[Relation]:
+        wanted = _key(relation_id, "relation_id", ID_LENGTH)
+        changes = self._checked_changes(changes)
+        if current is None:
+            current = yield from self._relation_flow(wanted)
+            if current is None:
+                raise self._redact.scrub(
+                    NotFoundError(f"DigitaleFactuur has no relation {wanted}", service=SERVICE)
+                )
+        elif not isinstance(current, Relation):
+            raise ValidationError("current", type(current).__name__, "must be a Relation or None")
+        elif current.id != wanted:
+            raise ValidationError("current", current.id, f"is another relation than {wanted}")
+        # DF replaces every element on klant_updaten: the current record, with only these changed.
+        merged = Relation.model_validate({**current.model_dump(), **changes})
+        table = self.relation_fields
+        if merged.to_elements(table) == current.to_elements(table):
+            return current  # nothing changes: nothing is written
+        yield from self._update_flow(merged)
+        return merged
+
+    def _checked_changes(self, changes: Mapping[str, object]) -> dict[str, object]:
+        """The changes by attribute; each one the table maps (never ``id`` or ``unknown``)."""
+        if not isinstance(changes, Mapping):
+            raise ValidationError(
+                "changes", type(changes).__name__, "must map attributes to values"
+            )
+        known = [spec.attribute for spec in self.relation_fields]
+        for name in changes:
+            if name not in known:
+                raise ValidationError(
+                    name,
+                    changes[name],
+                    f"is not a mapped relation attribute; known: {', '.join(known)}",
+                )
+        return dict(changes)
 
     def _upsert_flow(self, relation: Relation) -> Flow[Relation]:
         relation = _revalidated(relation)
@@ -531,6 +648,13 @@ def _key(value: object, field: str, length: int) -> str:
     return text
 
 
+def _numbers(numbers: Iterable[int | str]) -> frozenset[str]:
+    """Relation numbers for the wire, each checked (a bare text or int is refused: not many)."""
+    if isinstance(numbers, str | int | bytes) or not isinstance(numbers, Iterable):
+        raise ValidationError("numbers", numbers, "must be a collection of relation numbers")
+    return frozenset(_key(number, "numbers", NUMBER_LENGTH) for number in numbers)
+
+
 def _status(value: PaymentStatus | str) -> PaymentStatus:
     try:
         return PaymentStatus(value)
@@ -688,9 +812,42 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         """One relation by DF ID, or ``None``."""
         return self._run(self._relation_flow(relation_id))
 
+    def relations_index(self, fields: Iterable[str] | None = None) -> RelationIndex:
+        """Every relation as DF id, relation number and a fingerprint of ``fields`` only.
+
+        One listing (``klanten``, every page), checked like any answer; no
+        model built. ``index[id].fingerprint`` equals
+        ``relation_fingerprint(relation, fields)`` for the relation as listed,
+        so a sync engine compares what it wrote without reading it back.
+        ``index.relation(id)`` builds the full relation from the same listing.
+
+        Args:
+            fields: The `Relation` attributes to fingerprint (the fields the
+                caller owns); every mapped attribute when ``None`` (the
+                `relations_snapshot` fingerprint).
+
+        Raises:
+            ValidationError: ``fields`` names an attribute the table does not map.
+        """
+        return self._run(self._index_flow(fields))
+
     def relation_by_number(self, number: int | str) -> Relation | None:
-        """The relation with this relation number, or ``None`` (reads the list)."""
+        """The relation with this relation number, or ``None``.
+
+        Reads the whole list (DF has no filter): for many numbers use
+        `relations_by_number`, or `relations_index` and its ``by_number()``.
+        """
         return self._run(self._by_number_flow(number))
+
+    def relations_by_number(self, numbers: Iterable[int | str]) -> dict[str, Relation]:
+        """``{number: relation}`` for those of ``numbers`` DF holds, from one listing.
+
+        A number DF does not hold is absent; one listed twice gives its first relation.
+
+        Raises:
+            ValidationError: A number that is not a relation number (named).
+        """
+        return self._run(self._numbers_flow(_numbers(numbers)))
 
     def create_relation(self, relation: Relation) -> Relation:
         """Create a relation (``klant_aanmaken``); returns it with its new DF ID.
@@ -704,12 +861,48 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         return self._run(self._create_flow(relation))
 
     def update_relation(self, relation: Relation) -> None:
-        """Update a relation (``klant_updaten``): every mapped element is sent.
+        """Replace a relation (``klant_updaten``) with this one.
+
+        Every mapped element is sent, and the elements read that the table does
+        not map (``relation.unknown``): DF is taken to replace the whole record,
+        so a field left ``None`` here is cleared there. To change some fields
+        only, use `update_relation_fields`.
 
         Raises:
             ValidationError: The relation has no DF ID.
         """
         self._run(self._update_flow(relation))
+
+    def update_relation_fields(
+        self,
+        relation_id: int | str,
+        changes: Mapping[str, object],
+        current: Relation | None = None,
+    ) -> Relation:
+        """Change only some fields of a relation: read-modify-write, never wiping the others.
+
+        DF replaces every element on ``klant_updaten``, so the current record is
+        written back with only ``changes`` applied. ``current`` is that record as
+        last read (e.g. ``index.relation(id)`` of a `relations_index` read this
+        run, saving a call); when ``None`` it is read now. A change made at DF
+        after ``current`` was read is overwritten: read it shortly before.
+        Not retried (a write).
+
+        Args:
+            relation_id: The relation's DF ID.
+            changes: Attribute → new value; ``None`` clears the field.
+            current: The relation as DF holds it now, or ``None`` to read it.
+
+        Returns:
+            The relation as written (``current`` itself, unwritten, when the
+            changes change nothing): fingerprint it to store what DF now holds.
+
+        Raises:
+            ValidationError: An attribute the table does not map, a value the
+                model refuses (named), or a ``current`` of another relation.
+            NotFoundError: DF holds no relation with this ID.
+        """
+        return self._run(self._update_fields_flow(relation_id, changes, current))
 
     def upsert_relation(self, relation: Relation) -> Relation:
         """Create or update by relation number; returns the relation with its DF ID."""
@@ -850,17 +1043,34 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
         """One relation by DF ID, or ``None``."""
         return await self._run(self._relation_flow(relation_id))
 
+    async def relations_index(self, fields: Iterable[str] | None = None) -> RelationIndex:
+        """DF id, number and fingerprint of ``fields`` per relation (see the sync client)."""
+        return await self._run(self._index_flow(fields))
+
     async def relation_by_number(self, number: int | str) -> Relation | None:
-        """The relation with this relation number, or ``None``."""
+        """The relation with this relation number, or ``None`` (reads the list)."""
         return await self._run(self._by_number_flow(number))
+
+    async def relations_by_number(self, numbers: Iterable[int | str]) -> dict[str, Relation]:
+        """``{number: relation}`` for those of ``numbers`` DF holds, from one listing."""
+        return await self._run(self._numbers_flow(_numbers(numbers)))
 
     async def create_relation(self, relation: Relation) -> Relation:
         """Create a relation, never twice (see `DigitaleFactuurClient.create_relation`)."""
         return await self._run(self._create_flow(relation))
 
     async def update_relation(self, relation: Relation) -> None:
-        """Update a relation: every mapped element is sent."""
+        """Replace a relation with this one (see `DigitaleFactuurClient.update_relation`)."""
         await self._run(self._update_flow(relation))
+
+    async def update_relation_fields(
+        self,
+        relation_id: int | str,
+        changes: Mapping[str, object],
+        current: Relation | None = None,
+    ) -> Relation:
+        """Change only some fields, read-modify-write (see `DigitaleFactuurClient`)."""
+        return await self._run(self._update_fields_flow(relation_id, changes, current))
 
     async def upsert_relation(self, relation: Relation) -> Relation:
         """Create or update by relation number."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
@@ -25,10 +25,12 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from .._model import Model, clean_text, key, text
 from .._model import Text as CleanText
+from ..errors import ValidationError
 from ._fields import RELATION_FIELDS, FieldTable
 
 __all__ = [
     "ID_LENGTH",
+    "MAPPED_ATTRIBUTES",
     "NUMBER_LENGTH",
     "TEXT_LENGTH",
     "Fingerprinter",
@@ -37,6 +39,7 @@ __all__ = [
     "PaymentStatus",
     "Relation",
     "RelationKind",
+    "listed_number",
     "parse_date",
     "relation_fingerprint",
 ]
@@ -246,26 +249,67 @@ def _digest(parts: list[str]) -> str:
     return hashlib.blake2b("".join(parts).encode(), digest_size=16).hexdigest()
 
 
-def relation_fingerprint(values: Mapping[str, object]) -> str:
+MAPPED_ATTRIBUTES = tuple(spec.attribute for spec in RELATION_FIELDS)
+"""The attributes of `Relation` that a fingerprint may cover (``id`` and ``unknown`` never)."""
+
+
+def checked_fields(fields: Iterable[str] | None, known: Iterable[str]) -> frozenset[str]:
+    """The attributes a fingerprint covers: ``fields``, each one of ``known``; all when ``None``.
+
+    Raises:
+        ValidationError: For a name that is not one of ``known`` (or a bare string,
+            which would be read letter by letter).
+    """
+    known = tuple(known)
+    if fields is None:
+        return frozenset(known)
+    if isinstance(fields, str):
+        raise ValidationError("fields", fields, "must be a collection of attribute names")
+    chosen = frozenset(fields)
+    for name in sorted(chosen, key=str):
+        if name not in known:
+            raise ValidationError(
+                "fields", name, f"is not a mapped relation attribute; known: {', '.join(known)}"
+            )
+    return chosen
+
+
+def relation_fingerprint(
+    values: Relation | Mapping[str, object], fields: Iterable[str] | None = None
+) -> str:
     """A hash of the mapped fields, normalised: equal for equal relations.
 
     Args:
-        values: Attribute → text (e.g. ``relation.model_dump()``); ``id`` and
-            ``unknown`` are ignored.
+        values: A `Relation`, or attribute → text (e.g. ``relation.model_dump()``);
+            ``id`` and ``unknown`` are ignored.
+        fields: Only these attributes (e.g. the fields the CRM owns); all when
+            ``None``. The same ``fields`` give the value
+            `DigitaleFactuurClient.relations_index` lists for the relation.
 
     Returns:
         A hex digest; trimmed text, postcode, IBAN, BIC and VAT number without
         spaces in upper case, country upper-cased and e-mail case-folded first.
 
+    Raises:
+        ValidationError: ``fields`` names an attribute that is not mapped.
+
     Example:
         >>> a = relation_fingerprint({"name": "Bakkerij ", "postcode": "3511 aa"})
         >>> a == relation_fingerprint({"name": "Bakkerij", "postcode": "3511AA"})
         True
+        >>> relation_fingerprint({"name": "B", "city": "Ede"}, fields=["name"]) == (
+        ...     relation_fingerprint({"name": "B", "city": "Epe"}, fields=["name"]))
+        True
     """
+    if isinstance(values, Relation):
+        values = values.model_dump(exclude={"id", "unknown"})
+    chosen = None if fields is None else checked_fields(fields, MAPPED_ATTRIBUTES)
     parts = []
     for attribute in sorted(values):
         value = values[attribute]
         if attribute in ("id", "unknown") or value is None:
+            continue
+        if chosen is not None and attribute not in chosen:
             continue
         text = _NORMALISERS.get(attribute, _plain)(str(value))
         if text:
@@ -273,22 +317,44 @@ def relation_fingerprint(values: Mapping[str, object]) -> str:
     return _digest(parts)
 
 
+def listed_number(text: str | None) -> str | None:
+    """A relation number as listed (already trimmed) → as `Relation.number` holds it.
+
+    ``None`` where the model would hold none or refuse it (empty, only invisible
+    characters, longer than `NUMBER_LENGTH`): such a relation cannot be found by number.
+    """
+    if not text:
+        return None
+    if not text.isprintable():  # the rare case: clean_text's characters (C-fast check first)
+        text = clean_text(text).strip()
+    return text if text and len(text) <= NUMBER_LENGTH else None
+
+
 class Fingerprinter:
     """`relation_fingerprint` straight from a record's elements, without building a `Relation`.
 
-    Equal to ``relation_fingerprint(relation.model_dump())`` for the relation
-    the same elements give (the tests hold them to it). The snapshot path: one
-    pass over a plan made once per field table.
+    Equal to ``relation_fingerprint(relation, fields)`` for the relation the
+    same elements give (the tests hold them to it). The snapshot and index
+    path: one pass over a plan made once per field table and set of fields.
 
     Args:
         table: The relation field table the elements are named by.
+        fields: The attributes covered (e.g. the fields the CRM owns); all the
+            table maps when ``None``.
+
+    Raises:
+        ValidationError: ``fields`` names an attribute the table does not map.
     """
 
-    def __init__(self, table: FieldTable = RELATION_FIELDS) -> None:
+    def __init__(
+        self, table: FieldTable = RELATION_FIELDS, fields: Iterable[str] | None = None
+    ) -> None:
+        self.fields = checked_fields(fields, (spec.attribute for spec in table))
         self._plan = [
             (f"{spec.attribute}\x1f", spec.element, _NORMALISERS.get(spec.attribute, _plain),
              _DEFAULTS.get(spec.attribute, ""))
             for spec in sorted(table, key=lambda spec: spec.attribute)
+            if spec.attribute in self.fields
         ]  # fmt: skip
 
     def __call__(self, elements: Mapping[str, str]) -> str:

@@ -246,6 +246,25 @@ class DigitaleFactuurSandbox:
         except _Refused as refused:
             raise ValueError(str(refused)) from None
 
+    def edit_relation(self, relation_id: str, **elements: str) -> dict[str, str]:
+        """Change some elements of a relation, as a person does in DF's screens; the rest stay.
+
+        Raises:
+            KeyError: No relation has this ID.
+            ValueError: An element the sandbox does not store, or a value
+                ``klant_updaten`` refuses (its text).
+        """
+        unknown = sorted(set(elements) - set(RELATION_ELEMENTS))
+        if unknown:
+            raise ValueError(f"elements the sandbox does not store: {', '.join(unknown)}")
+        try:
+            with self._lock:
+                values = {**self._relations[relation_id], **elements}
+                self._store(relation_id, self._checked(values, own_id=relation_id))
+                return {"id": relation_id, **self._relations[relation_id]}
+        except _Refused as refused:
+            raise ValueError(str(refused)) from None
+
     def add_invoice(
         self,
         relation_id: str,
