@@ -69,6 +69,15 @@ def invoice_bookings(sandbox: EBoekhoudenSandbox) -> list[str]:
     return [m.invoice_number or "" for m in sandbox.mutations if m.kind == "FactuurVerstuurd"]
 
 
+def sandbox_numbers(sandbox: EBoekhoudenSandbox) -> dict[tuple[str, str], int]:
+    """(relation code, invoice number) → mutation number of every invoice booking in the sandbox."""
+    return {
+        (m.relation_code or "", m.invoice_number or ""): m.number
+        for m in sandbox.mutations
+        if m.kind in ("FactuurVerstuurd", "FactuurOntvangen")
+    }
+
+
 @pytest.fixture(params=["soap", "rest"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -85,6 +94,8 @@ def test_600_invoices_on_one_day_pushed_twice_are_booked_600_times(backend: str)
     assert (len(first.created), len(again.created), len(again.unchanged)) == (600, 0, 600)
     assert not first.failed and not again.failed
     assert again.lookup is not None and not again.lookup.unseen
+    # Past the cap too, every booking is reported with its mutation number.
+    assert first.mutation_numbers == again.mutation_numbers == sandbox_numbers(sandbox)
 
 
 def test_a_day_at_the_cap_falls_back_to_one_look_up_per_invoice() -> None:
@@ -176,6 +187,40 @@ def test_the_same_invoice_twice_in_one_push_is_booked_once(backend: str) -> None
         result = books.push_invoices([*batch, batch[0]], DEMO_VAT_TABLE, [RELATION])
     assert sorted(invoice_bookings(sandbox)) == ["F00000", "F00001", "F00002"]
     assert len(result.created) == 3 and result.unchanged == ("F00000",)
+
+
+def test_push_result_carries_the_mutation_numbers_of_new_and_earlier_bookings(
+    backend: str,
+) -> None:
+    sandbox = EBoekhoudenSandbox()
+    other = Relation(code="1002", company="Garage De Vries")
+    batch = [*invoices(3), invoices(1)[0].model_copy(update={"relation_code": "1002"})]
+    with make_client(backend, sandbox) as books:
+        first = books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION, other])
+        sandbox.pay("F00001", "10.90", relation_code="1001")  # paid: no longer open
+        again = books.push_invoices(batch, DEMO_VAT_TABLE)
+        single = books.book_invoice(batch[3], DEMO_VAT_TABLE)
+    numbers = sandbox_numbers(sandbox)
+    assert len(numbers) == 4  # F00000 is booked for 1001 and for 1002: two numbers
+    assert first.mutation_numbers == numbers and all(b.created for b in first.bookings)
+    assert again.mutation_numbers == numbers and not any(b.created for b in again.bookings)
+    assert [(b.relation_code, b.invoice_number) for b in first.bookings] == [
+        (i.relation_code, i.number) for i in batch
+    ]
+    assert (single.relation_code, single.mutation_number) == ("1002", numbers[("1002", "F00000")])
+
+
+def test_an_invoice_given_twice_is_one_booking_in_the_result(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox()
+    batch = invoices(2)
+    with make_client(backend, sandbox) as books:
+        books.push_invoices(batch[:1], DEMO_VAT_TABLE, [RELATION])
+        result = books.push_invoices([*batch, *batch], DEMO_VAT_TABLE)
+    assert [(b.invoice_number, b.created) for b in result.bookings] == [
+        ("F00000", False),
+        ("F00001", True),
+    ]
+    assert result.mutation_numbers == sandbox_numbers(sandbox)
 
 
 # -- kill -9 in the middle of a push --------------------------------------------------

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Self
+from typing import Any, Self
 
 import attrs
 
@@ -22,10 +22,14 @@ from ..errors import ConflictError, CrmConnectError, NotFoundError, ValidationEr
 from ..mapping import EBOEKHOUDEN_VAT_CODES, BookingLine, VatCode, VatTable, vat_breakdown
 from ..models import Invoice, InvoiceKind
 from ._bulk import (
+    Booking,
     InvoiceLookup,
+    Pair,
     PushResult,
     add_relation_once,
+    check_owned,
     is_ambiguous,
+    merged_relation,
     push_invoices,
     push_relations,
 )
@@ -48,21 +52,6 @@ __all__ = ["INVOICE_KINDS", "Booking", "BooksClient", "PaymentState", "PaymentSt
 INVOICE_KINDS = frozenset({MutationKind.SALES_INVOICE, MutationKind.PURCHASE_INVOICE})
 
 
-@attrs.frozen
-class Booking:
-    """The booking of an invoice.
-
-    Attributes:
-        mutation_number: e-Boekhouden's number of the booking (``Mutatienummer``).
-        invoice_number: The invoice number.
-        created: ``False`` when the invoice had been booked before and nothing was written.
-    """
-
-    mutation_number: int
-    invoice_number: str
-    created: bool
-
-
 class PaymentState(StrEnum):
     """Whether an invoice is paid."""
 
@@ -83,6 +72,10 @@ class PaymentStatus:
         amount: The invoice total, when known.
         paid: What was paid, when known.
         outstanding: What is still to be paid, when known.
+        relation_code: The relation of the invoice, when known (always from
+            `BooksClient.payment_states`).
+        error: Why the state could not be told (`PaymentState.UNKNOWN`): the
+            look-up failed; ask again later. ``None`` otherwise.
     """
 
     invoice_number: str
@@ -90,18 +83,37 @@ class PaymentStatus:
     amount: Decimal | None = None
     paid: Decimal | None = None
     outstanding: Decimal | None = None
+    relation_code: str | None = None
+    error: CrmConnectError | None = None
+
+    @classmethod
+    def of_amounts(
+        cls, invoice_number: str, amount: Decimal, paid: Decimal, outstanding: Decimal, **more: Any
+    ) -> PaymentStatus:
+        """The status these amounts describe.
+
+        Paid when nothing is outstanding; partly paid when something was paid,
+        or when the outstanding amount differs from the total (an answer
+        without the paid amount); open otherwise.
+        """
+        if outstanding == 0:
+            state = PaymentState.PAID
+        elif paid != 0 or outstanding != amount:
+            state = PaymentState.PARTLY_PAID
+        else:
+            state = PaymentState.OPEN
+        return cls(invoice_number, state, amount, paid, outstanding, **more)
 
     @classmethod
     def from_open_item(cls, item: OpenItem) -> PaymentStatus:
         """The status an open item describes."""
-        if item.outstanding == 0:
-            state = PaymentState.PAID
-        elif item.paid != 0:
-            state = PaymentState.PARTLY_PAID
-        else:
-            state = PaymentState.OPEN
-        number = item.invoice_number or ""
-        return cls(number, state, item.amount, item.paid, item.outstanding)
+        return cls.of_amounts(
+            item.invoice_number or "",
+            item.amount,
+            item.paid,
+            item.outstanding,
+            relation_code=item.relation_code,
+        )
 
 
 class BooksClient(abc.ABC):
@@ -167,20 +179,13 @@ class BooksClient(abc.ABC):
             SyncError: The backend could not see some of them (SOAP's cap).
         """
 
+    @abc.abstractmethod
     def invoice_lookup(self, invoices: Sequence[Invoice]) -> InvoiceLookup:
-        """Which of these invoices are booked, which could not be seen, and how it was found.
+        """Which of these invoices are booked (with their mutation numbers), which are unseen.
 
-        The bulk look-up of `push_invoices`. A backend whose listings are
-        complete (REST) answers with `booked_invoices`; SOAP overrides this
-        (GetMutaties answers at most 500 mutations). A failed look-up makes
-        every invoice unseen: reported, never booked blindly.
+        The bulk look-up of `push_invoices`. A failed look-up makes the
+        invoices it was for unseen: reported, never booked blindly.
         """
-        wanted = {(i.relation_code, i.number) for i in invoices}
-        try:
-            booked = self.booked_invoices(invoices)
-        except CrmConnectError as exc:
-            return InvoiceLookup(unseen=dict.fromkeys(wanted, exc), calls=1)
-        return InvoiceLookup(booked=frozenset(booked & wanted), calls=1)
 
     @abc.abstractmethod
     def _add_mutation(self, mutation: Mutation) -> int:
@@ -220,13 +225,31 @@ class BooksClient(abc.ABC):
         """The relation with exactly this code, or ``None``."""
         return next((r for r in self.relations(code=code) if r.code == code), None)
 
-    def upsert_relation(self, relation: Relation) -> Relation:
+    def upsert_relation(
+        self, relation: Relation, *, owned: Collection[str] | None = None
+    ) -> Relation:
         """Create or update by code: look up first, so a relation is never added twice.
 
         An add whose answer was lost or malformed, or that the service refuses
         as a duplicate (added meanwhile), is looked up again by code: found,
         it is updated; not found, the error is raised.
+
+        Args:
+            relation: The relation, with its code.
+            owned: The fields the caller owns (see `push_relations`): only
+                these are compared and written over the remote record, an
+                empty one clearing the remote value, and nothing is written
+                when they already hold these values. ``None`` (the default):
+                the relation is sent whole with the remote ID (SOAP replaces
+                every field; REST's PATCH keeps those left ``None``).
+
+        Returns:
+            The relation as e-Boekhouden now holds it (as far as was sent).
+
+        Raises:
+            ValidationError: No code, or ``owned`` names an unknown field.
         """
+        owned = check_owned(owned)
         if not relation.code:
             raise ValidationError("code", relation.code, "a relation needs a code")
         existing = self.relation_by_code(relation.code)
@@ -234,13 +257,26 @@ class BooksClient(abc.ABC):
             added, existing = add_relation_once(self, relation)
             if added:
                 return existing
+        if owned is not None:
+            merged = merged_relation(existing, relation, owned)
+            if merged is not None:
+                self.update_relation(merged)
+            return merged or existing
         updated = relation.model_copy(update={"id": existing.id, "added": existing.added})
         self.update_relation(updated)
         return updated
 
-    def push_relations(self, relations: Iterable[Relation]) -> PushResult:
-        """Create or update many relations by code with one look-up (see `push_relations`)."""
-        return push_relations(self, relations)
+    def push_relations(
+        self, relations: Iterable[Relation], *, owned: Collection[str] | None = None
+    ) -> PushResult:
+        """Create or update many relations by code with one look-up (see `push_relations`).
+
+        ``owned`` names the fields the caller owns: those are written as the
+        relation holds them, ``None`` clearing the remote value (a field the
+        CRM cleared is cleared in e-Boekhouden); the default leaves a remote
+        field standing when the relation has ``None`` there.
+        """
+        return push_relations(self, relations, owned=owned)
 
     # -- bookings ---------------------------------------------------------------------
 
@@ -265,7 +301,7 @@ class BooksClient(abc.ABC):
         self._ensure_relation(invoice.relation_code, relation)
         existing = self.find_invoice_booking(invoice.number, invoice.relation_code)
         if existing is not None:
-            return Booking(existing.number, invoice.number, created=False)
+            return Booking(existing.number, invoice.number, False, invoice.relation_code)
         return self._book(invoice, vat_table)
 
     def push_invoices(
@@ -286,7 +322,8 @@ class BooksClient(abc.ABC):
         """
         mutation = self.invoice_mutation(invoice, vat_breakdown(invoice, vat_table))
         try:
-            return Booking(self._add_mutation(mutation), invoice.number, created=True)
+            number = self._add_mutation(mutation)
+            return Booking(number, invoice.number, True, invoice.relation_code)
         except CrmConnectError as exc:
             if not (isinstance(exc, ConflictError) or is_ambiguous(exc)):
                 raise
@@ -298,7 +335,7 @@ class BooksClient(abc.ABC):
         if found is None:
             raise error
         created = not isinstance(error, ConflictError)
-        return Booking(found.number, invoice.number, created=created)
+        return Booking(found.number, invoice.number, created, invoice.relation_code)
 
     def _ensure_relation(self, code: str, relation: Relation | None) -> None:
         if relation is not None:
@@ -361,6 +398,11 @@ class BooksClient(abc.ABC):
 
         Comes from the open items (one call for all invoices). An invoice that
         is not open is paid if it was booked, and unknown if it was not.
+
+        Matched on the invoice number alone: when two relations have invoices
+        with the same number (X1 paid by 1001, X1 open for 1002), the answer is
+        one of theirs. Use `payment_states` with (relation code, invoice
+        number) pairs to match on both.
         """
         open_by_number = {item.invoice_number: item for item in self.open_items(kind)}
         statuses = {}
@@ -373,7 +415,104 @@ class BooksClient(abc.ABC):
 
     def _closed_status(self, invoice_number: str) -> PaymentStatus:
         invoices = [m for m in self.invoice_bookings(invoice_number) if m.lines]
-        if not invoices:
-            return PaymentStatus(invoice_number, PaymentState.UNKNOWN)
-        amount = sum((m.total_incl for m in invoices), Decimal("0.00"))
-        return PaymentStatus(invoice_number, PaymentState.PAID, amount, amount, Decimal("0.00"))
+        return _closed(invoice_number, invoices, relation_code=None)
+
+    def payment_states(
+        self,
+        pairs: Iterable[Pair],
+        kind: OpenItemKind | str = OpenItemKind.DEBTORS,
+        *,
+        booked: Collection[Pair] = (),
+    ) -> dict[Pair, PaymentStatus]:
+        """Paid, open or partly paid per (relation code, invoice number), in one open-items call.
+
+        An open item counts only for its own relation and invoice number: X1
+        paid by relation 1001 and open for 1002 reads as paid for 1001 and
+        open for 1002. Partly paid: something paid, something outstanding
+        (several open items of one pair add up).
+
+        A pair that is not open is paid if it was booked for that relation,
+        and unknown if it was not. Pairs in ``booked`` (the caller stored
+        their mutation numbers, e.g. from `PushResult.bookings`) read as paid
+        without another call; the others cost one look-up of the bookings per
+        invoice number (SOAP: one GetMutaties of the 5,000 a month). A look-up
+        that fails leaves its pairs `PaymentState.UNKNOWN` with ``error`` set
+        (retry them later); the other pairs are answered.
+
+        Args:
+            pairs: (relation code, invoice number) of the invoices to check.
+            kind: Debtors (sales invoices) or creditors (purchase invoices).
+            booked: Pairs known to be booked. Assumption: a booking removed
+                in e-Boekhouden by hand is no longer open, so such a pair
+                reads as paid.
+
+        Returns:
+            The status of every pair asked for, with its ``relation_code``.
+
+        Raises:
+            CrmConnectError: The open items could not be read (nothing is known).
+        """
+        wanted = list(dict.fromkeys(pairs))
+        found = _open_by_pair(self.open_items(kind))
+        statuses = {pair: found[pair] for pair in wanted if pair in found}
+        closed = [pair for pair in wanted if pair not in found]
+        known = set(booked)
+        by_number: dict[str, list[str]] = {}
+        for code, number in closed:
+            if (code, number) in known:
+                statuses[(code, number)] = PaymentStatus(
+                    number, PaymentState.PAID, outstanding=Decimal("0.00"), relation_code=code
+                )
+            else:
+                by_number.setdefault(number, []).append(code)
+        for number, codes in by_number.items():
+            statuses.update(self._closed_states(number, codes))
+        return {pair: statuses[pair] for pair in wanted}
+
+    def _closed_states(self, number: str, codes: list[str]) -> dict[Pair, PaymentStatus]:
+        """The states of invoices not open: one look-up of this number's bookings for all codes."""
+        try:
+            bookings = [m for m in self.invoice_bookings(number) if m.lines]
+        except CrmConnectError as exc:
+            return {
+                (code, number): PaymentStatus(
+                    number, PaymentState.UNKNOWN, relation_code=code, error=exc
+                )
+                for code in codes
+            }
+        return {
+            (code, number): _closed(
+                number, [m for m in bookings if m.relation_code == code], relation_code=code
+            )
+            for code in codes
+        }
+
+
+def _closed(
+    invoice_number: str, bookings: Sequence[Mutation], *, relation_code: str | None
+) -> PaymentStatus:
+    """Not open: paid when booked (the bookings' total), else unknown."""
+    if not bookings:
+        return PaymentStatus(invoice_number, PaymentState.UNKNOWN, relation_code=relation_code)
+    amount = sum((m.total_incl for m in bookings), Decimal("0.00"))
+    return PaymentStatus(
+        invoice_number,
+        PaymentState.PAID,
+        amount,
+        amount,
+        Decimal("0.00"),
+        relation_code=relation_code,
+    )
+
+
+def _open_by_pair(items: Iterable[OpenItem]) -> dict[Pair, PaymentStatus]:
+    """Open items by (relation code, invoice number); items of one pair add up."""
+    sums: dict[Pair, tuple[Decimal, Decimal, Decimal]] = {}
+    for item in items:
+        pair = (item.relation_code or "", item.invoice_number or "")
+        amount, paid, outstanding = sums.get(pair, (Decimal("0.00"),) * 3)
+        sums[pair] = (amount + item.amount, paid + item.paid, outstanding + item.outstanding)
+    return {
+        (code, number): PaymentStatus.of_amounts(number, *amounts, relation_code=code)
+        for (code, number), amounts in sums.items()
+    }

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -43,11 +43,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MUTATION_CAP",
+    "Booking",
     "InvoiceLookup",
     "LookupPath",
+    "Pair",
     "PushResult",
+    "booking_numbers",
+    "check_owned",
     "is_ambiguous",
     "lookup_by_date_windows",
+    "merged_relation",
     "push_invoices",
     "push_relations",
 ]
@@ -59,6 +64,25 @@ _INVOICE_KINDS = frozenset({MutationKind.SALES_INVOICE, MutationKind.PURCHASE_IN
 
 Pair = tuple[str, str]
 """(relation code, invoice number): what makes an invoice booking the same one."""
+
+
+@attrs.frozen
+class Booking:
+    """The booking of an invoice.
+
+    Attributes:
+        mutation_number: e-Boekhouden's number of the booking (``Mutatienummer``):
+            store it on the host's invoice.
+        invoice_number: The invoice number.
+        created: ``False`` when the invoice had been booked before and nothing was written.
+        relation_code: The relation the invoice is booked for (an invoice number
+            is unique per relation, not per administration).
+    """
+
+    mutation_number: int
+    invoice_number: str
+    created: bool
+    relation_code: str = ""
 
 
 def is_ambiguous(error: CrmConnectError) -> bool:
@@ -107,6 +131,8 @@ class InvoiceLookup:
             1 for a backend's own bulk look-up (REST), whatever it costs.
         windows: Date windows read.
         per_invoice: Invoices looked up one by one.
+        numbers: The mutation number of each booked pair, where the look-up
+            saw it (the lowest, if a pair was booked more than once).
     """
 
     path: LookupPath = LookupPath.COMPLETE
@@ -115,6 +141,7 @@ class InvoiceLookup:
     calls: int = 0
     windows: int = 0
     per_invoice: int = 0
+    numbers: Mapping[Pair, int] = attrs.field(factory=dict)
 
     def unseen_error(self) -> SyncError | None:
         """One error naming the unseen invoices, or ``None`` when every invoice was seen."""
@@ -212,6 +239,7 @@ class _Walk:
     calls: int = 0
     windows: int = 0
     per_invoice: int = 0
+    numbers: dict[Pair, int] = attrs.field(factory=dict)
 
     def pending(self) -> set[Pair]:
         return self.wanted - self.booked - self.unseen.keys()
@@ -230,7 +258,10 @@ class _Walk:
         except CrmConnectError as exc:
             self.give_up(scope, exc)
             return None
-        self.booked |= _pairs(found) & self.wanted
+        for pair, number in booking_numbers(found).items():
+            if pair in self.wanted:
+                self.booked.add(pair)
+                self.numbers[pair] = min(number, self.numbers.get(pair, number))
         return found
 
     def history_reachable(self, oldest: int) -> bool | None:
@@ -283,15 +314,21 @@ class _Walk:
             self.calls,
             self.windows,
             self.per_invoice,
+            dict(self.numbers),
         )
 
 
-def _pairs(mutations: Iterable[Mutation]) -> set[Pair]:
-    return {
-        (m.relation_code or "", m.invoice_number)
-        for m in mutations
-        if m.kind in _INVOICE_KINDS and m.invoice_number
-    }
+def booking_numbers(mutations: Iterable[Mutation]) -> dict[Pair, int]:
+    """The invoice bookings among ``mutations``: (relation code, invoice number) → number.
+
+    A pair booked more than once (by hand, before this library) keeps its lowest number.
+    """
+    numbers: dict[Pair, int] = {}
+    for m in mutations:
+        if m.kind in _INVOICE_KINDS and m.invoice_number:
+            pair = (m.relation_code or "", m.invoice_number)
+            numbers[pair] = min(m.number, numbers.get(pair, m.number))
+    return numbers
 
 
 # -- results ---------------------------------------------------------------------------
@@ -309,6 +346,9 @@ class PushResult:
             nothing was written twice, and an unsure write was looked up).
         lookup: For invoices, how the booked ones were found (`InvoiceLookup`:
             path, calls, invoices it could not see); ``None`` for relations.
+        bookings: For invoices, the booking of each invoice booked now
+            (``created``) or found booked before, where its mutation number
+            is known: what a host stores on its invoice. Empty for relations.
     """
 
     created: tuple[str, ...] = ()
@@ -316,11 +356,17 @@ class PushResult:
     unchanged: tuple[str, ...] = ()
     failed: tuple[tuple[str, CrmConnectError], ...] = ()
     lookup: InvoiceLookup | None = None
+    bookings: tuple[Booking, ...] = ()
 
     @property
     def writes(self) -> int:
         """Records written (created or updated)."""
         return len(self.created) + len(self.updated)
+
+    @property
+    def mutation_numbers(self) -> dict[Pair, int]:
+        """(relation code, invoice number) → mutation number, of every booking known."""
+        return {(b.relation_code, b.invoice_number): b.mutation_number for b in self.bookings}
 
 
 @attrs.define
@@ -329,6 +375,11 @@ class _Outcome:
     updated: list[str] = attrs.field(factory=list)
     unchanged: list[str] = attrs.field(factory=list)
     failed: list[tuple[str, CrmConnectError]] = attrs.field(factory=list)
+    bookings: dict[Pair, Booking] = attrs.field(factory=dict)
+
+    def booked(self, booking: Booking) -> None:
+        pair = (booking.relation_code, booking.invoice_number)
+        self.bookings.setdefault(pair, booking)
 
     def result(self, lookup: InvoiceLookup | None = None) -> PushResult:
         return PushResult(
@@ -337,21 +388,39 @@ class _Outcome:
             tuple(self.unchanged),
             tuple(self.failed),
             lookup,
+            tuple(self.bookings.values()),
         )
 
 
 # -- relations -------------------------------------------------------------------------
 
+_NOT_WRITABLE = frozenset({"id", "added"})
 
-def push_relations(client: BooksClient, relations: Iterable[Relation]) -> PushResult:
+
+def push_relations(
+    client: BooksClient, relations: Iterable[Relation], *, owned: Collection[str] | None = None
+) -> PushResult:
     """Create missing relations and update changed ones, by code (one look-up in all).
 
-    Only the fields a relation sets are compared and sent over the remote
-    record (read, modify, write), so fields the host leaves empty stay as they
-    are. An add whose answer was lost or malformed, or that the service
-    refuses as a duplicate, is looked up by code before anything else is
-    written for that code.
+    Each update is read, modify, write over the remote record: only the
+    fields the caller speaks for are compared and changed (see
+    `merged_relation`), the others keep what e-Boekhouden holds. An add whose
+    answer was lost or malformed, or that the service refuses as a duplicate,
+    is looked up by code before anything else is written for that code.
+
+    Args:
+        client: The backend.
+        relations: The relations, each with its code.
+        owned: The `Relation` fields the caller owns: compared and written
+            as the relation holds them, ``None`` or ``""`` clearing the remote
+            value. ``None`` (the default): the fields the relation sets (not
+            ``None``), so an empty field never clears a remote one.
+
+    Raises:
+        ValidationError: ``owned`` names something that is not a writable
+            `Relation` field (nothing was sent).
     """
+    owned = check_owned(owned)
     outcome = _Outcome()
     relations = list(relations)
     try:
@@ -362,14 +431,37 @@ def push_relations(client: BooksClient, relations: Iterable[Relation]) -> PushRe
     for relation in relations:
         key = relation.code or ""
         try:
-            existing[key] = _push_relation(client, relation, existing.get(key), outcome)
+            existing[key] = _push_relation(client, relation, existing.get(key), outcome, owned)
         except CrmConnectError as exc:
             outcome.failed.append((key, exc))
     return outcome.result()
 
 
+def check_owned(owned: Collection[str] | None) -> frozenset[str] | None:
+    """``owned`` as a set of writable `Relation` field names (``None`` stays ``None``).
+
+    Raises:
+        ValidationError: A name that is not a writable `Relation` field.
+    """
+    if owned is None:
+        return None
+    if isinstance(owned, str):  # one name, not its letters
+        raise ValidationError("owned", owned, "give a collection of field names, not one text")
+    writable = Relation.model_fields.keys() - _NOT_WRITABLE
+    for name in sorted(owned):
+        if name not in writable:
+            raise ValidationError(
+                "owned", name, f"not a writable Relation field ({', '.join(sorted(writable))})"
+            )
+    return frozenset(owned)
+
+
 def _push_relation(
-    client: BooksClient, relation: Relation, known: Relation | None, outcome: _Outcome
+    client: BooksClient,
+    relation: Relation,
+    known: Relation | None,
+    outcome: _Outcome,
+    owned: frozenset[str] | None,
 ) -> Relation:
     """Add, update or leave one relation; returns the remote state it now has."""
     key = relation.code or ""
@@ -381,14 +473,44 @@ def _push_relation(
             outcome.created.append(key)
             return found
         known = found  # it existed after all (a duplicate refused): compare as usual
-    wanted = relation.model_dump(exclude={"id", "added"}, exclude_none=True)
-    if not any(getattr(known, name) != value for name, value in wanted.items()):
+    updated = merged_relation(known, relation, owned)
+    if updated is None:
         outcome.unchanged.append(key)
         return known
-    updated = known.model_copy(update=wanted)
     client.update_relation(updated)
     outcome.updated.append(key)
     return updated
+
+
+def merged_relation(
+    known: Relation, relation: Relation, owned: Collection[str] | None
+) -> Relation | None:
+    """The remote record ``known`` with the caller's fields of ``relation``; ``None``: no change.
+
+    With ``owned``, exactly those fields are taken from ``relation``, an
+    empty one (``None`` or ``""``) as ``""``: the value that clears a field
+    on both backends (SOAP UpdateRelatie sends an empty element rather than
+    leaving it out, whose meaning is unverified; REST PATCH keeps a member
+    that is left out or null, eboekhouden.md §2). Without ``owned``, the
+    fields ``relation`` sets. ``None`` and ``""`` count as the same (REST
+    reads a cleared field as absent, SOAP as an empty element).
+    """
+    if owned is None:
+        wanted = relation.model_dump(exclude=set(_NOT_WRITABLE), exclude_none=True)
+    else:
+        wanted = {name: _or_empty(getattr(relation, name)) for name in owned}
+    changes = {
+        name: value for name, value in wanted.items() if not _same(getattr(known, name), value)
+    }
+    return known.model_copy(update=changes) if changes else None
+
+
+def _or_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _same(remote: Any, wanted: Any) -> bool:
+    return bool(_or_empty(remote) == _or_empty(wanted))
 
 
 def add_relation_once(client: BooksClient, relation: Relation) -> tuple[bool, Relation]:
@@ -439,6 +561,8 @@ def push_invoices(
     for invoice, pair in _with_pairs(invoices):
         if pair in done:
             outcome.unchanged.append(invoice.number)
+            if pair in lookup.numbers:
+                outcome.booked(Booking(lookup.numbers[pair], invoice.number, False, pair[0]))
         elif pair in lookup.unseen:
             outcome.failed.append((invoice.number, lookup.unseen[pair]))
         elif invoice.relation_code in relation_errors:
@@ -451,6 +575,7 @@ def push_invoices(
                 continue
             done.add(pair)
             (outcome.created if booking.created else outcome.unchanged).append(invoice.number)
+            outcome.booked(booking)
     return outcome.result(lookup)
 
 

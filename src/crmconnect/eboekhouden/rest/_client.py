@@ -50,6 +50,7 @@ from ...errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
+    CrmConnectError,
     MalformedResponseError,
     NotFoundError,
     TransportError,
@@ -57,6 +58,7 @@ from ...errors import (
 )
 from ...models import Invoice
 from .._books import INVOICE_KINDS, BooksClient
+from .._bulk import InvoiceLookup, Pair, booking_numbers
 from .._models import (
     Administration,
     Balance,
@@ -566,6 +568,21 @@ class EBoekhoudenRestClient(BooksClient):
         ]
         return [m for m in map(self.mutation, numbers) if m is not None and m.kind in INVOICE_KINDS]
 
+    def invoice_lookup(self, invoices: Sequence[Invoice]) -> InvoiceLookup:
+        """Which invoices are booked, with their mutation numbers (see `booked_invoices`).
+
+        REST's listings are complete (no cap), so every invoice is seen unless
+        a call fails: then all are unseen, with its error (never booked blindly).
+        """
+        wanted = {(i.relation_code, i.number) for i in invoices}
+        try:
+            numbers = self._booked_numbers(invoices)
+        except CrmConnectError as exc:
+            return InvoiceLookup(unseen=dict.fromkeys(wanted, exc), calls=1)
+        booked = numbers.keys() & wanted
+        known = {pair: numbers[pair] for pair in booked if numbers[pair]}
+        return InvoiceLookup(booked=frozenset(booked), calls=1, numbers=known)
+
     def booked_invoices(self, invoices: Sequence[Invoice]) -> set[tuple[str, str]]:
         """Pairs already booked: the outstanding invoices, then the rest by number.
 
@@ -573,32 +590,43 @@ class EBoekhoudenRestClient(BooksClient):
         invoice number listed among the bookings but not outstanding (paid, or
         of another relation) is read on its own.
         """
-        if not invoices:
-            return set()
         wanted = {(i.relation_code, i.number) for i in invoices}
-        found = {
-            (item.relation_code or "", item.invoice_number or "")
-            for kind in OpenItemKind
-            for item in self.open_items(kind)
-        } & wanted
-        missing = {number for _, number in wanted - found}
+        return set(self._booked_numbers(invoices).keys() & wanted)
+
+    def _booked_numbers(self, invoices: Sequence[Invoice]) -> dict[Pair, int]:
+        """Booked (relation code, invoice number) pairs → mutation number (0: not told)."""
+        if not invoices:
+            return {}
+        wanted = {(i.relation_code, i.number) for i in invoices}
+        found: dict[Pair, int] = {}
+        for kind in OpenItemKind:
+            for item, mutation in self._outstanding(kind):
+                pair = (item.relation_code or "", item.invoice_number or "")
+                if pair in wanted:
+                    found[pair] = found.get(pair) or mutation
+        missing = {number for _, number in wanted - found.keys()}
         if missing:
             dates = sorted(i.date for i in invoices)
             items = self._mutation_items(None, dates[0], dates[-1], types=_INVOICE_TYPES)
             listed = {i.text("invoiceNumber") or "" for i in items}
             for number in sorted(listed & missing):
-                found |= {(m.relation_code or "", number) for m in self.invoice_bookings(number)}
+                booked = booking_numbers(self.invoice_bookings(number))
+                found.update({pair: n for pair, n in booked.items() if pair in wanted})
         if len({i.relation_code for i in invoices} - self._relation_ids.keys()) > 1:
             self.relations()  # one listing resolves every relation code to its ID
-        return found & wanted
+        return found
 
     # -- reads ------------------------------------------------------------------------
 
     def open_items(self, kind: OpenItemKind | str = OpenItemKind.DEBTORS) -> list[OpenItem]:
         """Outstanding invoices of debtors or creditors (``/v1/mutation/invoice/outstanding``)."""
+        return [item for item, _ in self._outstanding(kind)]
+
+    def _outstanding(self, kind: OpenItemKind | str) -> list[tuple[OpenItem, int]]:
+        """Outstanding invoices, each with its booking's number (``mutationId``; 0: not told)."""
         params = [("credDeb", _CRED_DEB[OpenItemKind(kind)])]
         items = self._items("/v1/mutation/invoice/outstanding", "an outstanding invoice", params)
-        return [open_item_from_json(item) for item in items]
+        return [(open_item_from_json(item), item.integer("mutationId")) for item in items]
 
     def ledgers(self, *, code: str | None = None, category: str | None = None) -> list[Ledger]:
         """Ledger accounts (``GET /v1/ledger``)."""
