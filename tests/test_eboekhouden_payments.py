@@ -26,6 +26,11 @@ from crmconnect.sandbox import DEMO_CREDENTIALS, DEMO_VAT_TABLE, EBoekhoudenSand
 
 OPEN_ITEMS = {"soap": "GetOpenPosten", "rest": "GET /v1/mutation/invoice/outstanding"}
 BOOKINGS = {"soap": "GetMutaties", "rest": "GET /v1/mutation"}
+SECRETS = [
+    DEMO_CREDENTIALS.security_code_1,
+    DEMO_CREDENTIALS.security_code_2,
+    DEMO_CREDENTIALS.access_token or "?",
+]
 RELATIONS = [
     Relation(code="1001", company="Bakkerij Jansen B.V."),
     Relation(code="1002", company="Garage De Vries"),
@@ -151,6 +156,9 @@ def test_a_failed_look_up_is_reported_per_invoice_and_the_others_are_answered(
         again = books.payment_states([("1001", "X1")])
     failed = states[("1001", "X1")]
     assert failed.state is PaymentState.UNKNOWN and isinstance(failed.error, ServerError)
+    assert failed.error.__context__ is None and failed.error.__cause__ is None
+    shown = repr(states) + str(vars(failed.error))
+    assert not [secret for secret in SECRETS if secret in shown]
     assert states[("1002", "X1")].state is PaymentState.OPEN
     assert again[("1001", "X1")].state is PaymentState.PAID  # asked again later: answered
 

@@ -506,6 +506,10 @@ class EBoekhoudenClient(BooksClient):
     def update_relation(self, relation: Relation) -> None:
         """Replace a relation (all fields: read, modify, write).
 
+        A field left ``None`` is left out of the ``cRelatie``; whether
+        UpdateRelatie then blanks or keeps it is unverified (eboekhouden.md
+        §5), so set ``""`` to clear one: it is sent as an empty element.
+
         Raises:
             ValidationError: The relation has no ID (take it from `relation_by_code`).
         """
