@@ -183,3 +183,35 @@ def test_soap_sends_a_cleared_field_as_an_empty_element(sandbox: EBoekhoudenSand
     update = next(body for body in bodies if b"UpdateRelatie" in body)
     assert b"<ns0:Telefoon></ns0:Telefoon>" in update or b"<ns0:Telefoon/>" in update
     assert b"030-1234567" not in update and b"NL91ABNA0417164300" in update
+
+
+def test_rest_refuses_to_own_what_a_patch_cannot_write(sandbox: EBoekhoudenSandbox) -> None:
+    # member and newsletter_groups are not on REST; a ledger_id of 0 is left out of the
+    # body: owning one would find a difference on every run and write it again and again.
+    with make_client("rest", sandbox) as books:
+        for name in ("member", "newsletter_groups", "ledger_id"):
+            with pytest.raises(ValidationError) as refused:
+                books.push_relations([crm_relation()], owned={*OWNED, name})
+            assert (refused.value.field, refused.value.value) == ("owned", name)
+    with make_client("soap", sandbox) as books:
+        owned = {*OWNED, "member", "ledger_id"}
+        first = books.push_relations(
+            [crm_relation().model_copy(update={"member": "0"})], owned=owned
+        )
+        again = books.push_relations(
+            [crm_relation().model_copy(update={"member": "0"})], owned=owned
+        )
+    assert first.updated == ("1001",) and again.unchanged == ("1001",)
+    assert stored(sandbox, "member") == "0"
+
+
+def test_an_empty_text_clears_once_without_owned_too(
+    books: BooksClient, sandbox: EBoekhoudenSandbox
+) -> None:
+    # "" clears a field without owned as well; read back as absent (REST) or empty
+    # (SOAP), it must not count as a change on the next run.
+    first = books.push_relations([crm_relation(phone="")])
+    written = writes(sandbox)
+    again = books.push_relations([crm_relation(phone="")])
+    assert first.updated == ("1001",) and stored(sandbox, "phone") == ""
+    assert again.unchanged == ("1001",) and writes(sandbox) == written

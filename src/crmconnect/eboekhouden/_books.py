@@ -22,6 +22,7 @@ from ..errors import ConflictError, CrmConnectError, NotFoundError, ValidationEr
 from ..mapping import EBOEKHOUDEN_VAT_CODES, BookingLine, VatCode, VatTable, vat_breakdown
 from ..models import Invoice, InvoiceKind
 from ._bulk import (
+    WRITABLE_RELATION_FIELDS,
     Booking,
     InvoiceLookup,
     Pair,
@@ -124,11 +125,14 @@ class BooksClient(abc.ABC):
         creditors_ledger: The creditors ledger code (category CRED) of purchase invoices.
         mutation_cap: The most mutations one `mutations` call may return
             (SOAP: 500); bulk look-ups split their date windows at it.
+        relation_fields: The `Relation` fields an update writes: what
+            ``owned`` may name (SOAP: all of them).
     """
 
     debtors_ledger: str
     creditors_ledger: str
     mutation_cap: int
+    relation_fields: frozenset[str] = WRITABLE_RELATION_FIELDS
 
     def __enter__(self) -> Self:
         return self
@@ -249,7 +253,7 @@ class BooksClient(abc.ABC):
         Raises:
             ValidationError: No code, or ``owned`` names an unknown field.
         """
-        owned = check_owned(owned)
+        owned = check_owned(owned, self.relation_fields)
         if not relation.code:
             raise ValidationError("code", relation.code, "a relation needs a code")
         existing = self.relation_by_code(relation.code)

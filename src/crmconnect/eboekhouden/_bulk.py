@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MUTATION_CAP",
+    "WRITABLE_RELATION_FIELDS",
     "Booking",
     "InvoiceLookup",
     "LookupPath",
@@ -417,10 +418,10 @@ def push_relations(
             ``None``), so an empty field never clears a remote one.
 
     Raises:
-        ValidationError: ``owned`` names something that is not a writable
-            `Relation` field (nothing was sent).
+        ValidationError: ``owned`` names something that is not a `Relation`
+            field the backend writes (`BooksClient.relation_fields`); nothing was sent.
     """
-    owned = check_owned(owned)
+    owned = check_owned(owned, client.relation_fields)
     outcome = _Outcome()
     relations = list(relations)
     try:
@@ -437,21 +438,26 @@ def push_relations(
     return outcome.result()
 
 
-def check_owned(owned: Collection[str] | None) -> frozenset[str] | None:
-    """``owned`` as a set of writable `Relation` field names (``None`` stays ``None``).
+WRITABLE_RELATION_FIELDS = frozenset(Relation.model_fields.keys() - _NOT_WRITABLE)
+"""Every `Relation` field an update can write (SOAP's ``cRelatie`` carries them all)."""
+
+
+def check_owned(owned: Collection[str] | None, writable: Collection[str]) -> frozenset[str] | None:
+    """``owned`` as a set of field names the backend writes (``None`` stays ``None``).
 
     Raises:
-        ValidationError: A name that is not a writable `Relation` field.
+        ValidationError: A name that is not a `Relation` field the backend writes.
     """
     if owned is None:
         return None
     if isinstance(owned, str):  # one name, not its letters
         raise ValidationError("owned", owned, "give a collection of field names, not one text")
-    writable = Relation.model_fields.keys() - _NOT_WRITABLE
     for name in sorted(owned):
         if name not in writable:
             raise ValidationError(
-                "owned", name, f"not a writable Relation field ({', '.join(sorted(writable))})"
+                "owned",
+                name,
+                f"not a Relation field this backend writes ({', '.join(sorted(writable))})",
             )
     return frozenset(owned)
 

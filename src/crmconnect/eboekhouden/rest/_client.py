@@ -72,6 +72,7 @@ from .._models import (
 )
 from ._errors import SESSION_EXPIRED, parse_rest_error
 from ._models import (
+    RELATION_FIELDS,
     TYPE_OF_KIND,
     JsonObject,
     administration_from_json,
@@ -132,6 +133,11 @@ class EBoekhoudenRestClient(BooksClient):
 
     mutation_cap = 2**31
     """REST pages through every mutation: no cap like SOAP's 500."""
+
+    relation_fields = frozenset({ours for ours, _ in RELATION_FIELDS} | {"no_newsletter"})
+    """What a PATCH writes. Not ``member`` and ``newsletter_groups`` (not on REST),
+    nor ``ledger_id`` (``relation_to_json`` leaves 0 out, so it cannot be cleared):
+    owning one would compare a field no update changes, and write it on every run."""
 
     def __init__(
         self,
