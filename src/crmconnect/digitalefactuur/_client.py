@@ -475,7 +475,9 @@ class _DigitaleFactuurBase:
         existing = yield from self._by_number_flow(relation.number)
         if existing is None:
             return (yield from self._create_flow(relation.model_copy(update={"id": None})))
-        updated = relation.model_copy(update={"id": existing.id})
+        # The mapped fields are the caller's; elements no table maps stay as DF holds them.
+        unknown = {**existing.unknown, **relation.unknown}
+        updated = relation.model_copy(update={"id": existing.id, "unknown": unknown})
         yield from self._update_flow(updated)
         return updated
 
@@ -905,7 +907,11 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         return self._run(self._update_fields_flow(relation_id, changes, current))
 
     def upsert_relation(self, relation: Relation) -> Relation:
-        """Create or update by relation number; returns the relation with its DF ID."""
+        """Create or update by relation number; returns the relation with its DF ID.
+
+        An update replaces every mapped field with the relation's (``None``
+        clears); elements the table does not map keep what DF holds.
+        """
         return self._run(self._upsert_flow(relation))
 
     def delete_relation(self, relation_id: int | str) -> None:
