@@ -495,11 +495,12 @@ def merged_relation(
 
     With ``owned``, exactly those fields are taken from ``relation``, an
     empty one (``None`` or ``""``) as ``""``: the value that clears a field
-    on both backends (SOAP UpdateRelatie sends an empty element rather than
-    leaving it out, whose meaning is unverified; REST PATCH keeps a member
-    that is left out or null, eboekhouden.md §2). Without ``owned``, the
-    fields ``relation`` sets. ``None`` and ``""`` count as the same (REST
-    reads a cleared field as absent, SOAP as an empty element).
+    on both backends. SOAP sends it as an empty element (whether
+    UpdateRelatie blanks an element left out is unverified, eboekhouden.md
+    §5); REST sends an empty member (a PATCH keeps a member left out, and the
+    API does not say what ``null`` does). Without ``owned``, the fields
+    ``relation`` sets. ``None`` and ``""`` count as the same (a cleared field
+    reads back as absent or empty).
     """
     if owned is None:
         wanted = relation.model_dump(exclude=set(_NOT_WRITABLE), exclude_none=True)
