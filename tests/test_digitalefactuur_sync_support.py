@@ -3,6 +3,7 @@ number, and updates that change some fields only (read-modify-write), against th
 
 from __future__ import annotations
 
+import doctest
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +17,9 @@ from crmconnect.digitalefactuur import (
     DigitaleFactuurClient,
     FieldTable,
     Relation,
+    _models,
     relation_fingerprint,
+    relation_values,
 )
 from crmconnect.errors import MalformedResponseError
 from crmconnect.sandbox import DigitaleFactuurSandbox, generate_relations
@@ -115,6 +118,23 @@ def test_the_index_fingerprint_is_the_models_for_odd_values_too() -> None:
             assert index[relation.id].fingerprint == relation_fingerprint(relation, fields=fields)
             dumped = relation.model_dump()
             assert relation_fingerprint(dumped, fields) == index[relation.id].fingerprint
+
+
+def test_field_values_compare_field_by_field_as_the_fingerprint_does() -> None:
+    before = Relation(number=1001, name="Bakkerij", postcode="3511 aa", email="Info@Zon.NL")
+    after = Relation(number=1001, name="Bakkerij ", postcode="3511AA", email="info@zon.nl")
+    assert relation_values(before, OWNED) == relation_values(after, OWNED)
+    assert relation_fingerprint(before, OWNED) == relation_fingerprint(after, OWNED)
+    moved = after.model_copy(update={"city": "Ede", "postcode": None})
+    was, now = relation_values(before, OWNED), relation_values(moved, OWNED)
+    assert set(was) == OWNED and (was["city"], now["postcode"]) == ("", "")
+    assert {name for name in OWNED if was[name] != now[name]} == {"city", "postcode"}
+    assert relation_fingerprint(moved, OWNED) != relation_fingerprint(before, OWNED)
+    assert relation_values(moved.model_dump(), OWNED) == now
+
+
+def test_the_docstring_examples_hold() -> None:
+    assert doctest.testmod(_models).failed == 0
 
 
 @pytest.mark.parametrize("fields", [{"nmae"}, {"id"}, {"unknown"}, "name", [1]])

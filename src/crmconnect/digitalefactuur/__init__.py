@@ -43,6 +43,7 @@ from ._models import (
     RelationKind,
     parse_date,
     relation_fingerprint,
+    relation_values,
 )
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "RelationKind",
     "parse_date",
     "relation_fingerprint",
+    "relation_values",
 ]
 
 for _name in __all__:

@@ -42,6 +42,7 @@ __all__ = [
     "listed_number",
     "parse_date",
     "relation_fingerprint",
+    "relation_values",
 ]
 
 ID_LENGTH = 20
@@ -301,20 +302,44 @@ def relation_fingerprint(
         ...     relation_fingerprint({"name": "B", "city": "Epe"}, fields=["name"]))
         True
     """
+    compared = relation_values(values, fields)
+    return _digest([f"{name}\x1f{text}\x1e" for name, text in sorted(compared.items()) if text])
+
+
+def relation_values(
+    values: Relation | Mapping[str, object], fields: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Each field's text as the fingerprint compares it: for a comparison field by field.
+
+    A sync engine that keeps, per link, what each field held at the last sync
+    compares these, so a change of spelling only (``3511 aa`` for ``3511AA``)
+    is no change, exactly as `relation_fingerprint` (a hash of the non-empty ones).
+
+    Args:
+        values: A `Relation`, or attribute → text (e.g. ``relation.model_dump()``).
+        fields: Only these attributes; every mapped one when ``None``.
+
+    Returns:
+        Attribute → normalised text, ``""`` for an empty or absent field, in
+        the order of `MAPPED_ATTRIBUTES`.
+
+    Raises:
+        ValidationError: ``fields`` names an attribute that is not mapped.
+
+    Example:
+        >>> relation_values({"postcode": "3511 aa", "city": None}, ["postcode", "city"])
+        {'postcode': '3511AA', 'city': ''}
+    """
     if isinstance(values, Relation):
         values = values.model_dump(exclude={"id", "unknown"})
-    chosen = None if fields is None else checked_fields(fields, MAPPED_ATTRIBUTES)
-    parts = []
-    for attribute in sorted(values):
-        value = values[attribute]
-        if attribute in ("id", "unknown") or value is None:
-            continue
-        if chosen is not None and attribute not in chosen:
-            continue
-        text = _NORMALISERS.get(attribute, _plain)(str(value))
-        if text:
-            parts.append(f"{attribute}\x1f{text}\x1e")
-    return _digest(parts)
+    chosen = checked_fields(fields, MAPPED_ATTRIBUTES)
+    compared = {}
+    for attribute in MAPPED_ATTRIBUTES:
+        if attribute in chosen:
+            value = values.get(attribute)
+            text = "" if value is None else str(value)
+            compared[attribute] = _NORMALISERS.get(attribute, _plain)(text) if text else ""
+    return compared
 
 
 def listed_number(text: str | None) -> str | None:
