@@ -7,8 +7,12 @@ Remote quirks handled here:
   the base URL is the API root, ending in ``/api`` (a bare host gets it added);
 * reads are ``GET`` with parameters glued on with ``&`` and no ``?``, so the
   path is built here, each value percent-encoded, never with httpx's ``params``;
-* writes are ``POST`` with one form field ``xml``; every mapped element is
-  sent, because whether ``klant_updaten`` clears omitted ones is unknown;
+* writes are ``POST`` with one form field ``xml``; whether ``klant_updaten``
+  clears omitted elements is unknown, so it is taken to replace the record:
+  every mapped element is sent, and the unmapped ones read are sent back, and
+  a change of some fields is read-modify-write (`update_relation_fields`);
+* ``klanten`` has no filter and no version: look-ups by number read the list
+  (once for many, `relations_by_number`), change detection fingerprints it;
 * an error is a plain-text body starting with three digits, whatever the
   HTTP status; a 404 for the URL or the action (not a record) means a wrong
   base URL, a `ConfigurationError`;
