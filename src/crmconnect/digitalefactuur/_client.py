@@ -914,7 +914,9 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         """Create or update by relation number; returns the relation with its DF ID.
 
         An update replaces every mapped field with the relation's (``None``
-        clears); elements the table does not map keep what DF holds.
+        clears); elements the table does not map keep what DF holds. Each call
+        reads the whole list to find the number: for many relations read
+        `relations_index` once, then `create_relation` or `update_relation_fields`.
         """
         return self._run(self._upsert_flow(relation))
 
