@@ -1,7 +1,8 @@
 """The koppeling: keeping a host CRM and the bookkeeping services in step, both ways.
 
-Work in progress (issue 10): the protocols the engine talks to are here; the
-engine, the state store and the report follow.
+Work in progress (issue 10): the protocols the engine talks to, the state
+store (`SqliteStateStore`) and the report (`SyncReport`) are here; the engine
+follows.
 """
 
 from ._protocols import (
@@ -21,9 +22,12 @@ from ._protocols import (
     RunRecord,
     StateStore,
 )
+from ._report import Action, ReportRow, Side, SyncReport
+from ._state import SqliteStateStore
 
 __all__ = [
     "AccountingConnector",
+    "Action",
     "BookingResult",
     "Capability",
     "FieldValues",
@@ -35,9 +39,13 @@ __all__ = [
     "RemoteBooking",
     "RemotePayment",
     "RemoteRelation",
+    "ReportRow",
     "Role",
     "RunRecord",
+    "Side",
+    "SqliteStateStore",
     "StateStore",
+    "SyncReport",
 ]
 
 for _name in __all__:

@@ -1,0 +1,349 @@
+"""`SyncReport`: what a sync run did, one row per record, service and side.
+
+A report prints as a one-line summary (``str``), as a rich table in a
+terminal (`SyncReport.to_table`, needs ``pip install 'crmconnect[cli]'``) and
+as an HTML table in Jupyter; unchanged rows are left out of both tables by
+default, so the few rows that matter are not lost among thousands.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final, TypeVar
+
+import attrs
+
+from ..errors import ConfigurationError, ValidationError
+from ._protocols import Role
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+__all__ = ["Action", "ReportRow", "Side", "SyncReport"]
+
+
+class Action(StrEnum):
+    """What happened to one record on one side."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    """Changed on both sides in the same field; settled by the policy or left for review."""
+    FAILED = "failed"
+    """Not done; ``reason`` says why. Tried again next run."""
+    UNLINKED = "unlinked"
+    """Removed on the remote side: the link is dropped and the host record flagged."""
+
+
+class Side(StrEnum):
+    """Where a row's write happened (or would have)."""
+
+    HOST = "host"
+    REMOTE = "remote"
+
+
+_Member = TypeVar("_Member", bound=StrEnum)
+
+
+def _member(kind: type[_Member], field: str, value: object) -> _Member:
+    if isinstance(value, str) and value in kind._value2member_map_:
+        return kind(value)
+    raise ValidationError(field, value, f"one of {[m.value for m in kind]}")
+
+
+def _role(value: object) -> Role | None:
+    return None if value is None else _member(Role, "role", value)
+
+
+def _texts(values: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(values, str):
+        return (values,)
+    return tuple(values)
+
+
+def _rows(rows: Iterable[ReportRow]) -> list[ReportRow]:
+    return list(rows)
+
+
+def _action(value: object) -> Action:
+    return _member(Action, "action", value)
+
+
+def _side(value: object) -> Side:
+    return _member(Side, "side", value)
+
+
+@attrs.frozen
+class ReportRow:
+    """One record in one service, on one side.
+
+    Attributes:
+        service: The connector's ``service`` name.
+        role: Debtor or creditor (``None`` for rows that are not relations).
+        host_id: The host's ID of the record, when there is one.
+        number: The relation code (or invoice number), when there is one.
+        action: What happened (`Action`).
+        reason: Why: the error of a failed row, how a conflict was settled, ...
+        fields: The fields written (or in conflict), by their remote names.
+        side: Where it happened: the host or the remote service (`Side`).
+        kind: The kind of record: ``"relation"``, ``"invoice"``, ``"payment"``.
+    """
+
+    service: str
+    role: Role | None = attrs.field(converter=_role)
+    host_id: str | None
+    number: str | None
+    action: Action = attrs.field(converter=_action)
+    reason: str = ""
+    fields: tuple[str, ...] = attrs.field(default=(), converter=_texts)
+    side: Side = attrs.field(kw_only=True, converter=_side)
+    kind: str = attrs.field(default="relation", kw_only=True)
+
+    @property
+    def key(self) -> str:
+        """The record's name in logs and run history: ``service/role/number``."""
+        parts = [self.service, self.role, self.number or f"host:{self.host_id}"]
+        return "/".join(part for part in parts if part)
+
+
+_COUNT_NAMES: Final = {
+    Action.CREATED: "created",
+    Action.UPDATED: "updated",
+    Action.UNCHANGED: "unchanged",
+    Action.CONFLICT: "conflicts",
+    Action.FAILED: "failed",
+    Action.UNLINKED: "unlinked",
+}
+"""How the one-line summary names each count (the property names)."""
+
+_STYLES: Final = {
+    Action.CREATED: ("green", "#e6f4ea", "#137333"),
+    Action.UPDATED: ("cyan", "#e8f0fe", "#1a57b0"),
+    Action.UNCHANGED: ("dim", "#ffffff", "#5f6368"),
+    Action.CONFLICT: ("yellow", "#fef7e0", "#8a5a00"),
+    Action.FAILED: ("bold red", "#fce8e6", "#b3261e"),
+    Action.UNLINKED: ("magenta", "#f3e8fd", "#7627bb"),
+}
+"""Per action: the rich style, and the HTML background and text colours."""
+
+_HEADERS: Final = ("Service", "Role", "Number", "Host ID", "Side", "Action", "Fields", "Reason")
+
+
+@attrs.define(repr=False)
+class SyncReport:
+    """What a run did: a row per record, service and side, and counts per action.
+
+    Example:
+        ```python
+        from crmconnect.sync import Action, Role, Side, SyncReport
+
+        report = SyncReport()
+        report.add("digitalefactuur", Role.DEBTOR, "42", "1001", Action.CREATED,
+                   fields=["name", "city"], side=Side.REMOTE)
+        report.add("digitalefactuur", Role.DEBTOR, "43", "1002", Action.FAILED,
+                   "HTTP 503", side=Side.REMOTE)
+        print(report)
+        # 1 created, 0 updated, 0 unchanged, 0 conflicts, 1 failed, 0 unlinked
+        ```
+
+    Attributes:
+        rows: Every row, in the order added.
+    """
+
+    rows: list[ReportRow] = attrs.field(factory=list, converter=_rows)
+
+    def add(
+        self,
+        service: str,
+        role: Role | None,
+        host_id: str | None,
+        number: str | None,
+        action: Action,
+        reason: str = "",
+        fields: Iterable[str] = (),
+        *,
+        side: Side,
+        kind: str = "relation",
+    ) -> ReportRow:
+        """Add a row (arguments as `ReportRow`) and return it."""
+        row = ReportRow(
+            service, role, host_id, number, action, reason, fields, side=side, kind=kind
+        )
+        self.rows.append(row)
+        return row
+
+    def merge(self, *others: SyncReport) -> SyncReport:
+        """A new report with this report's rows followed by the others' (e.g. per flow)."""
+        return SyncReport([row for report in (self, *others) for row in report.rows])
+
+    def __iter__(self) -> Iterator[ReportRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def counts(self) -> dict[Action, int]:
+        """Rows per action, every action present (for `StateStore.end_run`)."""
+        found = Counter(row.action for row in self.rows)
+        return {action: found[action] for action in Action}
+
+    @property
+    def failures(self) -> list[tuple[str, str]]:
+        """``(record key, reason)`` of each failed row (for `StateStore.end_run`)."""
+        return [(row.key, row.reason) for row in self.rows if row.action is Action.FAILED]
+
+    @property
+    def created(self) -> int:
+        """Records created (host or remote)."""
+        return self._count(Action.CREATED)
+
+    @property
+    def updated(self) -> int:
+        """Records updated."""
+        return self._count(Action.UPDATED)
+
+    @property
+    def unchanged(self) -> int:
+        """Records compared and found in step."""
+        return self._count(Action.UNCHANGED)
+
+    @property
+    def conflicts(self) -> int:
+        """Records changed on both sides in the same field."""
+        return self._count(Action.CONFLICT)
+
+    @property
+    def failed(self) -> int:
+        """Records that failed (retried next run)."""
+        return self._count(Action.FAILED)
+
+    @property
+    def unlinked(self) -> int:
+        """Records removed remotely and unlinked."""
+        return self._count(Action.UNLINKED)
+
+    def _count(self, action: Action) -> int:
+        return sum(1 for row in self.rows if row.action is action)
+
+    def __str__(self) -> str:
+        counts = self.counts
+        return ", ".join(f"{counts[action]} {name}" for action, name in _COUNT_NAMES.items())
+
+    def __repr__(self) -> str:
+        return f"<SyncReport {len(self.rows)} rows: {self}>"
+
+    def shown_rows(self, *, unchanged: bool = False) -> list[ReportRow]:
+        """The rows the tables show: all but the unchanged ones unless ``unchanged``."""
+        return [row for row in self.rows if unchanged or row.action is not Action.UNCHANGED]
+
+    def to_table(self, *, unchanged: bool = False, max_rows: int | None = 500) -> Table:
+        """The report as a `rich.table.Table` (``console.print(report)`` does the same).
+
+        Texts are shown as they are, never read as rich markup.
+
+        Args:
+            unchanged: Show the unchanged rows too.
+            max_rows: Show at most this many rows (``None``: all); the caption
+                says how many were left out.
+
+        Raises:
+            ConfigurationError: rich is not installed.
+        """
+        try:
+            from rich.table import Table
+            from rich.text import Text
+        except ImportError:
+            raise ConfigurationError(
+                "showing a sync report as a table needs rich: pip install 'crmconnect[cli]'"
+            ) from None
+        rows, hidden = self._visible(unchanged, max_rows)
+        table = Table(title=f"Sync report: {self}", caption=hidden or None, title_justify="left")
+        for header in _HEADERS:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            style = _STYLES[row.action][0]
+            cells = [Text(text) for text in _cells(row)]
+            cells[_HEADERS.index("Action")].stylize(style)
+            table.add_row(*cells, style="dim" if row.action is Action.UNCHANGED else None)
+        return table
+
+    def __rich__(self) -> Table:
+        return self.to_table()
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+    def to_html(self, *, unchanged: bool = False, max_rows: int | None = 500) -> str:
+        """The report as a self-contained HTML table (what Jupyter shows); texts escaped.
+
+        Args:
+            unchanged: Show the unchanged rows too.
+            max_rows: Show at most this many rows (``None``: all).
+        """
+        rows, hidden = self._visible(unchanged, max_rows)
+        counts = self.counts
+        badges = " ".join(
+            _badge(action, f"{counts[action]} {name}") for action, name in _COUNT_NAMES.items()
+        )
+        head = "".join(_cell("th", header) for header in _HEADERS)
+        body = "".join(_html_row(row) for row in rows)
+        empty = f'<tr><td colspan="{len(_HEADERS)}">nothing to show</td></tr>'
+        note = f'<p style="color:#5f6368">{html.escape(hidden)}</p>' if hidden else ""
+        return (
+            '<div style="font-family:system-ui,sans-serif;font-size:13px">'
+            f'<p style="margin:4px 0 8px 0"><b>Sync report</b> {badges}</p>'
+            '<table style="border-collapse:collapse;text-align:left">'
+            f'<thead style="background:#f1f3f4"><tr>{head}</tr></thead>'
+            f"<tbody>{body or empty}</tbody></table>{note}</div>"
+        )
+
+    def _visible(self, unchanged: bool, max_rows: int | None) -> tuple[list[ReportRow], str]:
+        """The rows to show, and a note on those left out (empty when none)."""
+        shown = self.shown_rows(unchanged=unchanged)
+        notes = []
+        if not unchanged and self.unchanged:
+            notes.append(f"{self.unchanged} unchanged rows not shown")
+        if max_rows is not None and len(shown) > max_rows:
+            notes.append(f"{len(shown) - max_rows} more rows not shown")
+            shown = shown[:max_rows]
+        return shown, "; ".join(notes)
+
+
+_CELL_STYLE: Final = "border:1px solid #dadce0;padding:3px 8px;vertical-align:top"
+
+
+def _cell(tag: str, text: str, style: str = "") -> str:
+    return f'<{tag} style="{_CELL_STYLE};{style}">{html.escape(text)}</{tag}>'
+
+
+def _cells(row: ReportRow) -> list[str]:
+    return [
+        row.service,
+        row.role or "",
+        row.number or "",
+        row.host_id or "",
+        row.side,
+        row.action,
+        ", ".join(row.fields),
+        row.reason,
+    ]
+
+
+def _badge(action: Action, text: str) -> str:
+    _, background, colour = _STYLES[action]
+    return (
+        f'<span style="background:{background};color:{colour};border:1px solid {colour};'
+        f'border-radius:8px;padding:1px 7px;margin-right:4px">{html.escape(text)}</span>'
+    )
+
+
+def _html_row(row: ReportRow) -> str:
+    _, background, colour = _STYLES[row.action]
+    cells = [_cell("td", text) for text in _cells(row)]
+    cells[_HEADERS.index("Action")] = _cell("td", row.action, f"color:{colour};font-weight:600")
+    return f'<tr style="background:{background}">{"".join(cells)}</tr>'

@@ -1,0 +1,539 @@
+"""`SqliteStateStore`: the engine's memory between runs, in one SQLite file.
+
+It keeps the links (host ID ↔ remote ID and number, per service and role, with
+the field values of both sides at the last sync), the bookmarks, the intents
+of remote writes not yet finished, and the run history. Every method is one
+transaction. The file is in WAL mode and writes take the lock up front
+(``BEGIN IMMEDIATE``), so two processes may open the same file: a writer
+waits for the other (up to ``busy_timeout``) instead of failing half-way.
+Commits are synced to disk (``synchronous=FULL``): an intent that was
+recorded survives a crash of the process and of the machine.
+
+The tables carry a ``sync_`` prefix, so the store may share a file with a
+host's own tables (`crmconnect.contrib.sqlite_crm` or your own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final, Self
+
+from ..errors import ConfigurationError, SyncError, ValidationError
+from ._protocols import FieldValues, Intent, Link, Role, RunRecord
+
+__all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
+
+SCHEMA_VERSION: Final = 1
+"""The version of the tables this code writes (kept in ``sync_schema_version``)."""
+
+_SCHEMA: Final = (
+    "CREATE TABLE sync_schema_version (version INTEGER NOT NULL)",
+    """CREATE TABLE sync_links (
+        service TEXT NOT NULL,
+        role TEXT NOT NULL,
+        host_id TEXT NOT NULL,
+        remote_id TEXT,
+        number TEXT NOT NULL,
+        host_values TEXT NOT NULL,
+        remote_values TEXT NOT NULL,
+        synced_at TEXT NOT NULL,
+        PRIMARY KEY (service, role, host_id)
+    )""",
+    # One remote record is linked to one host record at most.
+    """CREATE UNIQUE INDEX sync_links_remote ON sync_links (service, role, remote_id)
+        WHERE remote_id IS NOT NULL""",
+    "CREATE TABLE sync_bookmarks (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # AUTOINCREMENT: the ID of a finished intent is never given to a new one.
+    """CREATE TABLE sync_intents (
+        intent_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        host_id TEXT,
+        role TEXT,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE sync_runs (
+        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        flow TEXT NOT NULL,
+        started TEXT NOT NULL,
+        ended TEXT,
+        status TEXT NOT NULL,
+        counts TEXT NOT NULL,
+        failures TEXT NOT NULL
+    )""",
+    "CREATE INDEX sync_runs_started ON sync_runs (started)",
+)
+
+_MIGRATIONS: Final[Mapping[int, Sequence[str]]] = {}
+"""Statements that bring the tables from version ``n`` to ``n + 1`` (none yet)."""
+
+RUNNING: Final = "running"
+ABANDONED: Final = "abandoned"
+END_STATUSES: Final = frozenset({"ok", "failed", ABANDONED})
+"""What `SqliteStateStore.end_run` accepts."""
+
+_LINK_COLUMNS: Final = (
+    "host_id, service, role, remote_id, number, host_values, remote_values, synced_at"
+)
+_INTENT_COLUMNS: Final = "intent_id, service, kind, key, host_id, role, created_at"
+_RUN_COLUMNS: Final = "run_id, flow, started, ended, status, counts, failures"
+
+
+class SqliteStateStore:
+    """The default `StateStore`: links, bookmarks, intents and runs in a SQLite file.
+
+    Every method is one transaction: a process killed at any point leaves
+    each write whole or absent. ``finish_intent`` drops the intent and saves
+    the link it made in the same transaction, so after a crash there is
+    either the intent (look the record up by number) or the link, never
+    neither. Safe to share between threads and between processes.
+
+    Example:
+        ```python
+        from crmconnect.sync import Role, SqliteStateStore
+
+        with SqliteStateStore(":memory:") as state:
+            intent = state.add_intent("digitalefactuur", "create_relation", "1001",
+                                      host_id="42", role=Role.DEBTOR)
+            print([i.key for i in state.intents("digitalefactuur")])
+        # ['1001']
+        ```
+
+    Args:
+        path: The file (created when missing), or ``":memory:"`` for a store
+            that lives as long as the object (tests, dry runs).
+        busy_timeout: Seconds to wait for another process's write before
+            giving up with a `SyncError`.
+
+    Raises:
+        ConfigurationError: The file cannot be opened, is not a SQLite
+            database, or was written by a newer crmconnect (schema version).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self._name = os.fspath(path)
+        self._lock = threading.RLock()
+        try:
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self._name, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open the state store {self._name!r}: {exc}") from exc
+        try:
+            self._prepare(self._db)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        """The file the store lives in (``":memory:"`` for an in-memory store)."""
+        return self._name
+
+    def __repr__(self) -> str:
+        state = "closed" if self._db is None else "open"
+        return f"SqliteStateStore({self._name!r}, {state})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (again is harmless); using the store afterwards raises."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- links ---------------------------------------------------------------------------
+
+    def link(self, host_id: str, service: str, role: Role) -> Link | None:
+        """The link of a host record in a service and role, or ``None``."""
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                f"SELECT {_LINK_COLUMNS} FROM sync_links"
+                " WHERE service = ? AND role = ? AND host_id = ?",
+                (service, _role(role), host_id),
+            ).fetchone()
+        return None if row is None else _link(row)
+
+    def link_by_remote(self, service: str, role: Role, remote_id: str) -> Link | None:
+        """The link of a remote record, or ``None``."""
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                f"SELECT {_LINK_COLUMNS} FROM sync_links"
+                " WHERE service = ? AND role = ? AND remote_id = ?",
+                (service, _role(role), remote_id),
+            ).fetchone()
+        return None if row is None else _link(row)
+
+    def links(self, service: str) -> list[Link]:
+        """Every link of a service, by role and host ID."""
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                f"SELECT {_LINK_COLUMNS} FROM sync_links WHERE service = ? ORDER BY role, host_id",
+                (service,),
+            ).fetchall()
+        return [_link(row) for row in rows]
+
+    def save_link(self, link: Link) -> None:
+        """Insert or replace a link (keyed by host ID, service and role).
+
+        ``synced_at`` is stored as given, or as now when it is ``None``.
+
+        Raises:
+            ValidationError: A value is not text or ``None``, ``synced_at``
+                has no time zone, or the remote record is already linked to
+                another host record.
+        """
+        with self._transaction(write=True) as db:
+            _save_link(db, link)
+
+    def remove_link(self, host_id: str, service: str, role: Role) -> None:
+        """Forget a link (nothing happens when there is none)."""
+        with self._transaction(write=True) as db:
+            db.execute(
+                "DELETE FROM sync_links WHERE service = ? AND role = ? AND host_id = ?",
+                (service, _role(role), host_id),
+            )
+
+    # -- bookmarks -----------------------------------------------------------------------
+
+    def bookmark(self, name: str) -> str | None:
+        """A stored bookmark (e.g. the host's change cursor), or ``None``."""
+        with self._transaction(write=False) as db:
+            row = db.execute("SELECT value FROM sync_bookmarks WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_bookmark(self, name: str, value: str) -> None:
+        """Store a bookmark, replacing the one of that name."""
+        if not isinstance(value, str):
+            raise ValidationError("value", value, "a text")
+        with self._transaction(write=True) as db:
+            db.execute(
+                "INSERT INTO sync_bookmarks (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (_require_text("name", name), value),
+            )
+
+    # -- intents -------------------------------------------------------------------------
+
+    def add_intent(
+        self, service: str, kind: str, key: str, *, host_id: str | None, role: Role | None
+    ) -> Intent:
+        """Record that a write is about to be sent; committed before this returns.
+
+        Raises:
+            ValidationError: ``service``, ``kind`` or ``key`` is empty.
+        """
+        values = (
+            _require_text("service", service),
+            _require_text("kind", kind),
+            _require_text("key", key),
+            host_id,
+            None if role is None else _role(role),
+        )
+        created_at = _now()
+        with self._transaction(write=True) as db:
+            cursor = db.execute(
+                "INSERT INTO sync_intents (service, kind, key, host_id, role, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (*values, _stamp("created_at", created_at)),
+            )
+        assert cursor.lastrowid is not None  # an INSERT into a rowid table sets it
+        return Intent(
+            cursor.lastrowid,
+            service,
+            kind,
+            key,
+            host_id,
+            None if role is None else Role(role),
+            created_at,
+        )
+
+    def intents(self, service: str) -> list[Intent]:
+        """Unfinished intents of a service, oldest first."""
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                f"SELECT {_INTENT_COLUMNS} FROM sync_intents WHERE service = ? ORDER BY intent_id",
+                (service,),
+            ).fetchall()
+        return [_intent(row) for row in rows]
+
+    def finish_intent(self, intent_id: int, link: Link | None = None) -> None:
+        """Drop a finished intent and, in the same transaction, save the link it made.
+
+        Raises:
+            ValidationError: There is no unfinished intent with this ID
+                (finished already, by this or another process), or the link
+                is refused as by `save_link`. Nothing is written then.
+        """
+        with self._transaction(write=True) as db:
+            dropped = db.execute("DELETE FROM sync_intents WHERE intent_id = ?", (intent_id,))
+            if dropped.rowcount == 0:
+                raise ValidationError("intent_id", intent_id, "no unfinished intent has this ID")
+            if link is not None:
+                _save_link(db, link)
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def start_run(self, flow: str) -> RunRecord:
+        """Record a run as started; earlier runs still marked running become abandoned.
+
+        A run that was alive after all (another process) still records its
+        real end with `end_run`.
+        """
+        started = _now()
+        row = (_require_text("flow", flow), _stamp("started", started), RUNNING)
+        with self._transaction(write=True) as db:
+            db.execute("UPDATE sync_runs SET status = ? WHERE status = ?", (ABANDONED, RUNNING))
+            cursor = db.execute(
+                "INSERT INTO sync_runs (flow, started, ended, status, counts, failures)"
+                " VALUES (?, ?, NULL, ?, '{}', '[]')",
+                row,
+            )
+        assert cursor.lastrowid is not None  # an INSERT into a rowid table sets it
+        return RunRecord(cursor.lastrowid, flow, started, None, RUNNING)
+
+    def end_run(
+        self,
+        run_id: int,
+        status: str,
+        counts: Mapping[str, int],
+        failures: Sequence[tuple[str, str]],
+    ) -> None:
+        """Record how a run ended.
+
+        Args:
+            run_id: The ID `start_run` gave.
+            status: ``"ok"``, ``"failed"`` or ``"abandoned"``.
+            counts: Records per action (a `SyncReport`'s ``counts``).
+            failures: ``(record key, reason)`` per failed record.
+
+        Raises:
+            ValidationError: An unknown run, status, or a count that is not an integer.
+        """
+        if status not in END_STATUSES:
+            raise ValidationError("status", status, f"one of {sorted(END_STATUSES)}")
+        row = (
+            _stamp("ended", _now()),
+            status,
+            _counts_json(counts),
+            _failures_json(failures),
+            run_id,
+        )
+        with self._transaction(write=True) as db:
+            updated = db.execute(
+                "UPDATE sync_runs SET ended = ?, status = ?, counts = ?, failures = ?"
+                " WHERE run_id = ?",
+                row,
+            )
+            if updated.rowcount == 0:
+                raise ValidationError("run_id", run_id, "no run has this ID")
+
+    def runs(self, since: dt.datetime | None = None) -> list[RunRecord]:
+        """Run history, oldest first; only runs started at or after ``since`` when given."""
+        query = f"SELECT {_RUN_COLUMNS} FROM sync_runs"
+        params: tuple[str, ...] = ()
+        if since is not None:
+            query += " WHERE started >= ?"
+            params = (_stamp("since", since),)
+        with self._transaction(write=False) as db:
+            rows = db.execute(query + " ORDER BY run_id", params).fetchall()
+        return [_run(row) for row in rows]
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction: a write takes the lock first, a read is one statement."""
+        with self._lock:
+            db = self._db
+            if db is None:
+                raise SyncError(f"the state store {self._name!r} is closed")
+            try:
+                if write:
+                    db.execute("BEGIN IMMEDIATE")
+                yield db
+                if write:
+                    db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(db)
+                raise SyncError(f"state store {self._name!r}: {exc}") from exc
+            except BaseException:
+                _rollback(db)
+                raise
+
+    def _prepare(self, db: sqlite3.Connection) -> None:
+        """WAL mode, and the tables at the version this code knows."""
+        try:
+            if self._name != ":memory:":
+                # Persistent for the file; readers then never block the writer.
+                db.execute("PRAGMA journal_mode = WAL").fetchone()
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                _create_or_upgrade(db, self._name)
+            except BaseException:
+                _rollback(db)
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"{self._name!r} cannot be used as a state store: {exc}"
+            ) from exc
+
+
+def _create_or_upgrade(db: sqlite3.Connection, name: str) -> None:
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_schema_version'"
+    ).fetchone()
+    if found is None:
+        for statement in _SCHEMA:
+            db.execute(statement)
+        db.execute("INSERT INTO sync_schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        return
+    row = db.execute("SELECT version FROM sync_schema_version").fetchone()
+    version = None if row is None else row[0]
+    if not isinstance(version, int) or version < 1:
+        raise ConfigurationError(f"{name!r}: the state store's schema version is {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ConfigurationError(
+            f"{name!r} holds a state store of schema version {version}, newer than this"
+            f" crmconnect knows ({SCHEMA_VERSION}): upgrade crmconnect to use it"
+        )
+    for step in range(version, SCHEMA_VERSION):
+        for statement in _MIGRATIONS[step]:
+            db.execute(statement)
+    db.execute("UPDATE sync_schema_version SET version = ?", (SCHEMA_VERSION,))
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def _save_link(db: sqlite3.Connection, link: Link) -> None:
+    role = _role(link.role)
+    if link.remote_id is not None:
+        other = db.execute(
+            "SELECT host_id FROM sync_links"
+            " WHERE service = ? AND role = ? AND remote_id = ? AND host_id != ?",
+            (link.service, role, link.remote_id, link.host_id),
+        ).fetchone()
+        if other is not None:
+            raise ValidationError(
+                "remote_id",
+                link.remote_id,
+                f"this {link.service} {role} is already linked to host record {other[0]!r}",
+            )
+    db.execute(
+        f"INSERT INTO sync_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (service, role, host_id) DO UPDATE SET remote_id = excluded.remote_id,"
+        " number = excluded.number, host_values = excluded.host_values,"
+        " remote_values = excluded.remote_values, synced_at = excluded.synced_at",
+        (
+            _require_text("host_id", link.host_id),
+            _require_text("service", link.service),
+            role,
+            link.remote_id,
+            _require_text("number", link.number),
+            _values_json("host_values", link.host_values),
+            _values_json("remote_values", link.remote_values),
+            _stamp("synced_at", link.synced_at or _now()),
+        ),
+    )
+
+
+def _link(row: Sequence[Any]) -> Link:
+    host_id, service, role, remote_id, number, host_values, remote_values, synced_at = row
+    return Link(
+        host_id,
+        service,
+        Role(role),
+        remote_id,
+        number,
+        json.loads(host_values),
+        json.loads(remote_values),
+        dt.datetime.fromisoformat(synced_at),
+    )
+
+
+def _intent(row: Sequence[Any]) -> Intent:
+    intent_id, service, kind, key, host_id, role, created_at = row
+    return Intent(
+        intent_id,
+        service,
+        kind,
+        key,
+        host_id,
+        None if role is None else Role(role),
+        dt.datetime.fromisoformat(created_at),
+    )
+
+
+def _run(row: Sequence[Any]) -> RunRecord:
+    run_id, flow, started, ended, status, counts, failures = row
+    return RunRecord(
+        run_id,
+        flow,
+        dt.datetime.fromisoformat(started),
+        None if ended is None else dt.datetime.fromisoformat(ended),
+        status,
+        json.loads(counts),
+        tuple((key, reason) for key, reason in json.loads(failures)),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _stamp(field: str, moment: dt.datetime) -> str:
+    """UTC, fixed width: stored stamps compare as text in time order."""
+    if not isinstance(moment, dt.datetime) or moment.utcoffset() is None:
+        raise ValidationError(field, moment, "a datetime with a time zone")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _role(role: Role | str) -> str:
+    try:
+        return Role(role).value
+    except ValueError:
+        raise ValidationError("role", role, f"one of {[r.value for r in Role]}") from None
+
+
+def _require_text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, value, "a non-empty text")
+    return value
+
+
+def _values_json(field: str, values: FieldValues) -> str:
+    for name, value in values.items():
+        if not isinstance(name, str):
+            raise ValidationError(field, name, "field names are texts")
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{field}.{name}", value, "a text or None")
+    return json.dumps(dict(values), ensure_ascii=False, sort_keys=True)
+
+
+def _counts_json(counts: Mapping[str, int]) -> str:
+    for action, count in counts.items():
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ValidationError(f"counts.{action}", count, "a whole number")
+    return json.dumps({str(action): count for action, count in counts.items()}, sort_keys=True)
+
+
+def _failures_json(failures: Sequence[tuple[str, str]]) -> str:
+    pairs = [(str(key), str(reason)) for key, reason in failures]
+    return json.dumps(pairs, ensure_ascii=False)
