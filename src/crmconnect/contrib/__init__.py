@@ -1,0 +1,8 @@
+"""Optional pieces built on crmconnect's public API, for hosts to use or copy.
+
+- `crmconnect.contrib.sqlite_crm`: `SqliteCRM`, a small CRM on SQLite that
+  implements `crmconnect.sync.HostCRM`: the reference host, and the worked
+  example of the guide "Writing a HostCRM adapter".
+"""
+
+__all__: list[str] = []

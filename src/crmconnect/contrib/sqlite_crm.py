@@ -1,0 +1,746 @@
+"""A small CRM on SQLite that implements `crmconnect.sync.HostCRM`: the reference host.
+
+`SqliteCRM` keeps organisations and persons (with their addresses, contact
+details, bank accounts and debtor and creditor numbers), invoices with their
+lines, bookings per bookkeeping service, payment states, relations flagged
+for review and pending KvK updates with the rejected ones remembered. The
+demo, the tests and the benchmarks use it; a host copies it, or the guide
+"Writing a HostCRM adapter" built on it, to connect its own CRM.
+
+Only the standard library's `sqlite3` is used. How it is kept:
+
+- A party is stored whole, as the JSON of its canonical model, so
+  ``crm.get(crm.add(party))`` equals ``party`` with its new ``id``; the
+  columns the engine searches by (kind, debtor and creditor number, change
+  counter) are indexed beside it. Debtor and creditor numbers are unique.
+- Every write to a party that changes it takes the next value of one change
+  counter, in the same transaction. SQLite lets one writer at a time in
+  (``BEGIN IMMEDIATE``), so changes commit in counter order, and a bookmark
+  (the last counter seen) never skips a change made by another connection or
+  process, which a wall-clock "modified since" can (clocks step back, and a
+  transaction that started earlier may commit later).
+- Every write is one transaction: it happens whole or not at all.
+
+Example:
+    >>> from crmconnect.contrib.sqlite_crm import SqliteCRM
+    >>> from crmconnect.models import Organisation
+    >>> with SqliteCRM(":memory:") as crm:
+    ...     host_id = crm.add(Organisation(name="Bakkerij Jansen", debtor_number=1001))
+    ...     crm.get(host_id).debtor_number
+    '1001'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import json
+import os
+import sqlite3
+import threading
+import typing
+
+import attrs
+import pydantic_core
+
+from .. import errors, models, sync
+
+if typing.TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import TracebackType
+
+__all__ = ["PendingKvkUpdate", "ReviewFlag", "SqliteCRM"]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO counter (name, value) VALUES ('changes', 0)",
+    # AUTOINCREMENT: an id is never handed out twice, also after the last party was removed.
+    """CREATE TABLE IF NOT EXISTS parties (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('organisation', 'person')),
+        debtor_number TEXT UNIQUE,
+        creditor_number TEXT UNIQUE,
+        change INTEGER NOT NULL,
+        data TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS parties_by_change ON parties (change)",
+    """CREATE TABLE IF NOT EXISTS review_flags (
+        host_id INTEGER NOT NULL REFERENCES parties (id),
+        service TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        flagged_at TEXT NOT NULL,
+        PRIMARY KEY (host_id, service, reason))""",
+    """CREATE TABLE IF NOT EXISTS invoices (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        relation_code TEXT NOT NULL,
+        number TEXT NOT NULL,
+        data TEXT NOT NULL,
+        sent INTEGER NOT NULL,
+        payment_state TEXT NOT NULL DEFAULT 'open',
+        outstanding TEXT,
+        UNIQUE (relation_code, number))""",
+    "CREATE INDEX IF NOT EXISTS invoices_by_number ON invoices (number)",
+    """CREATE TABLE IF NOT EXISTS bookings (
+        service TEXT NOT NULL,
+        invoice_id INTEGER NOT NULL REFERENCES invoices (id),
+        reference TEXT NOT NULL,
+        PRIMARY KEY (service, invoice_id))""",
+    """CREATE TABLE IF NOT EXISTS kvk_updates (
+        host_id INTEGER NOT NULL REFERENCES parties (id),
+        field TEXT NOT NULL,
+        crm_value TEXT NOT NULL,
+        kvk_value TEXT NOT NULL,
+        stored_at TEXT NOT NULL,
+        PRIMARY KEY (host_id, field))""",
+    """CREATE TABLE IF NOT EXISTS kvk_rejections (
+        host_id INTEGER NOT NULL REFERENCES parties (id),
+        field TEXT NOT NULL,
+        kvk_value TEXT NOT NULL,
+        PRIMARY KEY (host_id, field))""",
+)
+
+_KINDS: dict[str, type[models.Organisation | models.Person]] = {
+    "organisation": models.Organisation,
+    "person": models.Person,
+}
+
+_NUMBER_COLUMNS = {sync.Role.DEBTOR: "debtor_number", sync.Role.CREDITOR: "creditor_number"}
+
+
+@attrs.frozen
+class ReviewFlag:
+    """A party marked for a person to look at, e.g. removed in a bookkeeping service.
+
+    Attributes:
+        host_id: The party's ID.
+        service: Who flagged it (a connector's ``service`` name, ``"kvk"``).
+        reason: Why, in plain words.
+        flagged_at: When it was flagged (UTC).
+    """
+
+    host_id: str
+    service: str
+    reason: str
+    flagged_at: dt.datetime
+
+
+@attrs.frozen
+class PendingKvkUpdate:
+    """A field in which the KvK register differs from the CRM, waiting for a person.
+
+    The values are kept as JSON data: an address comes back as a ``dict`` of
+    its fields, a date as its ISO text, a number as itself.
+
+    Attributes:
+        host_id: The party's ID.
+        field: The `crmconnect.models.Organisation` attribute, e.g. ``"visiting_address"``.
+        crm_value: What the CRM had when the update was stored.
+        kvk_value: What the register says.
+        stored_at: When it was stored (UTC).
+    """
+
+    host_id: str
+    field: str
+    crm_value: object
+    kvk_value: object
+    stored_at: dt.datetime
+
+
+class SqliteCRM:
+    """A small CRM in one SQLite file, implementing `crmconnect.sync.HostCRM`.
+
+    Safe to share between threads; several instances (in several processes)
+    may open one file at once: a write waits for the one before it, up to
+    ``timeout`` seconds.
+
+    Args:
+        path: The database file, created when missing; ``":memory:"`` for a
+            CRM that lives as long as this object.
+        timeout: Seconds a write waits for another connection's write to end.
+
+    Example:
+        ```python
+        with SqliteCRM("crm.sqlite") as crm:
+            host_id = crm.add(Organisation(name="Bakkerij Jansen", debtor_number="1001"))
+            changed, bookmark = crm.changed_parties(None)
+        ```
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        self.path = os.fspath(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("PRAGMA journal_mode = WAL")  # readers do not wait for the writer
+        with self._write() as db:
+            for statement in _SCHEMA:
+                db.execute(statement)
+
+    # --- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteCRM:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteCRM(path={self.path!r})"
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: the database's write lock from the start, all or nothing."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in it sees the same committed state."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    # --- parties -------------------------------------------------------------------------
+
+    def add(self, party: sync.Party) -> str:
+        """Store a new party and return its ID (the ``id`` of ``party`` is ignored).
+
+        Args:
+            party: An organisation or a person.
+
+        Returns:
+            The host ID, which `get` and every other method take.
+
+        Raises:
+            ValidationError: The party breaks a model rule, or its debtor or
+                creditor number is another party's.
+        """
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO parties (kind, change, data) VALUES (?, 0, '')", (_kind(party),)
+            )
+            host_id = str(cursor.lastrowid)
+            self._store(db, party.model_copy(update={"id": host_id}))
+        return host_id
+
+    create_party = add
+    """`HostCRM.create_party`: the same as `add`."""
+
+    def get(self, host_id: str) -> sync.Party | None:
+        """The party with this ID, or ``None``."""
+        row = self._db_row("SELECT kind, data FROM parties WHERE id = ?", _row_id(host_id))
+        return None if row is None else _party(row[0], row[1])
+
+    party = get
+    """`HostCRM.party`: the same as `get`."""
+
+    def save(self, party: sync.Party) -> None:
+        """Store a changed party, found by its ``id``.
+
+        Saving a party as it is stored changes nothing, not even the change counter.
+
+        Raises:
+            ValidationError: ``party.id`` is not a stored party, the party
+                breaks a model rule, or its debtor or creditor number is
+                another party's.
+        """
+        with self._write() as db:
+            self._stored_kind(db, party.id)
+            self._store(db, party)
+
+    save_party = save
+    """`HostCRM.save_party`: the same as `save`."""
+
+    def parties(self) -> list[sync.Party]:
+        """Every party, in the order they were added."""
+        with self._lock:
+            rows = self._db.execute("SELECT kind, data FROM parties ORDER BY id").fetchall()
+        return [_party(kind, data) for kind, data in rows]
+
+    def changed_parties(self, bookmark: str | None) -> tuple[list[sync.Party], str]:
+        """Parties added or changed after ``bookmark`` (all when ``None``), and the new bookmark.
+
+        The bookmark is the change counter of the last change returned: pass it
+        to the next call to get only what changed since.
+
+        Raises:
+            ValidationError: ``bookmark`` is not one this CRM gave.
+        """
+        after = _bookmark(bookmark)
+        with self._read() as db:
+            (current,) = db.execute("SELECT value FROM counter WHERE name = 'changes'").fetchone()
+            rows = db.execute(
+                "SELECT kind, data, change FROM parties WHERE change > ? ORDER BY change", (after,)
+            ).fetchall()
+        if after > current:
+            raise errors.ValidationError(
+                "bookmark", bookmark, f"is ahead of this CRM's last change ({current})"
+            )
+        last = rows[-1][2] if rows else after
+        return [_party(kind, data) for kind, data, _ in rows], str(last)
+
+    def find_by_number(self, role: sync.Role, number: str) -> sync.Party | None:
+        """The party whose debtor (or creditor) number is ``number``, or ``None``."""
+        column = _NUMBER_COLUMNS[_role(role)]
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT kind, data FROM parties WHERE {column} = ?", (str(number),)
+            ).fetchone()
+        return None if row is None else _party(row[0], row[1])
+
+    def set_number(self, host_id: str, role: sync.Role, number: str | None) -> None:
+        """Set (or, with ``None``, clear) a party's debtor or creditor number.
+
+        Raises:
+            ValidationError: No party has this ID, the number breaks the rule
+                of relation codes, or it is another party's.
+        """
+        column = _NUMBER_COLUMNS[_role(role)]
+        with self._write() as db:
+            kind = self._stored_kind(db, host_id)
+            (data,) = db.execute(
+                "SELECT data FROM parties WHERE id = ?", (_row_id(host_id),)
+            ).fetchone()
+            party = _party(kind, data)
+            setattr(party, column, number)  # validated: an error names the field
+            self._store(db, party)
+
+    def _store(self, db: sqlite3.Connection, party: sync.Party) -> None:
+        """Write a party over its row; a real change takes the next change counter."""
+        kind = _kind(party)
+        checked = _KINDS[kind].model_validate(party.model_dump())
+        data = checked.model_dump_json()
+        host_id = _row_id(checked.id)
+        for role, column in _NUMBER_COLUMNS.items():
+            self._check_number_free(db, role, getattr(checked, column), host_id)
+        updated = db.execute(
+            """UPDATE parties SET kind = ?, debtor_number = ?, creditor_number = ?, data = ?,
+                   change = (SELECT value + 1 FROM counter WHERE name = 'changes')
+               WHERE id = ? AND data IS NOT ?""",
+            (kind, checked.debtor_number, checked.creditor_number, data, host_id, data),
+        )
+        if updated.rowcount:
+            db.execute("UPDATE counter SET value = value + 1 WHERE name = 'changes'")
+
+    @staticmethod
+    def _check_number_free(
+        db: sqlite3.Connection, role: sync.Role, number: str | None, host_id: int | None
+    ) -> None:
+        column = _NUMBER_COLUMNS[role]
+        holder = db.execute(
+            f"SELECT id FROM parties WHERE {column} = ? AND id IS NOT ?", (number, host_id)
+        ).fetchone()
+        if number is not None and holder is not None:
+            raise errors.ValidationError(
+                column, number, f"is already the {role.value} number of party {holder[0]}"
+            )
+
+    @staticmethod
+    def _stored_kind(db: sqlite3.Connection, host_id: str | None) -> str:
+        row = db.execute("SELECT kind FROM parties WHERE id = ?", (_row_id(host_id),)).fetchone()
+        if row is None:
+            raise errors.ValidationError("id", host_id, "is not the ID of a party in this CRM")
+        return str(row[0])
+
+    def _db_row(self, query: str, *params: object) -> tuple[typing.Any, ...] | None:
+        with self._lock:
+            row: tuple[typing.Any, ...] | None = self._db.execute(query, params).fetchone()
+        return row
+
+    # --- review flags --------------------------------------------------------------------
+
+    def flag_for_review(self, host_id: str, service: str, reason: str) -> None:
+        """Mark a party for a person to look at; flagging it again for the same reason is one flag.
+
+        Raises:
+            ValidationError: No party has this ID.
+        """
+        with self._write() as db:
+            self._stored_kind(db, host_id)
+            db.execute(
+                "INSERT OR REPLACE INTO review_flags VALUES (?, ?, ?, ?)",
+                (_row_id(host_id), service, reason, _now()),
+            )
+
+    def review_flags(self, host_id: str | None = None) -> list[ReviewFlag]:
+        """The flags of one party, or of every party, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT host_id, service, reason, flagged_at FROM review_flags
+                   WHERE ? IS NULL OR host_id = ? ORDER BY flagged_at, host_id""",
+                (host_id, _row_id(host_id)),
+            ).fetchall()
+        return [
+            ReviewFlag(str(host), service, reason, dt.datetime.fromisoformat(flagged))
+            for host, service, reason, flagged in rows
+        ]
+
+    def clear_flags(self, host_id: str, service: str | None = None) -> int:
+        """Remove a party's flags (of one service, or all); returns how many went."""
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM review_flags WHERE host_id = ? AND (? IS NULL OR service = ?)",
+                (_row_id(host_id), service, service),
+            )
+        return cursor.rowcount
+
+    # --- invoices, bookings and payments -------------------------------------------------
+
+    def add_invoice(self, invoice: models.Invoice, *, sent: bool = True) -> None:
+        """Store an invoice; a sent one is to be booked (`invoices_to_book`).
+
+        Its payment state starts as open.
+
+        Args:
+            invoice: The invoice; its ``relation_code`` must be the debtor
+                number (sales) or creditor number (purchase) of a party.
+            sent: Whether the host has sent it; `mark_sent` does it later.
+
+        Raises:
+            ValidationError: No party has the relation code in the invoice's
+                role, or the relation already has an invoice with this number.
+        """
+        checked = models.Invoice.model_validate(invoice.model_dump())
+        role = sync.Role.DEBTOR if checked.kind is models.InvoiceKind.SALES else sync.Role.CREDITOR
+        with self._write() as db:
+            column = _NUMBER_COLUMNS[role]
+            if not db.execute(
+                f"SELECT 1 FROM parties WHERE {column} = ?", (checked.relation_code,)
+            ).fetchone():
+                raise errors.ValidationError(
+                    "relation_code", checked.relation_code, f"is no party's {role.value} number"
+                )
+            if db.execute(
+                "SELECT 1 FROM invoices WHERE relation_code = ? AND number = ?",
+                (checked.relation_code, checked.number),
+            ).fetchone():
+                raise errors.ValidationError(
+                    "number", checked.number, f"relation {checked.relation_code} has it already"
+                )
+            db.execute(
+                "INSERT INTO invoices (relation_code, number, data, sent) VALUES (?, ?, ?, ?)",
+                (checked.relation_code, checked.number, checked.model_dump_json(), sent),
+            )
+
+    def mark_sent(self, invoice_number: str, *, relation_code: str | None = None) -> None:
+        """Mark a stored invoice as sent, so it is to be booked.
+
+        Raises:
+            ValidationError: No such invoice, or several relations have one
+                with this number and ``relation_code`` is not given.
+        """
+        with self._write() as db:
+            invoice_id = _invoice_id(db, invoice_number, relation_code)
+            db.execute("UPDATE invoices SET sent = 1 WHERE id = ?", (invoice_id,))
+
+    def invoice(self, invoice_number: str, *, relation_code: str | None = None) -> models.Invoice:
+        """A stored invoice.
+
+        Raises:
+            ValidationError: No such invoice, or several relations have one
+                with this number and ``relation_code`` is not given.
+        """
+        with self._read() as db:
+            invoice_id = _invoice_id(db, invoice_number, relation_code)
+            (data,) = db.execute("SELECT data FROM invoices WHERE id = ?", (invoice_id,)).fetchone()
+        return models.Invoice.model_validate(json.loads(data))
+
+    def invoices_to_book(self, service: str) -> list[models.Invoice]:
+        """Sent invoices not yet booked in this service, in the order they were added."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT data FROM invoices WHERE sent AND NOT EXISTS (
+                       SELECT 1 FROM bookings WHERE invoice_id = invoices.id AND service = ?)
+                   ORDER BY id""",
+                (service,),
+            ).fetchall()
+        return [models.Invoice.model_validate(json.loads(data)) for (data,) in rows]
+
+    def record_booking(self, service: str, booking: sync.RemoteBooking) -> None:
+        """Remember that an invoice is booked in this service, with the service's reference.
+
+        Raises:
+            ValidationError: The relation has no invoice with this number.
+        """
+        with self._write() as db:
+            invoice_id = _invoice_id(db, booking.invoice_number, booking.relation_code)
+            db.execute(
+                "INSERT OR REPLACE INTO bookings (service, invoice_id, reference) VALUES (?, ?, ?)",
+                (service, invoice_id, booking.reference),
+            )
+
+    def booking_reference(
+        self, service: str, invoice_number: str, *, relation_code: str | None = None
+    ) -> str | None:
+        """The service's reference of an invoice's booking, or ``None`` while not booked there.
+
+        Raises:
+            ValidationError: No such invoice, or several relations have one
+                with this number and ``relation_code`` is not given.
+        """
+        with self._read() as db:
+            invoice_id = _invoice_id(db, invoice_number, relation_code)
+            row = db.execute(
+                "SELECT reference FROM bookings WHERE service = ? AND invoice_id = ?",
+                (service, invoice_id),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def open_invoices(self, service: str) -> list[tuple[str, str]]:
+        """``(relation code, invoice number)`` of invoices booked in this service and not paid."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT relation_code, number FROM invoices
+                   JOIN bookings ON bookings.invoice_id = invoices.id AND bookings.service = ?
+                   WHERE payment_state != ? ORDER BY invoices.id""",
+                (service, sync.PaymentState.PAID.value),
+            ).fetchall()
+        return [(str(code), str(number)) for code, number in rows]
+
+    def record_payment(self, service: str, payment: sync.RemotePayment) -> None:
+        """Store an invoice's payment state and what is still to be paid.
+
+        The invoice is found by relation code and number. A state the service
+        could not read (`PaymentState.UNKNOWN`) leaves the stored one as it is.
+        The host keeps one state per invoice, whichever service reported it.
+
+        Raises:
+            ValidationError: The relation has no invoice with this number.
+        """
+        with self._write() as db:
+            invoice_id = _invoice_id(db, payment.invoice_number, payment.relation_code)
+            if payment.state is sync.PaymentState.UNKNOWN:
+                return
+            outstanding = None if payment.outstanding is None else str(payment.outstanding)
+            db.execute(
+                "UPDATE invoices SET payment_state = ?, outstanding = ? WHERE id = ?",
+                (payment.state.value, outstanding, invoice_id),
+            )
+
+    def payment_state(
+        self, invoice_number: str, *, relation_code: str | None = None
+    ) -> sync.PaymentState:
+        """``"open"``, ``"partly_paid"`` or ``"paid"`` (a `PaymentState`, which is a ``str``).
+
+        Raises:
+            ValidationError: No such invoice, or several relations have one
+                with this number and ``relation_code`` is not given.
+        """
+        state, _ = self._payment(invoice_number, relation_code)
+        return sync.PaymentState(state)
+
+    def outstanding(
+        self, invoice_number: str, *, relation_code: str | None = None
+    ) -> decimal.Decimal | None:
+        """What is still to be paid on an invoice, as the service last reported it.
+
+        ``None`` until a service reported it.
+
+        Raises:
+            ValidationError: No such invoice, or several relations have one
+                with this number and ``relation_code`` is not given.
+        """
+        _, outstanding = self._payment(invoice_number, relation_code)
+        return None if outstanding is None else decimal.Decimal(outstanding)
+
+    def _payment(self, invoice_number: str, relation_code: str | None) -> tuple[str, str | None]:
+        with self._read() as db:
+            invoice_id = _invoice_id(db, invoice_number, relation_code)
+            state, outstanding = db.execute(
+                "SELECT payment_state, outstanding FROM invoices WHERE id = ?", (invoice_id,)
+            ).fetchone()
+        return str(state), outstanding
+
+    # --- KvK updates ---------------------------------------------------------------------
+
+    def store_kvk_update(
+        self, host_id: str, field: str, crm_value: object, kvk_value: object
+    ) -> bool:
+        """Store a field the KvK register has otherwise, for a person to accept or reject.
+
+        A newer update of the same field replaces the pending one. A value the
+        person rejected is not stored again; once the register's value
+        changes, the rejection is forgotten and the new value is stored.
+
+        Args:
+            host_id: The party's ID.
+            field: The `crmconnect.models.Organisation` attribute, e.g. ``"rsin"``.
+            crm_value: What the CRM has (any value the models hold: text,
+                numbers, dates, an `crmconnect.models.Address`, lists).
+            kvk_value: What the register says.
+
+        Returns:
+            ``False`` when the person rejected this very value before (nothing stored).
+
+        Raises:
+            ValidationError: No party has this ID.
+        """
+        kvk_json = _json(kvk_value)
+        with self._write() as db:
+            self._stored_kind(db, host_id)
+            key = (_row_id(host_id), field)
+            rejected = db.execute(
+                "SELECT kvk_value FROM kvk_rejections WHERE host_id = ? AND field = ?", key
+            ).fetchone()
+            if rejected is not None and rejected[0] == kvk_json:
+                return False
+            db.execute("DELETE FROM kvk_rejections WHERE host_id = ? AND field = ?", key)
+            db.execute(
+                "INSERT OR REPLACE INTO kvk_updates VALUES (?, ?, ?, ?, ?)",
+                (*key, _json(crm_value), kvk_json, _now()),
+            )
+        return True
+
+    def pending_kvk_updates(self, host_id: str | None = None) -> list[PendingKvkUpdate]:
+        """The updates waiting for a person, of one party or of all, by party and field."""
+        with self._lock:
+            rows = self._db.execute(
+                """SELECT host_id, field, crm_value, kvk_value, stored_at FROM kvk_updates
+                   WHERE ? IS NULL OR host_id = ? ORDER BY host_id, field""",
+                (host_id, _row_id(host_id)),
+            ).fetchall()
+        return [
+            PendingKvkUpdate(
+                str(host),
+                field,
+                json.loads(crm),
+                json.loads(kvk),
+                dt.datetime.fromisoformat(stored),
+            )
+            for host, field, crm, kvk, stored in rows
+        ]
+
+    def accept_kvk_update(self, host_id: str, field: str) -> PendingKvkUpdate:
+        """Take a pending update off the list and return it, for the caller to apply and `save`.
+
+        Raises:
+            ValidationError: No update of this field is pending for the party.
+        """
+        with self._write() as db:
+            update = self._take_kvk_update(db, host_id, field)
+        return update
+
+    def reject_kvk_update(self, host_id: str, field: str) -> None:
+        """Take a pending update off the list and remember its value as rejected.
+
+        The same value is not stored again (`store_kvk_update`) until the
+        register's value changes.
+
+        Raises:
+            ValidationError: No update of this field is pending for the party.
+        """
+        with self._write() as db:
+            update = self._take_kvk_update(db, host_id, field)
+            db.execute(
+                "INSERT OR REPLACE INTO kvk_rejections VALUES (?, ?, ?)",
+                (_row_id(host_id), field, _json(update.kvk_value)),
+            )
+
+    def is_rejected(self, host_id: str, field: str, kvk_value: object) -> bool:
+        """Whether a person rejected this register value of the field (and it has not changed)."""
+        row = self._db_row(
+            "SELECT kvk_value FROM kvk_rejections WHERE host_id = ? AND field = ?",
+            _row_id(host_id),
+            field,
+        )
+        return row is not None and row[0] == _json(kvk_value)
+
+    @staticmethod
+    def _take_kvk_update(db: sqlite3.Connection, host_id: str, field: str) -> PendingKvkUpdate:
+        row = db.execute(
+            """DELETE FROM kvk_updates WHERE host_id = ? AND field = ?
+               RETURNING host_id, crm_value, kvk_value, stored_at""",
+            (_row_id(host_id), field),
+        ).fetchone()
+        if row is None:
+            reason = f"no KvK update of this field is pending for party {host_id}"
+            raise errors.ValidationError("field", field, reason)
+        host, crm, kvk, stored = row
+        return PendingKvkUpdate(
+            str(host), field, json.loads(crm), json.loads(kvk), dt.datetime.fromisoformat(stored)
+        )
+
+
+def _kind(party: object) -> str:
+    if isinstance(party, models.Organisation):
+        return "organisation"
+    if isinstance(party, models.Person):
+        return "person"
+    raise errors.ValidationError("party", type(party).__name__, "is not an Organisation or Person")
+
+
+def _row_id(host_id: object) -> int | None:
+    """The row of a host ID; ``None`` (matching no row) for text that is not one of ours."""
+    if isinstance(host_id, str) and host_id.isascii() and host_id.isdigit():
+        return int(host_id)
+    return None
+
+
+def _party(kind: str, data: str) -> sync.Party:
+    return _KINDS[kind].model_validate(json.loads(data))
+
+
+def _role(role: object) -> sync.Role:
+    try:
+        return sync.Role(str(role))
+    except ValueError:
+        reason = f"is not a role ({', '.join(r.value for r in sync.Role)})"
+    raise errors.ValidationError("role", role, reason)
+
+
+def _bookmark(bookmark: str | None) -> int:
+    if bookmark is None:
+        return 0
+    if not (isinstance(bookmark, str) and bookmark.isascii() and bookmark.isdigit()):
+        raise errors.ValidationError("bookmark", bookmark, "is not a bookmark this CRM gave")
+    return int(bookmark)
+
+
+def _invoice_id(db: sqlite3.Connection, number: str, relation_code: str | None) -> int:
+    """The row of an invoice by number, and by relation code where several relations have it."""
+    rows = db.execute(
+        """SELECT id, relation_code FROM invoices
+           WHERE number = ? AND (? IS NULL OR relation_code = ?)""",
+        (number, relation_code, relation_code),
+    ).fetchall()
+    if len(rows) == 1:
+        return int(rows[0][0])
+    if rows:
+        codes = ", ".join(sorted(str(code) for _, code in rows))
+        reason = f"relations {codes} each have an invoice with this number: give the relation code"
+    elif relation_code is None:
+        reason = "no invoice has this number"
+    else:
+        reason = f"relation {relation_code} has no invoice with this number"
+    raise errors.ValidationError("invoice_number", number, reason)
+
+
+def _json(value: object) -> str:
+    """A value as canonical JSON (sorted keys), so equal values give equal texts."""
+    data = pydantic_core.to_jsonable_python(value)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
