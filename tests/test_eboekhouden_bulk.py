@@ -143,6 +143,23 @@ def test_soap_booked_invoices_refuses_to_answer_for_what_it_cannot_see() -> None
         assert len(books.booked_invoices(batch[-10:])) == 10
 
 
+def test_one_invoice_booked_alone_is_never_booked_again_behind_the_cap(backend: str) -> None:
+    sandbox = EBoekhoudenSandbox(limit_before_filter=True)
+    batch = invoices(600, days=60)
+    with make_client(backend, sandbox) as books:
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        numbers = sandbox_numbers(sandbox)
+        for invoice in (batch[0], batch[1], batch[-1]):
+            pair = (invoice.relation_code, invoice.number)
+            if backend == "soap" and numbers[pair] <= 100:  # behind the last 500
+                with pytest.raises(SyncError, match="cannot tell whether 1 invoice"):
+                    books.book_invoice(invoice, DEMO_VAT_TABLE)
+            else:
+                booking = books.book_invoice(invoice, DEMO_VAT_TABLE)
+                assert (booking.created, booking.mutation_number) == (False, numbers[pair])
+    assert len(invoice_bookings(sandbox)) == 600
+
+
 def test_a_small_administration_is_looked_up_in_one_call() -> None:
     sandbox = EBoekhoudenSandbox()
     batch = invoices(40, days=30)

@@ -300,12 +300,25 @@ class BooksClient(abc.ABC):
         Raises:
             MappingError: An invoice line's VAT category is not in the table.
             NotFoundError: No ``relation`` was given and its code is unknown.
+            SyncError: The service cannot show whether the invoice was booked
+                (SOAP: older than the last 500 mutations); nothing was written.
         """
         vat_breakdown(invoice, vat_table)  # an uncovered category raises before any call
         self._ensure_relation(invoice.relation_code, relation)
-        existing = self.find_invoice_booking(invoice.number, invoice.relation_code)
-        if existing is not None:
-            return Booking(existing.number, invoice.number, False, invoice.relation_code)
+        # The same look-up as a bulk push: SOAP's GetMutaties shows only the last
+        # 500 mutations, so "not found" may mean "not visible"; such an invoice is
+        # reported (SyncError), never booked blindly.
+        lookup = self.invoice_lookup([invoice])
+        pair = (invoice.relation_code, invoice.number)
+        unseen = lookup.unseen_error()
+        if unseen is not None:
+            raise unseen
+        if pair in lookup.booked:
+            number = lookup.numbers.get(pair)
+            if number is None:
+                found = self.find_invoice_booking(invoice.number, invoice.relation_code)
+                number = found.number if found is not None else 0
+            return Booking(number, invoice.number, False, invoice.relation_code)
         return self._book(invoice, vat_table)
 
     def push_invoices(
