@@ -262,6 +262,8 @@ def test_nested_models_name_the_path() -> None:
 def test_text_rules() -> None:
     settings = Settings(token="t", code=" 12\u200b ", name="a\x00b\x1bc\td", note="ab\x7f")
     assert (settings.code, settings.name, settings.note) == ("12", "abc\td", "ab")
+    odd = Settings(token="t", name="x\ufffe\uffffy\ud800z\u00e9\U0001f600")
+    assert odd.name == "xyz\u00e9\U0001f600"  # non-characters out, real characters kept
     for bad in ("\u200b", "", "\x00", "12345"):
         with pytest.raises(ValidationError, match="code"):
             Settings(token="t", code=bad)

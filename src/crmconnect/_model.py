@@ -10,7 +10,9 @@ control characters (NUL, escape, DEL, C1) and invisible characters (zero-width
 space, word joiner, BOM) at the model, for every connector alike. XML 1.0
 cannot carry most of them at all (lxml refuses NUL), and a zero-width
 character makes an invoice number that looks empty or equal to another one.
-Tab, newline and carriage return are kept: they are valid text. A `key`
+Lone surrogates and U+FFFE/U+FFFF go too: they are not characters, XML 1.0
+cannot carry them, and one service would refuse what another stores. Tab,
+newline and carriage return are kept: they are valid text. A `key`
 (relation code, invoice number) must still hold a visible character after
 that, and fit the remote field.
 """
@@ -31,7 +33,11 @@ __all__ = ["Model", "Text", "clean_text", "from_pydantic", "key", "text"]
 
 _T = TypeVar("_T")
 
-_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\ud800-\udfff\ufffe\uffff]"
+)
+"""Control characters, zero-width characters and the BOM, lone surrogates and U+FFFE/U+FFFF
+(not characters at all: XML 1.0 cannot carry them, JSON stores them as they are)."""
 
 
 def clean_text(value: str) -> str:
