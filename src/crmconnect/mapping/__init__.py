@@ -1,5 +1,13 @@
 """Mapping tables between the canonical models and the bookkeeping services.
 
+The relation field tables map a canonical `crmconnect.models.Organisation` or
+`crmconnect.models.Person` to a remote relation's fields and back, as rows of
+data (canonical path, remote field, direction, named transform), checked when
+built: `FieldTable`, grouped per service with the seeds' rules (inbound party
+kind, relation type, number ranges, person-name style) in a
+`RelationMapping`. The defaults ship as TOML data: `DIGITALEFACTUUR_RELATIONS`
+and `EBOEKHOUDEN_RELATIONS`.
+
 The VAT table maps a canonical `crmconnect.models.VatCategory` of a sales or
 purchase invoice to the remote VAT code (e-Boekhouden ``BTWCode``) and the
 revenue or cost ledger, per administration. It is declarative: rows of plain
@@ -35,6 +43,10 @@ Example:
     ```
 """
 
+from ._fields import Direction, FieldRow, FieldTable, PartyKind
+from ._names import NameStyle, PersonName, format_person_name, initials_of, parse_person_name
+from ._relations import DIGITALEFACTUUR_RELATIONS, EBOEKHOUDEN_RELATIONS, RelationMapping
+from ._transforms import StreetParts, format_street_line, parse_street_line
 from ._vat import (
     EBOEKHOUDEN_VAT_CODES,
     BookingLine,
@@ -48,13 +60,28 @@ from ._vat import (
 )
 
 __all__ = [
+    "DIGITALEFACTUUR_RELATIONS",
+    "EBOEKHOUDEN_RELATIONS",
     "EBOEKHOUDEN_VAT_CODES",
     "BookingLine",
+    "Direction",
+    "FieldRow",
+    "FieldTable",
+    "NameStyle",
+    "PartyKind",
+    "PersonName",
     "ProductGroupLedger",
+    "RelationMapping",
+    "StreetParts",
     "VatCode",
     "VatRow",
     "VatTable",
     "VatTarget",
+    "format_person_name",
+    "format_street_line",
+    "initials_of",
+    "parse_person_name",
+    "parse_street_line",
     "vat_breakdown",
     "vat_rate",
 ]
