@@ -690,3 +690,14 @@ def test_kvk_updates_do_not_count_as_changes_of_the_party(crm: SqliteCRM) -> Non
     crm.reject_kvk_update(host_id, "rsin")
     crm.flag_for_review(host_id, "kvk", "removed from the register")
     assert crm.changed_parties(mark) == ([], mark)
+
+
+def test_add_many_stores_all_in_order_or_none(crm: SqliteCRM) -> None:
+    ids = crm.add_many([Organisation(name="A", debtor_number="1001"), full_person()])
+    assert [name(stored(crm, host_id)) for host_id in ids] == ["A", "Jan Pieter van der Berg"]
+    _, mark = crm.changed_parties(None)
+    with pytest.raises(ValidationError) as refused:
+        crm.add_many([Organisation(name="B", debtor_number="1003"), Person(debtor_number="1003")])
+    assert (refused.value.field, refused.value.value) == ("debtor_number", "1003")
+    assert len(crm.parties()) == 2
+    assert crm.changed_parties(mark) == ([], mark)

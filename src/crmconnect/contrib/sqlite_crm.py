@@ -47,7 +47,7 @@ import pydantic_core
 from .. import errors, models, sync
 
 if typing.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from types import TracebackType
 
 __all__ = ["PendingKvkUpdate", "ReviewFlag", "SqliteCRM"]
@@ -237,15 +237,33 @@ class SqliteCRM:
                 creditor number is another party's.
         """
         with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO parties (kind, change, data) VALUES (?, 0, '')", (_kind(party),)
-            )
-            host_id = str(cursor.lastrowid)
-            self._store(db, party.model_copy(update={"id": host_id}))
-        return host_id
+            return self._insert(db, party)
 
     create_party = add
     """`HostCRM.create_party`: the same as `add`."""
+
+    def add_many(self, parties: Iterable[sync.Party]) -> list[str]:
+        """Store new parties in one transaction: all of them, or none when one is refused.
+
+        Much faster than `add` one by one for an import (one commit instead of many).
+
+        Returns:
+            Their host IDs, in the order given.
+
+        Raises:
+            ValidationError: A party breaks a model rule, or its debtor or
+                creditor number is another party's (also one of those given).
+        """
+        with self._write() as db:
+            return [self._insert(db, party) for party in parties]
+
+    def _insert(self, db: sqlite3.Connection, party: sync.Party) -> str:
+        cursor = db.execute(
+            "INSERT INTO parties (kind, change, data) VALUES (?, 0, '')", (_kind(party),)
+        )
+        host_id = str(cursor.lastrowid)
+        self._store(db, party.model_copy(update={"id": host_id}))
+        return host_id
 
     def get(self, host_id: str) -> sync.Party | None:
         """The party with this ID, or ``None``."""
