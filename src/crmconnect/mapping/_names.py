@@ -164,7 +164,10 @@ def format_person_name(name: Person | PersonName, style: NameStyle = NameStyle.F
     infix = parts.infix
     if infix and not first:
         infix = _capitalised(infix)
-    return " ".join(part for part in (first, infix, parts.last_name) if part)
+    surname = parts.last_name
+    if infix and infix.endswith("'") and surname:
+        infix, surname = None, f"{infix}{surname}"  # d'Ancona: the apostrophe joins
+    return " ".join(part for part in (first, infix, surname) if part)
 
 
 def parse_person_name(text: str | None) -> PersonName:
@@ -194,7 +197,7 @@ def _parse(text: str) -> PersonName | None:
         return _parse_sorting_form(surname, given)
     if "," in text:
         return None
-    words = text.split(" ")
+    words = _split_elided(text.split(" "))
     for start in range(len(words)):
         infix = _infix_at(words, start)
         if infix is None:
@@ -209,9 +212,20 @@ def _parse(text: str) -> PersonName | None:
     return _named(words[:-1], None, words[-1:])
 
 
+def _split_elided(words: list[str]) -> list[str]:
+    """``d'Ancona`` → ``d'``, ``Ancona``: an elided infix is written joined to the name."""
+    split: list[str] = []
+    for word in words:
+        if len(word) > 2 and word[:2].lower() == "d'" and word[2].isalpha():
+            split.extend((word[:2], word[2:]))
+        else:
+            split.append(word)
+    return split
+
+
 def _parse_sorting_form(surname: str, given: str) -> PersonName | None:
     """``"Berg, J.P. van der"``: the last name, then first names or initials and the infix."""
-    words = given.split(" ") if given else []
+    words = _split_elided(given.split(" ")) if given else []
     for start in range(len(words) + 1):
         if _infix_at(words, start) == tuple(words[start:]) and start < len(words):
             return _named(words[:start], " ".join(words[start:]).lower(), surname.split(" "))

@@ -95,7 +95,7 @@ def format_street_line(parts: StreetParts) -> str:
 
 
 _STREET_LINE = re.compile(
-    r"(?P<street>.*[^\d\s])\s+(?P<number>[1-9]\d{0,4})"
+    r"(?P<street>.*?\S)\s+(?P<number>[1-9]\d{0,4})(?!\d)"
     r"(?:\s*(?P<letter>[^\W\d_])(?![^\W\d_]))?"
     r"(?:[\s\-/]*(?P<addition>[^\W_]{1,4}))?",
 )
@@ -118,7 +118,8 @@ def parse_street_line(line: str) -> StreetParts:
     text = " ".join(line.split())
     if box := _PO_BOX.fullmatch(text):
         return StreetParts(po_box=int(box["number"]))
-    if found := _STREET_LINE.fullmatch(text):
+    found = _STREET_LINE.fullmatch(text)
+    if found and any(char.isalpha() for char in found["street"]):
         return StreetParts(
             found["street"], int(found["number"]), found["letter"], found["addition"]
         )
