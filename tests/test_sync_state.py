@@ -35,6 +35,7 @@ import pytest
 from crmconnect.errors import ConfigurationError, CrmConnectError, SyncError, ValidationError
 from crmconnect.sync import Intent, Link, Role, RunRecord, SqliteStateStore, StateStore
 from crmconnect.sync._state import SCHEMA_VERSION
+from tests.test_sync_report import docstring_example, run
 
 OpenStore = Callable[[], StateStore]
 
@@ -637,3 +638,8 @@ def test_values_types_round_trip_as_protocol_types(tmp_path: Path) -> None:
         (recorded,) = store.runs()
     assert isinstance(found, Intent) and found == intent and found.role is Role.DEBTOR
     assert isinstance(recorded, RunRecord) and recorded == run
+
+
+def test_the_docstring_example_holds() -> None:
+    code, expected = docstring_example(SqliteStateStore.__doc__ or "")
+    assert run(code) == expected

@@ -159,14 +159,14 @@ class SyncReport:
     def add(
         self,
         service: str,
-        role: Role | None,
+        role: Role | str | None,
         host_id: str | None,
         number: str | None,
-        action: Action,
+        action: Action | str,
         reason: str = "",
         fields: Iterable[str] = (),
         *,
-        side: Side,
+        side: Side | str,
         kind: str = "relation",
     ) -> ReportRow:
         """Add a row (arguments as `ReportRow`) and return it."""
@@ -187,8 +187,8 @@ class SyncReport:
         return len(self.rows)
 
     @property
-    def counts(self) -> dict[Action, int]:
-        """Rows per action, every action present (for `StateStore.end_run`)."""
+    def counts(self) -> dict[str, int]:
+        """Rows per `Action`, every action present (for `StateStore.end_run`)."""
         found = Counter(row.action for row in self.rows)
         return {action: found[action] for action in Action}
 
