@@ -498,3 +498,32 @@ def test_a_three_digit_id_is_an_answer_not_an_error() -> None:
     with mock(lambda request: httpx.Response(200, text="123\n")) as df:
         created = df.create_relation(Relation(number="1001", name="Bakkerij"))
     assert created.id == "123"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("iban", "NL00ABNA0000000000"),
+        ("vat_number", "NL123"),
+        ("kvk_number", "123"),
+        ("bic", "ABNA"),
+        ("citty", "Elders"),
+    ],
+)
+def test_a_relation_the_host_builds_is_checked_like_every_other(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Relation(number="1001", name="Bakkerij", **{field: value})
+    assert (refused.value.field, refused.value.value) == (field, value)
+
+
+def test_identifiers_are_normalised_when_built_and_read_as_they_are() -> None:
+    built = Relation(
+        number="1001", name="Bakkerij", kvk_number="6959 9084", iban="nl91 abna 0417 1643 00"
+    )
+    assert (built.kvk_number, built.iban) == ("69599084", "NL91ABNA0417164300")
+    # What a person typed into DigitaleFactuur is read, not refused (one odd
+    # IBAN must not fail a listing); sending it back is checked.
+    read = Relation.from_elements({"id": "7", "relatienummer": "1001", "rekeningnummer": "n/a"})
+    assert read.iban == "n/a"
+    with pytest.raises(ValidationError, match="iban"):
+        Relation.model_validate(read.model_dump())

@@ -17,15 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
+from .. import validation
 from .._model import Model, clean_text, key, text
 from .._model import Text as CleanText
 from ..errors import ValidationError
+from ..models._party import _vat_number
 from ._fields import RELATION_FIELDS, FieldTable
 
 __all__ = [
@@ -121,6 +124,40 @@ else:
     """Text only read from DF (an invoice line): cleaned; the answer's size bounds it."""
 BoundedAmount = Annotated[Amount, AfterValidator(_bounded)]
 
+_READING: ContextVar[bool] = ContextVar("crmconnect_digitalefactuur_reading", default=False)
+"""True while `Relation.from_elements` reads a remote record."""
+
+
+def _identifier(rule: Callable[[Any], str]) -> AfterValidator:
+    """Check and normalise an identifier the host gives; a remote record is read as it is.
+
+    What a person typed into DigitaleFactuur's screens is read, not refused:
+    one odd IBAN must not make a whole listing fail. What is sent is checked.
+    """
+
+    def check(value: str | None) -> str | None:
+        if value is None or _READING.get():
+            return value
+        try:
+            return rule(value)
+        except ValidationError as invalid:
+            reason = invalid.reason
+        raise ValueError(reason)  # the model names the field and the value
+
+    return AfterValidator(check)
+
+
+if TYPE_CHECKING:
+    IbanText: TypeAlias = str | None
+    BicText: TypeAlias = str | None
+    KvkText: TypeAlias = str | None
+    VatText: TypeAlias = str | None
+else:
+    IbanText = Annotated[Text, _identifier(validation.iban)]
+    BicText = Annotated[Text, _identifier(validation.bic)]
+    KvkText = Annotated[Text, _identifier(validation.kvk_number)]
+    VatText = Annotated[Text, _identifier(_vat_number)]
+
 
 class RelationKind(StrEnum):
     """``type`` of a relation.
@@ -151,7 +188,9 @@ Status = Annotated[PaymentStatus | str | None, BeforeValidator(_status)]
 
 
 class _Model(Model):
-    model_config = ConfigDict(populate_by_name=True, str_strip_whitespace=True)
+    # An unknown keyword is a typing error (``citty=``): refused. Elements of a
+    # remote record the tables do not map are kept in ``unknown`` instead.
+    model_config = ConfigDict(populate_by_name=True, str_strip_whitespace=True, extra="forbid")
 
 
 class Relation(_Model):
@@ -176,11 +215,11 @@ class Relation(_Model):
     city: Text = Field(None, alias="plaats")
     country: Text = Field(None, alias="land")
     fax: Text = Field(None, alias="faxnummer")
-    iban: Text = Field(None, alias="rekeningnummer")
+    iban: IbanText = Field(None, alias="rekeningnummer")
     account_holder: Text = Field(None, alias="tenaamstelling")
-    bic: Text = Field(None, alias="bic")
-    kvk_number: Text = Field(None, alias="kvk_nummer")
-    vat_number: Text = Field(None, alias="btw_nummer")
+    bic: BicText = Field(None, alias="bic")
+    kvk_number: KvkText = Field(None, alias="kvk_nummer")
+    vat_number: VatText = Field(None, alias="btw_nummer")
     unknown: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
@@ -202,7 +241,11 @@ class Relation(_Model):
                 unknown[element] = value
         if not values.get("kind"):
             values.pop("kind", None)
-        return cls.model_validate({**values, "unknown": unknown})
+        reading = _READING.set(True)
+        try:
+            return cls.model_validate({**values, "unknown": unknown})
+        finally:
+            _READING.reset(reading)
 
     def to_elements(self, table: FieldTable = RELATION_FIELDS) -> list[tuple[str, str]]:
         """Every mapped element, in the table's order; empty ones as ``""``.
