@@ -701,3 +701,14 @@ def test_add_many_stores_all_in_order_or_none(crm: SqliteCRM) -> None:
     assert (refused.value.field, refused.value.value) == ("debtor_number", "1003")
     assert len(crm.parties()) == 2
     assert crm.changed_parties(mark) == ([], mark)
+
+
+def test_texts_sqlite_cannot_encode_are_stored(crm: SqliteCRM) -> None:
+    # A lone surrogate (half of a broken emoji in a remote answer) is not UTF-8.
+    host_id = crm.add(Organisation(name="A"))
+    crm.flag_for_review(host_id, "digitalefactuur", "removed: \ud83d naam\u200b")
+    assert [f.reason for f in crm.review_flags()] == ["removed:  naam"]
+    assert crm.store_kvk_update(host_id, "name", "A", "B\ud83d")
+    assert [u.kvk_value for u in crm.pending_kvk_updates()] == ["B\ud83d"]
+    crm.reject_kvk_update(host_id, "name")
+    assert crm.is_rejected(host_id, "name", "B\ud83d")

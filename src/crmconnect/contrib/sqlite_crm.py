@@ -44,7 +44,7 @@ import typing
 import attrs
 import pydantic_core
 
-from .. import errors, models, sync
+from .. import _model, errors, models, sync
 
 if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -391,6 +391,9 @@ class SqliteCRM:
     def flag_for_review(self, host_id: str, service: str, reason: str) -> None:
         """Mark a party for a person to look at; flagging it again for the same reason is one flag.
 
+        The reason may quote a remote service: control and invisible
+        characters (which SQLite's UTF-8 cannot all hold) are removed.
+
         Raises:
             ValidationError: No party has this ID.
         """
@@ -398,7 +401,7 @@ class SqliteCRM:
             self._stored_kind(db, host_id)
             db.execute(
                 "INSERT OR REPLACE INTO review_flags VALUES (?, ?, ?, ?)",
-                (_row_id(host_id), service, reason, _now()),
+                (_row_id(host_id), _model.clean_text(service), _model.clean_text(reason), _now()),
             )
 
     def review_flags(self, host_id: str | None = None) -> list[ReviewFlag]:
@@ -755,9 +758,13 @@ def _invoice_id(db: sqlite3.Connection, number: str, relation_code: str | None) 
 
 
 def _json(value: object) -> str:
-    """A value as canonical JSON (sorted keys), so equal values give equal texts."""
+    """A value as canonical JSON (sorted keys), so equal values give equal texts.
+
+    ASCII only: a lone surrogate in a register's text is kept as an escape
+    instead of failing SQLite's UTF-8 encoding.
+    """
     data = pydantic_core.to_jsonable_python(value)
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def _now() -> str:
