@@ -10,6 +10,7 @@ remote field names a table is checked against are passed in.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
@@ -25,7 +26,7 @@ from ._names import NameStyle
 from ._paths import CanonicalPath, known_paths, resolve
 from ._transforms import TRANSFORMS, Transform
 
-__all__ = ["Direction", "FieldRow", "FieldTable", "PartyKind", "read_toml"]
+__all__ = ["Direction", "FieldRow", "FieldTable", "PartyKind", "read_toml", "toml_text"]
 
 
 class Direction(StrEnum):
@@ -320,7 +321,7 @@ class FieldTable:
             if row is None:
                 error = ValidationError(exc.field, exc.value, exc.reason)
             else:
-                reason = f"{_row_name(row)}: {exc.field} {exc.reason}"
+                reason = f"{_row_name(row)} ({exc.field}): {exc.reason}"
                 error = ValidationError(row.remote, exc.value, reason)
             error.errors = list(exc.errors)
         raise error
@@ -356,6 +357,10 @@ class FieldTable:
             "name_style": self.name_style.value,
             "rows": rows,
         }
+
+    def to_toml(self) -> str:
+        """The table as TOML text, which `from_toml` reads back into an equal table."""
+        return toml_text(self.to_dict())
 
     @classmethod
     def from_dict(
@@ -451,6 +456,48 @@ def read_toml(source: str | os.PathLike[str], what: str) -> dict[str, Any]:
         problem = "TOML syntax error" if isinstance(exc, ValueError) else "cannot be read"
         error = ValidationError(what, label, f"{problem}: {exc}")
     raise error  # outside the except: nothing chained
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Mapping):
+        cells = ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items())
+        return f"{{ {cells} }}"
+    if isinstance(value, list | tuple):
+        return f"[{', '.join(_toml_value(item) for item in value)}]"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    return (
+        key
+        if key.replace("_", "").replace("-", "").isalnum() and key.isascii()
+        else json.dumps(key)
+    )
+
+
+def toml_text(data: Mapping[str, Any]) -> str:
+    """TOML text of plain data: strings, whole numbers, lists, tables and lists of tables.
+
+    Lists of tables are written one inline table a line, tables as ``[section]``.
+    """
+    lines: list[str] = []
+    sections: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            body = "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in value.items())
+            sections.append(f"\n[{_toml_key(key)}]\n{body}")
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            rows = "".join(f"  {_toml_value(item)},\n" for item in value)
+            lines.append(f"{_toml_key(key)} = [\n{rows}]")
+        else:
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n" + "".join(sections)
 
 
 def _check_keys(data: object, allowed: frozenset[str], prefix: str) -> None:

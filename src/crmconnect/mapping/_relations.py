@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..models import Organisation, Person, RelationType
-from ._fields import FieldTable, PartyKind, read_toml
+from ._fields import FieldTable, PartyKind, read_toml, toml_text
 from ._names import NameStyle
 
 if TYPE_CHECKING:
@@ -234,6 +234,20 @@ class RelationMapping:
             "organisation": organisation["rows"],
             "person": person["rows"],
         }
+
+    def to_toml(self) -> str:
+        """The mapping as TOML text, which `from_toml` reads back into an equal mapping."""
+        return toml_text(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RelationMapping):
+            return NotImplemented
+        return self.to_dict() == other.to_dict() and (
+            self.organisation.remote_fields,
+            self.person.remote_fields,
+        ) == (other.organisation.remote_fields, other.person.remote_fields)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_dict(
