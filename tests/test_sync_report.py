@@ -84,8 +84,13 @@ def test_an_empty_report_counts_zero_everywhere() -> None:
 
 def test_str_is_one_line_of_counts() -> None:
     text = str(a_report())
-    assert text == "3 created, 1 updated, 2 unchanged, 1 conflicts, 1 failed, 1 unlinked"
+    assert text == "3 created, 1 updated, 2 unchanged, 1 conflict, 1 failed, 1 unlinked"
     assert repr(a_report()) == f"<SyncReport 9 rows: {text}>"
+    report = a_report()
+    report.add(
+        DF, Role.DEBTOR, "50", "1010", Action.CONFLICT, "host wins", ["city"], side=Side.REMOTE
+    )
+    assert "2 conflicts" in str(report)
 
 
 def test_add_returns_the_row_with_every_attribute() -> None:
@@ -303,12 +308,22 @@ def parsed(markup: str) -> Cells:
 def test_html_shows_a_header_and_a_row_per_shown_record() -> None:
     cells = parsed(a_report()._repr_html_())
     header, *rows = cells.rows
-    assert header == ["Service", "Role", "Number", "Host ID", "Side", "Action", "Fields", "Reason"]
+    assert header == [
+        "Service",
+        "Record",
+        "Number",
+        "Host ID",
+        "Side",
+        "Action",
+        "Fields",
+        "Reason",
+    ]
     assert [row[2] for row in rows] == ["1001", "1002", "1004", "1005", "1006", "1007", "F2026-1"]
     assert rows[0] == [DF, "debtor", "1001", "42", "remote", "created", "name, city", ""]
     assert rows[3][5:] == ["failed", "", "HTTP 503: try again later"]
     text = "".join(cells.text)
-    assert "3 created" in text and "1 conflicts" in text
+    assert rows[-1][:3] == [EB, "invoice", "F2026-1"]  # not a relation: its kind, not a role
+    assert "3 created" in text and "1 conflict" in text
     assert "2 unchanged rows not shown" in text
 
 

@@ -110,16 +110,6 @@ class ReportRow:
         return "/".join(part for part in parts if part)
 
 
-_COUNT_NAMES: Final = {
-    Action.CREATED: "created",
-    Action.UPDATED: "updated",
-    Action.UNCHANGED: "unchanged",
-    Action.CONFLICT: "conflicts",
-    Action.FAILED: "failed",
-    Action.UNLINKED: "unlinked",
-}
-"""How the one-line summary names each count (the property names)."""
-
 _STYLES: Final = {
     Action.CREATED: ("green", "#e6f4ea", "#137333"),
     Action.UPDATED: ("cyan", "#e8f0fe", "#1a57b0"),
@@ -130,7 +120,10 @@ _STYLES: Final = {
 }
 """Per action: the rich style, and the HTML background and text colours."""
 
-_HEADERS: Final = ("Service", "Role", "Number", "Host ID", "Side", "Action", "Fields", "Reason")
+_TINTED: Final = frozenset({Action.CONFLICT, Action.FAILED})
+"""Rows a person should look at: their whole row is tinted in HTML."""
+
+_HEADERS: Final = ("Service", "Record", "Number", "Host ID", "Side", "Action", "Fields", "Reason")
 
 
 @attrs.define(repr=False)
@@ -231,8 +224,12 @@ class SyncReport:
         return sum(1 for row in self.rows if row.action is action)
 
     def __str__(self) -> str:
-        counts = self.counts
-        return ", ".join(f"{counts[action]} {name}" for action, name in _COUNT_NAMES.items())
+        return ", ".join(text for _, text in self._summary())
+
+    def _summary(self) -> list[tuple[Action, str]]:
+        """Per action ``"3 created"``, ... ``"1 conflict"`` or ``"2 conflicts"``, ..."""
+        found = Counter(row.action for row in self.rows)
+        return [(action, _count_text(action, found[action])) for action in Action]
 
     def __repr__(self) -> str:
         return f"<SyncReport {len(self.rows)} rows: {self}>"
@@ -286,18 +283,17 @@ class SyncReport:
             max_rows: Show at most this many rows (``None``: all).
         """
         rows, hidden = self._visible(unchanged, max_rows)
-        counts = self.counts
-        badges = " ".join(
-            _badge(action, f"{counts[action]} {name}") for action, name in _COUNT_NAMES.items()
-        )
+        badges = " ".join(_badge(action, text) for action, text in self._summary())
         head = "".join(_cell("th", header) for header in _HEADERS)
         body = "".join(_html_row(row) for row in rows)
         empty = f'<tr><td colspan="{len(_HEADERS)}">nothing to show</td></tr>'
         note = f'<p style="color:#5f6368">{html.escape(hidden)}</p>' if hidden else ""
+        # Colours set on the whole card: readable in a dark notebook theme too.
         return (
-            '<div style="font-family:system-ui,sans-serif;font-size:13px">'
-            f'<p style="margin:4px 0 8px 0"><b>Sync report</b> {badges}</p>'
-            '<table style="border-collapse:collapse;text-align:left">'
+            '<div style="font-family:system-ui,sans-serif;font-size:13px;color:#202124;'
+            'background:#ffffff;padding:6px;display:inline-block">'
+            f'<p style="margin:2px 0 8px 0"><b>Sync report</b> {badges}</p>'
+            '<table style="border-collapse:collapse;text-align:left;font-size:13px">'
             f'<thead style="background:#f1f3f4"><tr>{head}</tr></thead>'
             f"<tbody>{body or empty}</tbody></table>{note}</div>"
         )
@@ -324,7 +320,7 @@ def _cell(tag: str, text: str, style: str = "") -> str:
 def _cells(row: ReportRow) -> list[str]:
     return [
         row.service,
-        row.role or "",
+        row.role or row.kind,
         row.number or "",
         row.host_id or "",
         row.side,
@@ -332,6 +328,11 @@ def _cells(row: ReportRow) -> list[str]:
         ", ".join(row.fields),
         row.reason,
     ]
+
+
+def _count_text(action: Action, count: int) -> str:
+    name = "conflicts" if action is Action.CONFLICT and count != 1 else action.value
+    return f"{count} {name}"
 
 
 def _badge(action: Action, text: str) -> str:
@@ -346,4 +347,5 @@ def _html_row(row: ReportRow) -> str:
     _, background, colour = _STYLES[row.action]
     cells = [_cell("td", text) for text in _cells(row)]
     cells[_HEADERS.index("Action")] = _cell("td", row.action, f"color:{colour};font-weight:600")
-    return f'<tr style="background:{background}">{"".join(cells)}</tr>'
+    tint = f' style="background:{background}"' if row.action in _TINTED else ""
+    return f"<tr{tint}>{''.join(cells)}</tr>"
