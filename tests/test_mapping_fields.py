@@ -107,6 +107,21 @@ def test_a_row_takes_its_direction_as_text_and_refuses_an_unknown_one() -> None:
     assert (caught.value.field, caught.value.value) == ("direction", "sideways")
 
 
+@pytest.mark.parametrize(
+    ("cells", "field"),
+    [
+        (("", "name"), "canonical"),
+        ((" name", "name"), "canonical"),
+        (("name", 3), "remote"),
+        (("name", "name", "both", None), "transform"),
+    ],
+)
+def test_a_row_refuses_a_name_that_is_not_one(cells: tuple[Any, ...], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        FieldRow(*cells)
+    assert caught.value.field == field
+
+
 def test_party_kind_of_a_party() -> None:
     assert PartyKind.of(bakery()) is PartyKind.ORGANISATION
     assert PartyKind.of(private_person()) is PartyKind.PERSON
@@ -475,6 +490,13 @@ def test_a_remote_value_the_model_refuses_names_the_row(
     assert (error.field, error.value) == (remote, values[remote])
     assert f"row {canonical} → {remote}" in error.reason
     assert error.__cause__ is None and error.__context__ is None
+
+
+def test_a_remote_value_that_is_not_text_is_refused_naming_the_row() -> None:
+    with pytest.raises(ValidationError) as caught:
+        DIGITALEFACTUUR_RELATIONS.organisation.inbound({"city": 12}, bakery())  # type: ignore[dict-item]
+    assert (caught.value.field, caught.value.value) == ("city", 12)
+    assert "row invoice_address.city → city" in caught.value.reason
 
 
 def test_a_new_organisation_needs_a_name() -> None:

@@ -75,6 +75,12 @@ def _direction(value: Direction | str) -> Direction:
         raise ValidationError("direction", value, f"not a direction (one of {known})") from None
 
 
+def _name(row: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value or value != value.strip():
+        reason = "must be a non-empty name without surrounding spaces"
+        raise ValidationError(attribute.name, value, reason)
+
+
 @attrs.frozen
 class FieldRow:
     """One row of a field table.
@@ -93,10 +99,10 @@ class FieldRow:
         <Direction.BOTH: 'both'>
     """
 
-    canonical: str
-    remote: str
+    canonical: str = attrs.field(validator=_name)
+    remote: str = attrs.field(validator=_name)
     direction: Direction = attrs.field(default=Direction.BOTH, converter=_direction)
-    transform: str = "text"
+    transform: str = attrs.field(default="text", validator=_name)
 
     def __str__(self) -> str:
         return f"{self.canonical} ⇄ {self.remote} ({self.direction.value}, {self.transform})"
@@ -300,8 +306,13 @@ class FieldTable:
                 rows_at[location] = row
         return self._validated(data, rows_at)
 
-    def _read(self, compiled: _Compiled, text: str | None, current: Any) -> Any:
-        if text is None or not text.strip():
+    def _read(self, compiled: _Compiled, text: object, current: Any) -> Any:
+        if text is None:
+            return None
+        if not isinstance(text, str):
+            reason = f"{_row_name(compiled.row)}: a remote value must be a text or None"
+            raise ValidationError(compiled.row.remote, text, reason)
+        if not text.strip():
             return None
         try:
             return compiled.transform.read(text, current, self.name_style)

@@ -66,7 +66,7 @@ class _Step:
 
     def get(self, model: Any) -> Any:
         if self.address_kind is not None:
-            return model.address(self.address_kind)
+            return next((a for a in model.addresses if a.kind is self.address_kind), None)
         value = getattr(model, self.attribute)
         if self.index is None:
             return value

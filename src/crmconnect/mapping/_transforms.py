@@ -146,7 +146,11 @@ class Transform:
 
 
 def _plain(value: str) -> str:
-    return " ".join(value.split())
+    """Trimmed, inner whitespace collapsed to one space."""
+    text = value.strip()
+    if "  " not in text and text.isprintable():  # the common case, in two C-fast checks
+        return text
+    return " ".join(text.split())
 
 
 def _compact(value: str) -> str:
