@@ -158,6 +158,9 @@ class SqliteCRM:
             CRM that lives as long as this object.
         timeout: Seconds a write waits for another connection's write to end.
 
+    Attributes:
+        path: The database file, as given.
+
     Example:
         ```python
         with SqliteCRM("crm.sqlite") as crm:
