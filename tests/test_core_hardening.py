@@ -304,3 +304,34 @@ def test_a_sandbox_stays_quiet_when_a_client_resets_its_connection(
         with httpx.Client() as http:  # and it still serves
             assert http.get(url + "/nothing-here").status_code in (400, 404)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_secrets_are_masked_in_the_forms_servers_echo_them() -> None:
+    secret = "s3cr3t Acc&ss<Code>"
+    redact = Redactor([secret])
+    for echoed in (
+        secret,
+        "s3cr3t Acc&amp;ss&lt;Code&gt;",
+        "s3cr3t%20Acc%26ss%3CCode%3E",
+        "s3cr3t+Acc%26ss%3CCode%3E",
+    ):
+        assert redact(f"<error>code {echoed} refused</error>") == "<error>code *** refused</error>"
+
+
+def test_model_validate_json_raises_our_error() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings.model_validate_json('{"token": "t", "retries": "x"}')
+    assert caught.value.field == "retries"
+    with pytest.raises(ValidationError):
+        Settings.model_validate_json("{bad")
+
+
+def test_a_cache_file_that_cannot_be_used_is_a_configuration_error(tmp_path: Any) -> None:
+    from crmconnect._cache import DiskCache
+    from crmconnect.errors import ConfigurationError
+
+    not_sqlite = tmp_path / "cache.sqlite"
+    not_sqlite.write_bytes(b"this is not a database" * 100)
+    for path in (tmp_path, not_sqlite):
+        with pytest.raises(ConfigurationError, match="cannot be used as a cache"):
+            DiskCache(path)

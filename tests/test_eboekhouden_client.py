@@ -211,8 +211,10 @@ def test_security_codes_never_logged(
     caplog.set_level(logging.DEBUG)
     with client(sandbox) as books:
         books.ledgers()
-    assert caplog.records
+        session_id = books._session_id
+    assert caplog.records and session_id
     assert CODE1 not in caplog.text and CODE2 not in caplog.text
+    assert session_id not in caplog.text  # the session stands for the codes while it lasts
 
 
 def test_credit_note_and_the_six_percent_rule_reach_the_wire(sandbox: EBoekhoudenSandbox) -> None:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from .errors import ConfigurationError
+
 __all__ = ["Cache", "DiskCache", "MemoryCache"]
 
 
@@ -81,13 +83,21 @@ class DiskCache:
 
     def __init__(self, path: str | Path, ttl: dt.timedelta = dt.timedelta(days=7)) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._ttl = ttl.total_seconds()
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, stored REAL, value TEXT)"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, stored REAL, value TEXT)"
+            )
+        except (OSError, sqlite3.Error) as exc:  # a directory, not SQLite, read-only, ...
+            problem = f"{type(exc).__name__}: {exc}"
+        else:
+            return
+        raise ConfigurationError(
+            f"DiskCache: {str(self.path)!r} cannot be used as a cache: {problem}"
         )
 
     def get(self, key: str) -> str | None:

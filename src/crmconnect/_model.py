@@ -100,6 +100,14 @@ class Model(BaseModel):
         validate = super().model_validate
         return _translated(lambda: validate(obj, *args, **kwargs), cls)
 
+    @classmethod
+    def model_validate_json(
+        cls, json_data: str | bytes | bytearray, *args: Any, **kwargs: Any
+    ) -> Self:
+        """Validate JSON text (see pydantic), raising `crmconnect.errors.ValidationError`."""
+        validate = super().model_validate_json
+        return _translated(lambda: validate(json_data, *args, **kwargs), cls)
+
     def __setattr__(self, name: str, value: Any) -> None:
         _translated(lambda: super(Model, self).__setattr__(name, value), type(self))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import logging
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -40,11 +42,25 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        """Register another secret (ignored when empty)."""
-        if secret and secret not in self._secrets:
-            self._secrets.append(secret)
-            # Longest first, so a secret that contains another is masked whole.
-            self._secrets.sort(key=len, reverse=True)
+        """Register another secret (ignored when empty), in the forms a server echoes it.
+
+        Besides the secret as given: XML/HTML-escaped (``&amp;``) and
+        URL-encoded (``%26``, ``+`` for a space), as an answer or a logged URL
+        may carry it.
+        """
+        if not secret:
+            return
+        forms = {
+            secret,
+            html.escape(secret, quote=False),
+            html.escape(secret),
+            urllib.parse.quote(secret, safe=""),
+            urllib.parse.quote_plus(secret),
+        }
+        for form in forms - set(self._secrets):
+            self._secrets.append(form)
+        # Longest first, so a secret that contains another is masked whole.
+        self._secrets.sort(key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         """Return ``text`` with every registered secret masked."""

@@ -23,6 +23,7 @@ import datetime as dt
 import importlib.resources
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -86,6 +87,9 @@ def _wsdl_path() -> str:
     return str(importlib.resources.files("crmconnect.eboekhouden") / "wsdl" / "soap.wsdl")
 
 
+_SESSION_ELEMENT = re.compile(r"(<(?:\w+:)?SessionID>)[^<]*(</(?:\w+:)?SessionID>)")
+"""A session ID in a logged SOAP body (a credential while the session lasts)."""
+
 _ZEEP_LOGGERS = ("zeep", "zeep.transports", "zeep.wsdl.bindings.soap")
 """zeep logs whole SOAP bodies (username and codes included) at DEBUG on these loggers."""
 
@@ -143,7 +147,9 @@ class _CappedTransport(zeep.Transport):
 
     def _masked(self, body: bytes | str, length: int = 10_000) -> str:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        return self.redact(text[: length * 2])[:length]
+        # OpenSession's answer carries a session ID the redactor does not know yet.
+        text = _SESSION_ELEMENT.sub(r"\1***\2", text[: length * 2])
+        return self.redact(text)[:length]
 
     def _read(self, response: requests.Response, started: float) -> bytes:
         answer = Answer(_SERVICE, response.status_code, b"", self.redact)
@@ -356,6 +362,7 @@ class EBoekhoudenClient(BooksClient):
             result = self._send(operation, **credentials)
         self._check(result, operation)
         self._session_id = str(self._field(result, "SessionID", operation))
+        self._redact.add(self._session_id)  # a session is a credential while it lasts: never logged
         logger.info("e-Boekhouden session opened")
         return self._session_id
 
