@@ -124,6 +124,8 @@ _TINTED: Final = frozenset({Action.CONFLICT, Action.FAILED})
 """Rows a person should look at: their whole row is tinted in HTML."""
 
 _HEADERS: Final = ("Service", "Record", "Number", "Host ID", "Side", "Action", "Fields", "Reason")
+_WRAPPED: Final = frozenset({"Fields", "Reason"})
+"""The HTML columns whose text may wrap (codes and names of the others stay on one line)."""
 
 
 @attrs.define(repr=False)
@@ -284,7 +286,7 @@ class SyncReport:
         """
         rows, hidden = self._visible(unchanged, max_rows)
         badges = " ".join(_badge(action, text) for action, text in self._summary())
-        head = "".join(_cell("th", header) for header in _HEADERS)
+        head = "".join(_cell("th", header, "white-space:nowrap") for header in _HEADERS)
         body = "".join(_html_row(row) for row in rows)
         empty = f'<tr><td colspan="{len(_HEADERS)}">nothing to show</td></tr>'
         note = f'<p style="color:#5f6368">{html.escape(hidden)}</p>' if hidden else ""
@@ -345,7 +347,12 @@ def _badge(action: Action, text: str) -> str:
 
 def _html_row(row: ReportRow) -> str:
     _, background, colour = _STYLES[row.action]
-    cells = [_cell("td", text) for text in _cells(row)]
-    cells[_HEADERS.index("Action")] = _cell("td", row.action, f"color:{colour};font-weight:600")
+    cells = [
+        _cell("td", text, "" if header in _WRAPPED else "white-space:nowrap")
+        for header, text in zip(_HEADERS, _cells(row), strict=True)
+    ]
+    cells[_HEADERS.index("Action")] = _cell(
+        "td", row.action, f"white-space:nowrap;color:{colour};font-weight:600"
+    )
     tint = f' style="background:{background}"' if row.action in _TINTED else ""
     return f"<tr{tint}>{''.join(cells)}</tr>"
