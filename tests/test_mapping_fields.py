@@ -122,6 +122,25 @@ def test_a_row_refuses_a_name_that_is_not_one(cells: tuple[Any, ...], field: str
     assert caught.value.field == field
 
 
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: FieldRow("name", "name", "sideways"), "direction"),
+        (lambda: FieldTable([], party_kind="firm", remote_fields=REMOTE), "party_kind"),
+        (lambda: FieldTable([], party_kind=1, remote_fields=REMOTE), "party_kind"),  # type: ignore[arg-type]
+        (
+            lambda: FieldTable([], party_kind="person", remote_fields=REMOTE, name_style="x"),
+            "name_style",
+        ),
+    ],
+)
+def test_a_refused_setting_chains_nothing(build: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.field == field
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
 def test_party_kind_of_a_party() -> None:
     assert PartyKind.of(bakery()) is PartyKind.ORGANISATION
     assert PartyKind.of(private_person()) is PartyKind.PERSON
@@ -800,6 +819,7 @@ def test_bad_mapping_rules_are_refused_naming_the_key(change: dict[str, Any], fi
     with pytest.raises(ValidationError) as caught:
         RelationMapping.from_dict(DIGITALEFACTUUR_RELATIONS.to_dict() | change)
     assert caught.value.field == field
+    assert caught.value.__context__ is None
 
 
 def test_a_mapping_needs_a_table_of_each_kind() -> None:

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Collection, Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -26,7 +26,17 @@ from ._names import NameStyle
 from ._paths import CanonicalPath, known_paths, resolve
 from ._transforms import TRANSFORMS, Transform
 
-__all__ = ["Direction", "FieldRow", "FieldTable", "PartyKind", "read_toml", "toml_text"]
+__all__ = [
+    "Direction",
+    "FieldRow",
+    "FieldTable",
+    "PartyKind",
+    "enum_value",
+    "read_toml",
+    "toml_text",
+]
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Direction(StrEnum):
@@ -67,12 +77,22 @@ class PartyKind(StrEnum):
         return Person if self is PartyKind.PERSON else Organisation
 
 
+def enum_value(kind: type[E], value: object, field: str) -> E:
+    """``kind(value)``, or a `ValidationError` naming ``field`` and the values ``kind`` has.
+
+    Raised outside the ``except`` block, so the error chains nothing.
+    """
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    known = ", ".join(repr(member.value) for member in kind)
+    raise ValidationError(field, value, f"not one of {known}")
+
+
 def _direction(value: Direction | str) -> Direction:
-    try:
-        return Direction(value)
-    except ValueError:
-        known = ", ".join(d.value for d in Direction)
-        raise ValidationError("direction", value, f"not a direction (one of {known})") from None
+    return enum_value(Direction, value, "direction")
 
 
 def _name(row: object, attribute: attrs.Attribute[str], value: object) -> None:
@@ -120,18 +140,11 @@ def _row_name(row: FieldRow) -> str:
 
 
 def _kind(value: PartyKind | str) -> PartyKind:
-    try:
-        return PartyKind(value)
-    except ValueError:
-        raise ValidationError("party_kind", value, "not 'organisation' or 'person'") from None
+    return enum_value(PartyKind, value, "party_kind")
 
 
 def _style(value: NameStyle | str) -> NameStyle:
-    try:
-        return NameStyle(value)
-    except ValueError:
-        known = ", ".join(style.value for style in NameStyle)
-        raise ValidationError("name_style", value, f"not a name style (one of {known})") from None
+    return enum_value(NameStyle, value, "name_style")
 
 
 class FieldTable:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
 from ..models import Organisation, Person, RelationType
-from ._fields import FieldTable, PartyKind, read_toml, toml_text
+from ._fields import FieldTable, PartyKind, enum_value, read_toml, toml_text
 from ._names import NameStyle
 
 if TYPE_CHECKING:
@@ -73,18 +73,11 @@ def _as_roles(values: dict[str, Any]) -> Mapping[Role, Any]:
 
 
 def _party_kind(value: object, field: str) -> PartyKind:
-    try:
-        return PartyKind(value)  # type: ignore[arg-type]
-    except ValueError:
-        raise ValidationError(field, value, "not 'organisation' or 'person'") from None
+    return enum_value(PartyKind, value, field)
 
 
 def _relation_type(value: object, field: str) -> RelationType:
-    try:
-        return RelationType(value)  # type: ignore[arg-type]
-    except ValueError:
-        known = ", ".join(kind.value for kind in RelationType)
-        raise ValidationError(field, value, f"not a relation type (one of {known})") from None
+    return enum_value(RelationType, value, field)
 
 
 def _number_range(value: object, field: str) -> tuple[int, int] | None:
@@ -142,13 +135,7 @@ class RelationMapping:
                 raise ValidationError(
                     kind.value, table, f"must be a FieldTable of party_kind {kind.value}"
                 )
-        try:
-            self.name_style = NameStyle(name_style)
-        except ValueError:
-            known = ", ".join(style.value for style in NameStyle)
-            raise ValidationError(
-                "name_style", name_style, f"not a name style (one of {known})"
-            ) from None
+        self.name_style = enum_value(NameStyle, name_style, "name_style")
         self.organisation = organisation.with_name_style(self.name_style)
         self.person = person.with_name_style(self.name_style)
         self._inbound_kind = _per_role(inbound_kind, "inbound_kind", _party_kind)
@@ -210,8 +197,11 @@ class RelationMapping:
         Its kind is ``inbound_kind[role]``, its relation type ``relation_type[role]``;
         the number is set by the caller (it is the remote code, not a mapped field).
 
+        A role without an ``inbound_kind`` becomes an organisation; one without
+        a ``relation_type`` gets none.
+
         Raises:
-            ValidationError: As for `FieldTable.inbound`, or a role without a setting.
+            ValidationError: As for `FieldTable.inbound`.
         """
         kind = self._inbound_kind.get(role, PartyKind.ORGANISATION)
         party = self.table_for(kind).inbound(values)

@@ -189,6 +189,11 @@ def _countries() -> Mapping[str, str]:
     return MappingProxyType(known)
 
 
+def _normalise_country(text: str) -> str:
+    """A country name compares as its code: ``Nederland`` is ``NL``."""
+    return _countries().get(_plain(text).casefold()) or _compact(text)
+
+
 def _read_country(text: str, current: object, style: NameStyle) -> str | None:
     plain = _plain(text)
     if not plain:
@@ -225,8 +230,14 @@ def _read_street(text: str, current: object, style: NameStyle) -> StreetParts:
     return parse_street_line(text)
 
 
-def _same(value: str) -> str:
-    return value
+def _normalise_street(text: str) -> str:
+    """``Haagweg 4G5`` and ``Haagweg 4G-5`` are one street line."""
+    return format_street_line(parse_street_line(text))
+
+
+def _normalise_name(text: str) -> str:
+    """``van der Berg`` and ``Van der Berg``, ``J. P. Berg`` and ``J.P. Berg`` are one name."""
+    return format_person_name(parse_person_name(text))
 
 
 _ALL = (
@@ -235,9 +246,9 @@ _ALL = (
     Transform("postcode", ValueKind.TEXT, _writer(str.upper), _read_text, _compact),
     Transform("iban", ValueKind.TEXT, _writer(_compact), _read_text, _compact),
     Transform("email", ValueKind.TEXT, _text, _read_text, lambda t: _plain(t).casefold()),
-    Transform("country", ValueKind.TEXT, _writer(str.upper), _read_country, _compact),
-    Transform("street_line", ValueKind.STREET, _write_street, _read_street, _plain),
-    Transform("person_name", ValueKind.NAME, _write_name, _read_name, _plain),
+    Transform("country", ValueKind.TEXT, _writer(str.upper), _read_country, _normalise_country),
+    Transform("street_line", ValueKind.STREET, _write_street, _read_street, _normalise_street),
+    Transform("person_name", ValueKind.NAME, _write_name, _read_name, _normalise_name),
 )
 
 TRANSFORMS: Mapping[str, Transform] = MappingProxyType({t.name: t for t in _ALL})
