@@ -160,6 +160,17 @@ def test_one_invoice_booked_alone_is_never_booked_again_behind_the_cap(backend: 
     assert len(invoice_bookings(sandbox)) == 600
 
 
+def test_the_path_says_per_invoice_only_when_invoices_were_looked_up_one_by_one() -> None:
+    sandbox = EBoekhoudenSandbox(mutation_limit=20)
+    batch = invoices(60, days=3)  # 20 a day: each day answers the cap, and shows them all
+    with make_client("soap", sandbox) as books:
+        books.mutation_cap = 20
+        books.push_invoices(batch, DEMO_VAT_TABLE, [RELATION])
+        lookup = books.invoice_lookup(batch)
+    assert len(lookup.booked) == 60 and not lookup.unseen
+    assert (lookup.path, lookup.per_invoice) == (LookupPath.DATE_WINDOWS, 0)
+
+
 def test_a_small_administration_is_looked_up_in_one_call() -> None:
     sandbox = EBoekhoudenSandbox()
     batch = invoices(40, days=30)

@@ -297,6 +297,8 @@ class _Walk:
         self.windows_between(by_date, middle + dt.timedelta(days=1), end)
 
     def per_invoice_look_ups(self, pairs: set[Pair]) -> None:
+        if not pairs:  # the capped day's answer showed them all: no look-up, no such path
+            return
         self.path = LookupPath.PER_INVOICE
         for number in sorted({number for _, number in pairs}):
             scope = {pair for pair in pairs if pair[1] == number}
