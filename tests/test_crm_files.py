@@ -152,6 +152,16 @@ def test_windows_1252_bytes_it_leaves_undefined_are_read(tmp_path: Path) -> None
     assert (line, row) == (2, {"Naam": "Café € \x81\x8d\x8f\x90\x9d"})
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_excel_unicode_text_is_read_by_its_byte_order_mark(encoding: str, tmp_path: Path) -> None:
+    path = tmp_path / "unicode.csv"
+    text = "Naam\tPlaats\r\nCafé Zoë\tDen Haag\r\n"
+    bom = "\ufeff" if encoding == "utf-16-be" else ""  # the utf-16 codec writes its own
+    path.write_bytes((bom + text).encode(encoding))
+    [(line, row)] = open_table(path).rows()
+    assert (line, row) == (2, {"Naam": "Café Zoë", "Plaats": "Den Haag"})
+
+
 def test_the_undefined_bytes_are_read_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "cp.csv"
     path.write_bytes(HOSTILE["cp1252-undefined.csv"])

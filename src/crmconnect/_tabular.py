@@ -2,8 +2,9 @@
 
 Reading: CSV of any Dutch Excel flavour, and XLSX, streamed row by row (a
 file of a million rows takes no more memory than one of ten). CSV: UTF-8 with
-or without BOM, else Windows-1252 (what a Dutch Excel writes as "CSV
-(gescheiden door lijstscheidingsteken)"); the delimiter is sniffed (``;``
+or without BOM, UTF-16 with its BOM (Excel's "Unicode text"), else
+Windows-1252 (what a Dutch Excel writes as "CSV (gescheiden door
+lijstscheidingsteken)"); the delimiter is sniffed (``;``
 from a Dutch Excel, ``,``, tab or ``|``). XLSX: the first sheet, through
 openpyxl (``pip install 'crmconnect[xlsx]'``); numbers become text the way
 Excel shows them (``12.0`` → ``12``), so identifiers can be checked as text.
@@ -234,9 +235,16 @@ def _csv_rows(path: Path) -> Generator[list[str], None, None]:
 
 
 def _encoding(path: Path) -> str:
-    """UTF-8 when the whole file decodes as UTF-8, else Windows-1252 (read in chunks)."""
+    """The encoding of a CSV file (UTF-16 by its BOM, UTF-8, else Windows-1252).
+
+    UTF-16 is Excel's "Unicode text"; UTF-8 is taken when the whole file
+    decodes as UTF-8 (read in chunks).
+    """
     decoder = codecs.getincrementaldecoder("utf-8")()
     with path.open("rb") as handle:
+        if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return "utf-16"  # the BOM tells the byte order; Python's codec reads it
+        handle.seek(0)
         try:
             while chunk := handle.read(1 << 20):
                 decoder.decode(chunk)
