@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from crmconnect.digitalefactuur import Relation as DigitaleFactuurRelation
@@ -790,6 +791,20 @@ def test_a_new_party_from_the_service_gets_the_configured_kind_and_relation_type
     assert person.private_address is not None and person.private_address.city == "Ede"
     supplier = mapping.new_party(Role.CREDITOR, {"name": "Groothandel BV"})
     assert isinstance(supplier, Organisation) and supplier.relation_type is RelationType.SUPPLIER
+
+
+def test_a_changed_copy_of_a_mapping_writes_names_in_its_style() -> None:
+    changed = attrs.evolve(EBOEKHOUDEN_RELATIONS, name_style="initials")
+    assert changed.name_style is NameStyle.INITIALS
+    assert changed.person.outbound(private_person())["company"] == "J.P. van der Berg"
+    assert changed.organisation.name_style is NameStyle.INITIALS
+    assert changed.number_ranges == EBOEKHOUDEN_RELATIONS.number_ranges
+    assert changed != EBOEKHOUDEN_RELATIONS
+    assert attrs.evolve(changed, name_style="full_name") == EBOEKHOUDEN_RELATIONS
+    assert (
+        EBOEKHOUDEN_RELATIONS.person.outbound(private_person())["company"]
+        == "Jan Pieter van der Berg"
+    )
 
 
 def test_table_for_picks_the_table_of_the_party() -> None:

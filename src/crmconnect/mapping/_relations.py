@@ -17,6 +17,8 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ..errors import ValidationError
 from ..models import Organisation, Person, RelationType
 from ._fields import FieldTable, PartyKind, enum_value, read_toml, toml_text
@@ -95,8 +97,36 @@ def _number_range(value: object, field: str) -> tuple[int, int] | None:
     )
 
 
+def _table(kind: PartyKind) -> Any:
+    def check(mapping: object, attribute: attrs.Attribute[FieldTable], table: object) -> None:
+        if not isinstance(table, FieldTable) or table.party_kind is not kind:
+            reason = f"must be a FieldTable of party_kind {kind.value}"
+            raise ValidationError(attribute.name, table, reason)
+
+    return check
+
+
+def _inbound_kinds(values: object) -> dict[str, PartyKind]:
+    return _per_role(values, "inbound_kind", _party_kind)
+
+
+def _relation_types(values: object) -> dict[str, RelationType]:
+    return _per_role(values, "relation_type", _relation_type)
+
+
+def _ranges_per_role(values: object) -> dict[str, tuple[int, int] | None]:
+    return _per_role(values, "number_ranges", _number_range)
+
+
+def _name_style(value: object) -> NameStyle:
+    return enum_value(NameStyle, value, "name_style")
+
+
+@attrs.frozen
 class RelationMapping:
     """The mapping of one service's relations: field tables per party kind and the seeds' rules.
+
+    Frozen; ``attrs.evolve(mapping, name_style="initials")`` gives a changed copy.
 
     Args:
         organisation: The table for organisations.
@@ -106,7 +136,7 @@ class RelationMapping:
         relation_type: Per role, the relation type given to a party created
             from the service (customer, supplier, prospect, to_assess).
         number_ranges: Per role, the lowest and highest number of that role
-            (``None``: the role has no range).
+            (absent or ``None``: the role has no range).
         name_style: How ``person_name`` rows write a person's name; both
             tables are set to it.
 
@@ -120,27 +150,27 @@ class RelationMapping:
         True
     """
 
-    def __init__(
-        self,
-        organisation: FieldTable,
-        person: FieldTable,
-        *,
-        inbound_kind: Mapping[Role, PartyKind] | Mapping[str, str],
-        relation_type: Mapping[Role, RelationType] | Mapping[str, str],
-        number_ranges: Mapping[Role, tuple[int, int] | None] | Mapping[str, Any],
-        name_style: NameStyle | str = NameStyle.FULL_NAME,
-    ) -> None:
-        for table, kind in ((organisation, PartyKind.ORGANISATION), (person, PartyKind.PERSON)):
-            if not isinstance(table, FieldTable) or table.party_kind is not kind:
-                raise ValidationError(
-                    kind.value, table, f"must be a FieldTable of party_kind {kind.value}"
-                )
-        self.name_style = enum_value(NameStyle, name_style, "name_style")
-        self.organisation = organisation.with_name_style(self.name_style)
-        self.person = person.with_name_style(self.name_style)
-        self._inbound_kind = _per_role(inbound_kind, "inbound_kind", _party_kind)
-        self._relation_type = _per_role(relation_type, "relation_type", _relation_type)
-        self._number_ranges = _per_role(number_ranges, "number_ranges", _number_range)
+    organisation: FieldTable = attrs.field(validator=_table(PartyKind.ORGANISATION))
+    person: FieldTable = attrs.field(validator=_table(PartyKind.PERSON))
+    _inbound_kind: dict[str, PartyKind] = attrs.field(
+        kw_only=True, converter=_inbound_kinds, alias="inbound_kind"
+    )
+    _relation_type: dict[str, RelationType] = attrs.field(
+        kw_only=True, converter=_relation_types, alias="relation_type"
+    )
+    _number_ranges: dict[str, tuple[int, int] | None] = attrs.field(
+        kw_only=True, converter=_ranges_per_role, alias="number_ranges"
+    )
+    name_style: NameStyle = attrs.field(
+        kw_only=True,
+        default=NameStyle.FULL_NAME,
+        converter=_name_style,
+    )
+
+    def __attrs_post_init__(self) -> None:
+        # Every person_name row writes in the mapping's style.
+        object.__setattr__(self, "organisation", self.organisation.with_name_style(self.name_style))
+        object.__setattr__(self, "person", self.person.with_name_style(self.name_style))
         self._check_ranges()
 
     def _check_ranges(self) -> None:
@@ -164,9 +194,6 @@ class RelationMapping:
     def number_ranges(self) -> Mapping[Role, tuple[int, int] | None]:
         """Per role, its lowest and highest number; a role without a range is absent or ``None``."""
         return _as_roles(self._number_ranges)
-
-    def __repr__(self) -> str:
-        return f"RelationMapping(name_style={self.name_style.value!r})"
 
     def table_for(self, party: Organisation | Person | PartyKind) -> FieldTable:
         """The table for a party (or a party kind)."""
@@ -228,16 +255,6 @@ class RelationMapping:
     def to_toml(self) -> str:
         """The mapping as TOML text, which `from_toml` reads back into an equal mapping."""
         return toml_text(self.to_dict())
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RelationMapping):
-            return NotImplemented
-        return self.to_dict() == other.to_dict() and (
-            self.organisation.remote_fields,
-            self.person.remote_fields,
-        ) == (other.organisation.remote_fields, other.person.remote_fields)
-
-    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def from_dict(
