@@ -173,6 +173,7 @@ def refusal(*rows: FieldRow, kind: PartyKind = PartyKind.ORGANISATION) -> Valida
         (FieldRow("invoice_address.town", "city"), PartyKind.ORGANISATION, "canonical"),
         (FieldRow("bank_accounts.01.iban", "iban"), PartyKind.ORGANISATION, "canonical"),
         (FieldRow("bank_accounts.x.iban", "iban"), PartyKind.ORGANISATION, "canonical"),
+        (FieldRow("bank_accounts.١.iban", "iban"), PartyKind.ORGANISATION, "canonical"),
         (FieldRow("name", "naam"), PartyKind.ORGANISATION, "remote"),
         (FieldRow("name", "name", transform="shout"), PartyKind.ORGANISATION, "transform"),
     ],

@@ -206,10 +206,10 @@ def resolve(text: str, model: type[Organisation] | type[Person]) -> CanonicalPat
     Any list index is allowed where the known paths show ``0``.
     """
     parts = text.split(".")
-    indexes = [part for part in parts if part.isdigit()]
+    indexes = [part for part in parts if part.isascii() and part.isdigit()]
     if any(len(index) > 1 and index.startswith("0") for index in indexes):
         return None
-    pattern = ".".join("0" if part.isdigit() else part for part in parts)
+    pattern = ".".join("0" if part.isascii() and part.isdigit() else part for part in parts)
     kind = _pattern_kinds(model).get(pattern)
     if kind is None:
         return None
