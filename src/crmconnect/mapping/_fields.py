@@ -110,8 +110,9 @@ class FieldRow:
             (see the docs for every path).
         remote: The remote field: the connector's own attribute name, e.g. ``"postcode"``.
         direction: To remote, from remote, or both.
-        transform: The name of a transform (``text``, ``upper``, ``postcode``,
-            ``iban``, ``email``, ``country``, ``street_line``, ``person_name``).
+        transform: The name of a transform (``text``, ``upper``, ``code``,
+            ``postcode``, ``iban``, ``email``, ``country``, ``street_line``,
+            ``person_name``).
 
     Example:
         >>> row = FieldRow("invoice_address.postcode", "postcode", transform="postcode")

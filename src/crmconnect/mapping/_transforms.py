@@ -243,6 +243,7 @@ def _normalise_name(text: str) -> str:
 _ALL = (
     Transform("text", ValueKind.TEXT, _text, _read_text, _plain),
     Transform("upper", ValueKind.TEXT, _writer(str.upper), _read_text, lambda t: _plain(t).upper()),
+    Transform("code", ValueKind.TEXT, _writer(_compact), _read_text, _compact),
     Transform("postcode", ValueKind.TEXT, _writer(str.upper), _read_text, _compact),
     Transform("iban", ValueKind.TEXT, _writer(_compact), _read_text, _compact),
     Transform("email", ValueKind.TEXT, _text, _read_text, lambda t: _plain(t).casefold()),
