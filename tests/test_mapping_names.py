@@ -47,6 +47,10 @@ from crmconnect.models import Person
         ("Berg, J.P. van der", PersonName("J.P.", None, "van der", "Berg")),
         ("Jansen, Jan", PersonName("J.", "Jan", None, "Jansen")),
         ("Sluis, van der", PersonName(None, None, "van der", "Sluis")),
+        ("van der Berg, J.P.", PersonName("J.P.", None, "van der", "Berg")),
+        ("Van der Berg, Jan", PersonName("J.", "Jan", "van der", "Berg")),
+        ("JAN DE VRIES", PersonName("J.", "JAN", "DE", "VRIES")),
+        ("J. VAN DER BERG", PersonName("J.", None, "VAN DER", "BERG")),
         ("  Jan   van  Dijk ", PersonName("J.", "Jan", "van", "Dijk")),
         ("Chloé Müller", PersonName("C.", "Chloé", None, "Müller")),
     ],
@@ -148,6 +152,7 @@ def test_initials_of_first_names(first_names: str | None, initials: str | None) 
         Person(first_name="Patsy", last_name="Van der Meeren"),
         Person(last_name="Dr. J. Jansen"),
         Person(initials="H.", infix="d'", last_name="Ancona"),
+        Person(first_name="JAN", infix="DE", last_name="VRIES"),
     ],
 )
 @pytest.mark.parametrize("style", list(NameStyle))

@@ -194,7 +194,7 @@ def parse_person_name(text: str | None) -> PersonName:
 def _parse(text: str) -> PersonName | None:
     if text.count(",") == 1:
         surname, _, given = (part.strip() for part in text.partition(","))
-        return _parse_sorting_form(surname, given)
+        return _parse_sorting_form(surname, given, shouting=text.isupper())
     if "," in text:
         return None
     words = _split_elided(text.split(" "))
@@ -205,11 +205,17 @@ def _parse(text: str) -> PersonName | None:
         rest = words[start + len(infix) :]
         if not rest:
             return None  # "Jan van": no last name after the infix
-        if start and infix[0][:1].isupper():
+        if start and infix[0].istitle():
             # A capitalised infix after a first name is Belgian: part of the last name.
             return _named(words[:start], None, words[start:])
-        return _named(words[:start], " ".join(infix).lower(), rest)
+        return _named(words[:start], _infix_text(infix, text.isupper()), rest)
     return _named(words[:-1], None, words[-1:])
+
+
+def _infix_text(infix: tuple[str, ...], shouting: bool) -> str:
+    """The infix in lower case, as stored; a name written all in capitals keeps them."""
+    joined = " ".join(infix)
+    return joined if shouting else joined.lower()
 
 
 def _split_elided(words: list[str]) -> list[str]:
@@ -223,20 +229,27 @@ def _split_elided(words: list[str]) -> list[str]:
     return split
 
 
-def _parse_sorting_form(surname: str, given: str) -> PersonName | None:
-    """``"Berg, J.P. van der"``: the last name, then first names or initials and the infix."""
+def _parse_sorting_form(surname: str, given: str, *, shouting: bool) -> PersonName | None:
+    """``"Berg, J.P. van der"`` or ``"van der Berg, J.P."``: the last name first."""
+    last = _split_elided(surname.split(" "))
     words = _split_elided(given.split(" ")) if given else []
-    for start in range(len(words) + 1):
-        if _infix_at(words, start) == tuple(words[start:]) and start < len(words):
-            return _named(words[:start], " ".join(words[start:]).lower(), surname.split(" "))
-    return _named(words, None, surname.split(" "))
+    leading = _infix_at(last, 0)
+    if leading is not None and len(leading) < len(last):
+        return _named(words, _infix_text(leading, shouting), last[len(leading) :])
+    for start in range(len(words)):
+        if _infix_at(words, start) == tuple(words[start:]):
+            return _named(words[:start], _infix_text(tuple(words[start:]), shouting), last)
+    return _named(words, None, last)
 
 
 def _infix_at(words: list[str], start: int) -> tuple[str, ...] | None:
-    folded = [word.lower() for word in words]
+    """The longest infix that starts at ``words[start]``, as written; ``None`` if none does."""
     for infix in _INFIXES:
-        if tuple(folded[start : start + len(infix)]) == infix:
-            return tuple(words[start : start + len(infix)])
+        end = start + len(infix)
+        if end <= len(words) and all(
+            word.lower() == part for word, part in zip(words[start:end], infix, strict=True)
+        ):
+            return tuple(words[start:end])
     return None
 
 
