@@ -525,13 +525,15 @@ def toml_text(data: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n" + "".join(sections)
 
 
-def _check_keys(data: object, allowed: frozenset[str], prefix: str) -> None:
+def _check_keys(data: object, allowed: frozenset[str], prefix: str) -> Mapping[str, Any]:
+    """``data`` as a table with only ``allowed`` keys."""
     if not isinstance(data, Mapping):
         raise ValidationError(prefix.rstrip(".") or "table", data, "must be a table")
     for key, value in data.items():
         if key not in allowed:
             expected = ", ".join(sorted(allowed))
             raise ValidationError(f"{prefix}{key}", value, f"unknown key; expected {expected}")
+    return data
 
 
 def _names(value: object, field: str) -> list[str]:
@@ -548,17 +550,16 @@ def row_from_dict(cells: object, where: str) -> FieldRow:
     Raises:
         ValidationError: Naming ``where`` (e.g. ``rows.3``) and the key.
     """
-    _check_keys(cells, _ROW_KEYS, f"{where}.")
-    assert isinstance(cells, Mapping)
+    row = _check_keys(cells, _ROW_KEYS, f"{where}.")
     for key in ("canonical", "remote"):
-        if not isinstance(cells.get(key), str) or not cells[key].strip():
-            raise ValidationError(f"{where}.{key}", cells.get(key), "must be a non-empty string")
+        if not isinstance(row.get(key), str) or not row[key].strip():
+            raise ValidationError(f"{where}.{key}", row.get(key), "must be a non-empty string")
     for key in ("direction", "transform"):
-        if key in cells and not isinstance(cells[key], str):
-            raise ValidationError(f"{where}.{key}", cells[key], "must be a string")
+        if key in row and not isinstance(row[key], str):
+            raise ValidationError(f"{where}.{key}", row[key], "must be a string")
     return FieldRow(
-        cells["canonical"].strip(),
-        cells["remote"].strip(),
-        cells.get("direction", Direction.BOTH),
-        cells.get("transform", "text"),
+        row["canonical"].strip(),
+        row["remote"].strip(),
+        row.get("direction", Direction.BOTH),
+        row.get("transform", "text"),
     )
