@@ -11,6 +11,8 @@ detection goes by fingerprints: `relations_snapshot` gives ``{DF id: fingerprint
 fingerprint of only the fields the caller owns (equal to `relation_fingerprint`
 of a relation in hand restricted to them), and `update_relation_fields` writes
 some fields only, read-modify-write, since DF replaces every field on update.
+`DigitaleFactuurConnector` is DF for the sync engine (`crmconnect.sync`):
+relations both ways through a `crmconnect.mapping.RelationMapping`.
 
 Example:
     ```python
@@ -25,6 +27,7 @@ Example:
 """
 
 from ._client import DEFAULT_URL, MAX_PAGES, AsyncDigitaleFactuurClient, DigitaleFactuurClient
+from ._connector import DigitaleFactuurConnector
 from ._errors import ERROR_CODES
 from ._fields import (
     ANSWER_ELEMENTS,
@@ -56,6 +59,7 @@ __all__ = [
     "RELATION_FIELDS",
     "AsyncDigitaleFactuurClient",
     "DigitaleFactuurClient",
+    "DigitaleFactuurConnector",
     "FieldSpec",
     "FieldTable",
     "Invoice",

@@ -3,7 +3,9 @@
 `EBoekhoudenClient` speaks SOAP (``pip install 'crmconnect[eboekhouden]'``);
 `crmconnect.eboekhouden.rest.EBoekhoudenRestClient` speaks the REST API v1.
 Both are a `BooksClient`: the same methods, models and errors, so a host
-switches backend by configuration (`connect`).
+switches backend by configuration (`connect`). `EBoekhoudenConnector` is
+e-Boekhouden for the sync engine (`crmconnect.sync`): relations out, invoices
+booked once, payment states back.
 
 Example:
     ```python
@@ -18,6 +20,7 @@ Example:
 from ._books import Booking, BooksClient, PaymentState, PaymentStatus
 from ._bulk import InvoiceLookup, LookupPath, PushResult
 from ._config import EBoekhoudenSettings, connect
+from ._connector import EBoekhoudenConnector
 from ._convert import NameStyle, format_person_name, relation_from
 from ._errors import (
     ERROR_CODES,
@@ -76,6 +79,7 @@ __all__ = [
     "BooksClient",
     "CostCentre",
     "EBoekhoudenClient",
+    "EBoekhoudenConnector",
     "EBoekhoudenSettings",
     "InExVat",
     "InvoiceLookup",
