@@ -160,6 +160,21 @@ def test_df_listing_gives_number_role_and_normalised_values_in_one_listing(
     assert listing["2001"].fingerprint != bakery.fingerprint
 
 
+def test_df_an_unreadable_relation_fails_alone_and_is_named(
+    df_sandbox: DigitaleFactuurSandbox,
+    df: DigitaleFactuurConnector,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    odd = df_sandbox.add_relation(relatienummer="1500", naam="x" * 300)  # typed into DF
+    listing = df.relations()
+    assert sorted(r.number for r in listing) == ["1001", "2001", "5001"]
+    assert list(df.unreadable) == [odd["id"]]
+    error = df.unreadable[odd["id"]]
+    assert "name" in str(error)
+    assert CODE not in str(error) and CODE not in caplog.text
+    assert odd["id"] in caplog.text
+
+
 @pytest.mark.parametrize(
     ("party", "role", "number", "kind"),
     [(organisation(), Role.DEBTOR, "1002", "debiteur"), (person(), Role.CREDITOR, "2002", "crediteur")],

@@ -20,10 +20,11 @@ Remote quirks handled here:
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from ..errors import ConfigurationError, SyncError
+from ..errors import ConfigurationError, CrmConnectError, MalformedResponseError, SyncError
 from ..mapping import DIGITALEFACTUUR_RELATIONS, NameStyle, RelationMapping
 from ..mapping._adapters import (
     checked_values,
@@ -52,6 +53,8 @@ __all__ = ["DigitaleFactuurConnector"]
 
 _KIND_OF_ROLE = {Role.DEBTOR: RelationKind.DEBTOR, Role.CREDITOR: RelationKind.CREDITOR}
 _ROLE_OF_KIND = {kind: role for role, kind in _KIND_OF_ROLE.items()}
+logger = logging.getLogger("crmconnect.digitalefactuur")
+
 _RESERVED = frozenset({"number", "kind"})
 """Set from the link (number) and the role (kind), never by a table row."""
 
@@ -74,6 +77,9 @@ class DigitaleFactuurConnector:
         capabilities: Relations to and/or from DF, as the directions say.
         mapping: The `RelationMapping` in use.
         fields: The `Relation` attributes compared: every one a table row maps.
+        unreadable: DF id → why the last `relations` left that relation out
+            (its values are not valid): it still exists in DF, so a link to it
+            must not be taken as removed.
 
     Raises:
         ConfigurationError: Not a `DigitaleFactuurClient`, a table maps a field
@@ -122,6 +128,7 @@ class DigitaleFactuurConnector:
         self._index: RelationIndex | None = None
         self._read_at = 0.0
         self._written: dict[str, Relation] = {}
+        self.unreadable: Mapping[str, CrmConnectError] = {}
 
     def __repr__(self) -> str:
         return f"DigitaleFactuurConnector(service={self.service!r}, client={self.client!r})"
@@ -150,20 +157,29 @@ class DigitaleFactuurConnector:
         """Every DF relation with a number, from one listing (``klanten``, every page).
 
         A relation without a number DF accepts as one cannot be linked and is
-        left out. The listing is kept for this run's updates.
+        left out. A relation whose values the model refuses (e.g. a name
+        longer than DF's assumed 255 characters, typed into DF's screens) fails
+        alone: it is left out and kept in `unreadable` with its error, and
+        the others are listed. The listing is kept for this run's updates.
 
         Raises:
-            CrmConnectError: The listing failed, or a listed relation is not
-                valid (a `MalformedResponseError` naming it): nothing is known.
+            CrmConnectError: The listing failed: nothing is known.
         """
         index = self.client.relations_index(fields=())
         self._index, self._read_at = index, time.monotonic()
         self._written.clear()
-        return [
-            self._remote(index.relation(entry.id))
-            for entry in index.values()
-            if entry.number is not None
-        ]
+        listed: list[RemoteRelation] = []
+        unreadable: dict[str, CrmConnectError] = {}
+        for entry in index.values():
+            if entry.number is None:
+                continue
+            try:
+                listed.append(self._remote(index.relation(entry.id)))
+            except MalformedResponseError as error:
+                logger.warning("DigitaleFactuur relation %s is not listed: %s", entry.id, error)
+                unreadable[entry.id] = error
+        self.unreadable = unreadable
+        return listed
 
     def find_relation(self, role: Role, number: str) -> RemoteRelation | None:
         """The DF relation with this number (one listing), or ``None``.

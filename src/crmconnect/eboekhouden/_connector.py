@@ -11,8 +11,8 @@ mapping table's text per `Relation` attribute, `relations` what e-Boekhouden
 holds, both through the same normaliser per field (the transform of the
 table row that maps it), so an unchanged relation compares equal and a write
 the engine made does not come back as a change. ``type`` (BP: business or
-private) is compared too: it follows the party's kind. Either backend (SOAP or REST) works: the connector talks to
-a `BooksClient`.
+private) is compared too: it follows the party's kind. Either backend (SOAP
+or REST) works: the connector talks to a `BooksClient`.
 
 Remote quirks handled here:
 
@@ -32,7 +32,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from ..errors import ConfigurationError, CrmConnectError, SyncError, ValidationError
+from ..errors import (
+    ConfigurationError,
+    CrmConnectError,
+    NotFoundError,
+    SyncError,
+    ValidationError,
+)
 from ..mapping import EBOEKHOUDEN_RELATIONS, NameStyle, RelationMapping, VatTable
 from ..mapping._adapters import (
     Normaliser,
@@ -323,7 +329,9 @@ class EBoekhoudenConnector:
             return self._listed[remote_id]
         found = self.books.relations(id=_relation_id(remote_id))
         if not found:
-            raise SyncError(f"e-Boekhouden no longer holds relation {remote_id}")
+            raise NotFoundError(
+                f"e-Boekhouden no longer holds relation {remote_id}", service="eboekhouden"
+            )
         return found[0]
 
     def _remotes(self, relation: Relation) -> list[RemoteRelation]:
