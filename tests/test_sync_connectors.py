@@ -232,6 +232,20 @@ def test_df_update_writes_only_the_changes_over_this_runs_listing(
     assert df_stored(df_sandbox, "1001")["plaats"] == "Amersfoort"
 
 
+def test_df_update_sets_the_type_of_the_role(
+    df_sandbox: DigitaleFactuurSandbox, df: DigitaleFactuurConnector
+) -> None:
+    smit = next(r for r in df.relations() if r.number == "2001")  # a creditor left debiteur
+    df.update_relation(smit, {"city": "Zeist"})
+    assert (df_stored(df_sandbox, "2001")["type"], df_stored(df_sandbox, "2001")["plaats"]) == (
+        "crediteur",
+        "Zeist",
+    )
+    odd = next(r for r in df.relations() if r.number == "5001")  # no range: its type stays
+    df.update_relation(odd, {"city": "Ede"})
+    assert df_stored(df_sandbox, "5001")["type"] == "crediteur"
+
+
 def test_df_update_after_a_stale_listing_reads_the_record_first(
     df_sandbox: DigitaleFactuurSandbox, df_client: DigitaleFactuurClient
 ) -> None:
@@ -418,6 +432,7 @@ def test_eb_is_an_accounting_connector_for_relations_out_bookings_and_payments(
 ) -> None:
     assert isinstance(eb, AccountingConnector)
     assert eb.service == "eboekhouden"
+    assert not any(secret in repr(eb) for secret in SECRETS)
     assert eb.capabilities == {
         Capability.RELATIONS_TO_REMOTE,
         Capability.BOOKINGS,

@@ -219,16 +219,17 @@ class DigitaleFactuurConnector:
         Read-modify-write: DF replaces the whole record, so the record as this
         run's listing (or this connector's last write) holds it is written
         back with only ``changes`` applied, elements no table maps included.
-        Nothing is written when the changes change nothing.
+        DF's ``type`` is set to the relation's role (a 2xxx relation left
+        ``debiteur`` in DF becomes ``crediteur`` with its next update).
+        Nothing is written when that changes nothing.
 
         Raises:
             ValidationError: A field the mapping does not compare, or a value refused.
             NotFoundError: DF no longer holds the relation.
         """
+        wanted = {**checked_values(changes, self.fields), "kind": _KIND_OF_ROLE[current.role]}
         written = self.client.update_relation_fields(
-            current.remote_id,
-            checked_values(changes, self.fields),
-            current=self._current(current.remote_id),
+            current.remote_id, wanted, current=self._current(current.remote_id)
         )
         if written.id is not None:
             self._written[written.id] = written
