@@ -1,10 +1,21 @@
 """The koppeling: keeping a host CRM and the bookkeeping services in step, both ways.
 
-Work in progress (issue 10): the protocols the engine talks to, the state
-store (`SqliteStateStore`) and the report (`SyncReport`) are here; the engine
-follows.
+`SyncEngine` runs the flows (relations both ways, bookings, payment states)
+between a `HostCRM` and the `AccountingConnector` of each service, keeping its
+memory in a `StateStore` (`SqliteStateStore` by default) and telling what it
+did in a `SyncReport`. `SyncEngine.plan` is a dry run (`SyncPlan`).
 """
 
+from ._engine import (
+    DEFAULT_INTERVALS,
+    DEFAULT_STATE_PATH,
+    ChangeKind,
+    ConflictPolicy,
+    Flow,
+    PlannedChange,
+    SyncEngine,
+    SyncPlan,
+)
 from ._protocols import (
     AccountingConnector,
     BookingResult,
@@ -26,16 +37,22 @@ from ._report import Action, ReportRow, Side, SyncReport
 from ._state import SqliteStateStore
 
 __all__ = [
+    "DEFAULT_INTERVALS",
+    "DEFAULT_STATE_PATH",
     "AccountingConnector",
     "Action",
     "BookingResult",
     "Capability",
+    "ChangeKind",
+    "ConflictPolicy",
     "FieldValues",
+    "Flow",
     "HostCRM",
     "Intent",
     "Link",
     "Party",
     "PaymentState",
+    "PlannedChange",
     "RemoteBooking",
     "RemotePayment",
     "RemoteRelation",
@@ -45,6 +62,8 @@ __all__ = [
     "Side",
     "SqliteStateStore",
     "StateStore",
+    "SyncEngine",
+    "SyncPlan",
     "SyncReport",
 ]
 

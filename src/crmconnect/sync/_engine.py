@@ -1,0 +1,1213 @@
+"""`SyncEngine`: the koppeling between a host CRM and the bookkeeping connectors.
+
+The engine talks to three protocols (`HostCRM`, `AccountingConnector`,
+`StateStore`) and imports no connector. A run has stages, in this order:
+
+1. **pull**, per connector with a relation capability: one listing
+   (``relations()``); links whose remote record is gone are unlinked and the
+   host record flagged; with `Capability.RELATIONS_FROM_REMOTE`, new remote
+   relations are linked by number or created in the host, and changed ones
+   merged field by field;
+2. **push**, per connector with `Capability.RELATIONS_TO_REMOTE`: host parties
+   changed since the bookmark (and those that failed last time) are created
+   remotely (intent first) or merged field by field;
+3. **bookings** (`Capability.BOOKINGS`) and 4. **payments** (`Capability.PAYMENTS`).
+
+Pulls come before pushes, so a relation that arrives from one service reaches
+the others in the same `SyncEngine.run`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import StrEnum
+from typing import Final
+
+import attrs
+
+from ..errors import ConfigurationError, CrmConnectError, SyncError
+from ..models import Invoice
+from ._protocols import (
+    AccountingConnector,
+    Capability,
+    FieldValues,
+    HostCRM,
+    Link,
+    Party,
+    RemotePayment,
+    RemoteRelation,
+    Role,
+    StateStore,
+)
+from ._report import Action, Side, SyncReport
+from ._state import SqliteStateStore
+
+__all__ = [
+    "DEFAULT_INTERVALS",
+    "DEFAULT_STATE_PATH",
+    "ChangeKind",
+    "ConflictPolicy",
+    "Flow",
+    "PlannedChange",
+    "SyncEngine",
+    "SyncPlan",
+]
+
+logger = logging.getLogger("crmconnect.sync")
+
+DEFAULT_STATE_PATH: Final = "crmconnect-state.sqlite"
+"""The state file `SyncEngine` opens (in the working directory) when given no state."""
+
+
+class ConflictPolicy(StrEnum):
+    """Who wins a field changed on both sides since the last sync, to different values."""
+
+    HOST_WINS = "host_wins"
+    """The host's value is written remotely (the default: the CRM always wins)."""
+    REMOTE_WINS = "remote_wins"
+    """The remote value is written into the host (where relations come from the remote)."""
+    REVIEW = "review"
+    """Neither is written: the host record is flagged for a person, and stays a conflict."""
+
+
+class Flow(StrEnum):
+    """What `SyncEngine.run_due` schedules, each with its own interval."""
+
+    RELATIONS = "relations"
+    BOOKINGS = "bookings"
+    PAYMENTS = "payments"
+
+
+DEFAULT_INTERVALS: Final[Mapping[Flow, dt.timedelta]] = {
+    Flow.RELATIONS: dt.timedelta(hours=1),
+    Flow.BOOKINGS: dt.timedelta(hours=1),
+    Flow.PAYMENTS: dt.timedelta(hours=1),
+}
+"""How often `SyncEngine.run_due` runs each flow: hourly."""
+
+
+class ChangeKind(StrEnum):
+    """What one `PlannedChange` does."""
+
+    CREATE_HOST = "create_host"
+    """A remote relation not in the host: created there, with its number."""
+    CREATE_REMOTE = "create_remote"
+    """A host party not in the service: created there (intent first)."""
+    MERGE = "merge"
+    """A linked (or now linked by number) pair: changed fields written each way."""
+    UNLINK = "unlink"
+    """The remote relation is gone: the link is dropped and the host party flagged."""
+    BOOK = "book"
+    """Sent invoices booked in the service."""
+    PAYMENTS = "payments"
+    """Payment states recorded in the host."""
+
+
+@attrs.frozen
+class PlannedChange:
+    """One thing `SyncEngine.apply` will do.
+
+    Attributes:
+        kind: What it does (`ChangeKind`).
+        service: The connector's ``service`` name.
+        role: Debtor or creditor, for relations.
+        number: The relation code, for relations.
+        host_id: The host's ID of the party (``None`` before it is created).
+        remote: The remote relation as this run's listing shows it.
+        host_values: The host party's values (remote field space) when planned.
+        to_host: Fields to write into the host, with their values.
+        to_remote: Fields to write remotely, with their values.
+        conflicts: Fields changed on both sides to different values.
+        base: The link's values at the last sync (``None``: linked by this change).
+        intent_id: An unfinished intent this change resolves.
+        reason: Why, in words.
+        invoices: The invoices to book.
+        payments: The payment states to record.
+    """
+
+    kind: ChangeKind
+    service: str
+    role: Role | None = None
+    number: str | None = None
+    host_id: str | None = None
+    remote: RemoteRelation | None = None
+    host_values: FieldValues = attrs.field(factory=dict)
+    to_host: FieldValues = attrs.field(factory=dict)
+    to_remote: FieldValues = attrs.field(factory=dict)
+    conflicts: tuple[str, ...] = ()
+    base: Link | None = None
+    intent_id: int | None = None
+    reason: str = ""
+    invoices: tuple[Invoice, ...] = ()
+    payments: tuple[RemotePayment, ...] = ()
+
+
+@attrs.frozen
+class SyncPlan:
+    """What a run would do: the changes, and the report it would give (a dry run).
+
+    Shows as its preview report: ``print(plan)``, ``console.print(plan.preview)``,
+    or an HTML table in Jupyter. Nothing was written to make it.
+
+    Attributes:
+        flow: The flow planned (``"all"``, ``"relations"``, ...).
+        changes: What `SyncEngine.apply` will do, in order.
+        settled: Rows of records that need nothing done (unchanged), or that
+            failed while planning (a listing, a look-up): reported as they are.
+        planned: Rows the changes would give once applied.
+        bookmarks: Host change bookmarks to store once applied, by name.
+        candidates: Per service, the host IDs whose push this plan covers.
+    """
+
+    flow: str
+    changes: tuple[PlannedChange, ...] = ()
+    settled: SyncReport = attrs.field(factory=SyncReport)
+    planned: SyncReport = attrs.field(factory=SyncReport)
+    bookmarks: Mapping[str, str] = attrs.field(factory=dict)
+    candidates: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+
+    @property
+    def preview(self) -> SyncReport:
+        """The report the run would give: planned rows first, then the settled ones."""
+        return self.planned.merge(self.settled)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def __iter__(self) -> Iterator[PlannedChange]:
+        return iter(self.changes)
+
+    def __str__(self) -> str:
+        return f"plan ({self.flow}): {self.preview}"
+
+    def _repr_html_(self) -> str:
+        return self.preview.to_html()
+
+
+@attrs.define
+class _Run:
+    """What the stages of one run share: one listing per connector, who was handled."""
+
+    listings: dict[str, dict[tuple[Role, str], RemoteRelation]] = attrs.field(factory=dict)
+    failed_listings: set[str] = attrs.field(factory=set)
+    handled: set[tuple[str, Role, str]] = attrs.field(factory=set)
+
+
+def _removed_key(service: str, role: Role, host_id: str) -> str:
+    return f"removed/{service}/{role.value}/{host_id}"
+
+
+def _retry_key(service: str) -> str:
+    return f"retry/{service}"
+
+
+def _changes_key(service: str) -> str:
+    return f"host-changes/{service}"
+
+
+def _payment_key(service: str, payment: RemotePayment) -> str:
+    return f"payment/{service}/{payment.relation_code}/{payment.invoice_number}"
+
+
+def _numbers(party: Party) -> list[tuple[Role, str]]:
+    """The roles a party has, with its code in each."""
+    found = [(Role.DEBTOR, party.debtor_number), (Role.CREDITOR, party.creditor_number)]
+    return [(role, str(number)) for role, number in found if number]
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class SyncEngine:
+    """Keeps a host CRM and the bookkeeping services in step.
+
+    Args:
+        host: The host CRM (`HostCRM`).
+        connectors: The services (`AccountingConnector`), each with its own
+            ``service`` name.
+        state: Where links, bookmarks, intents and runs are kept: a
+            `StateStore`, or a file path for a `SqliteStateStore`. ``None``
+            opens `DEFAULT_STATE_PATH` in the working directory, so a second
+            run remembers the first (an in-memory store would forget every
+            link and intent when the process ends).
+        policy: Who wins a field changed on both sides (`ConflictPolicy`).
+        intervals: Per `Flow`, how often `run_due` runs it (hourly by default).
+
+    Raises:
+        ConfigurationError: A connector twice, or not an `AccountingConnector`;
+            the host not a `HostCRM`; an unknown flow in ``intervals``.
+
+    Example:
+        ```python
+        from crmconnect.sync import SyncEngine
+
+        engine = SyncEngine(crm, [df_connector, eb_connector], state="state.sqlite")
+        print(engine.plan())        # what would happen; nothing written
+        report = engine.run()       # pulls, pushes, bookings, payments
+        ```
+    """
+
+    def __init__(
+        self,
+        host: HostCRM,
+        connectors: Iterable[AccountingConnector],
+        *,
+        state: StateStore | str | os.PathLike[str] | None = None,
+        policy: ConflictPolicy | str = ConflictPolicy.HOST_WINS,
+        intervals: Mapping[Flow | str, dt.timedelta] | None = None,
+    ) -> None:
+        if not isinstance(host, HostCRM):
+            raise ConfigurationError(f"the host must be a HostCRM, not {type(host).__name__}")
+        self.host = host
+        self.connectors = _checked_connectors(connectors)
+        self._owns_state = not isinstance(state, StateStore)
+        if isinstance(state, StateStore):
+            self.state: StateStore = state
+        else:
+            self.state = SqliteStateStore(DEFAULT_STATE_PATH if state is None else state)
+        self.policy = _policy(policy)
+        self.intervals = _intervals(intervals or {})
+
+    def __repr__(self) -> str:
+        services = ", ".join(c.service for c in self.connectors)
+        return f"SyncEngine(services=[{services}], policy={self.policy.value})"
+
+    def close(self) -> None:
+        """Close the state store when the engine opened it (a store passed in stays open)."""
+        if self._owns_state:
+            self.state.close()
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the public flows -------------------------------------------------------------
+
+    def plan(self) -> SyncPlan:
+        """What a run would do now, for every flow; a dry run: nothing is written.
+
+        Reads the host, each service's listing and the state. Relations that a
+        pull would bring in are not yet in the plan's pushes to other services
+        (they do not exist in the host yet); `run` pushes them in the same run.
+        """
+        run = _Run()
+        return self._combine(
+            "all",
+            self._plan_pull(run),
+            self._plan_push(run),
+            self._plan_bookings(),
+            self._plan_payments(),
+        )
+
+    def apply(self, plan: SyncPlan) -> SyncReport:
+        """Do what ``plan`` says; one failing record stops no other (reported ``failed``).
+
+        Recorded in the run history under the plan's flow.
+        """
+        record = self.state.start_run(plan.flow)
+        report = SyncReport()
+        try:
+            self._apply(plan, report)
+        finally:
+            self._end_run(record.run_id, report)
+        return report
+
+    def run(self) -> SyncReport:
+        """Every flow: pulls, pushes, bookings, payments (each planned, then applied)."""
+        return self._run_flows("all", list(Flow))
+
+    def run_due(self, now: dt.datetime | None = None) -> SyncReport:
+        """Run only the flows whose interval has passed since their last run.
+
+        Called from a host's own scheduler (every few minutes, say). A flow's
+        last run is read from the state's run history (its own runs and
+        `run`'s), so the schedule survives restarts.
+
+        Args:
+            now: The time to compare with (now when ``None``; time zone aware).
+        """
+        moment = now or dt.datetime.now(dt.UTC)
+        due = [flow for flow in Flow if self._is_due(flow, moment)]
+        reports = [self._run_flows(flow.value, [flow]) for flow in due]
+        return SyncReport().merge(*reports)
+
+    def push_relation(self, host_id: str) -> SyncReport:
+        """Send one host party to every service with relations to the remote, now.
+
+        The immediate path a host calls on save: no listing, one look-up by
+        number per service and role. Remote changes on a linked record are
+        merged as in a run.
+
+        Raises:
+            SyncError: The host has no party with this ID.
+        """
+        party = self.host.party(host_id)
+        if party is None:
+            raise SyncError(f"the host has no party with ID {host_id!r}")
+        record = self.state.start_run("push")
+        report = SyncReport()
+        try:
+            for connector in self._with(Capability.RELATIONS_TO_REMOTE):
+                for role, number in _numbers(party):
+                    self._push_one(connector, party, role, number, report)
+        finally:
+            self._end_run(record.run_id, report)
+        return report
+
+    # -- runs -------------------------------------------------------------------------
+
+    def _run_flows(self, name: str, flows: Sequence[Flow]) -> SyncReport:
+        record = self.state.start_run(name)
+        report = SyncReport()
+        run = _Run()
+        try:
+            if Flow.RELATIONS in flows:
+                self._apply(self._combine(name, self._plan_pull(run)), report)
+                run.handled |= {  # created in the host just now: reported already
+                    (row.service, row.role, row.host_id)
+                    for row in report
+                    if row.action is Action.CREATED and row.side is Side.HOST
+                    if row.role is not None and row.host_id is not None
+                }
+                self._apply(self._combine(name, self._plan_push(run)), report)
+            if Flow.BOOKINGS in flows:
+                self._apply(self._combine(name, self._plan_bookings()), report)
+            if Flow.PAYMENTS in flows:
+                self._apply(self._combine(name, self._plan_payments()), report)
+        finally:
+            self._end_run(record.run_id, report)
+        return report
+
+    def _end_run(self, run_id: int, report: SyncReport) -> None:
+        status = "failed" if report.failed else "ok"
+        self.state.end_run(run_id, status, report.counts, report.failures)
+
+    def _is_due(self, flow: Flow, now: dt.datetime) -> bool:
+        since = now - self.intervals[flow]
+        runs = self.state.runs(since=since)
+        return not any(r.flow in (flow.value, "all") and r.status != "abandoned" for r in runs)
+
+    def _with(self, capability: Capability) -> list[AccountingConnector]:
+        return [c for c in self.connectors if capability in c.capabilities]
+
+    @staticmethod
+    def _combine(flow: str, *plans: SyncPlan) -> SyncPlan:
+        return SyncPlan(
+            flow,
+            tuple(change for plan in plans for change in plan.changes),
+            SyncReport().merge(*(plan.settled for plan in plans)),
+            SyncReport().merge(*(plan.planned for plan in plans)),
+            {k: v for plan in plans for k, v in plan.bookmarks.items()},
+            {k: v for plan in plans for k, v in plan.candidates.items()},
+        )
+
+    # -- planning: relations ------------------------------------------------------------
+
+    def _listing(
+        self, connector: AccountingConnector, run: _Run, preview: SyncReport
+    ) -> dict[tuple[Role, str], RemoteRelation] | None:
+        """This run's one listing of a service, by role and remote ID; ``None`` when it failed."""
+        service = connector.service
+        if service in run.failed_listings:
+            return None
+        if service not in run.listings:
+            try:
+                relations = connector.relations()
+            except Exception as exc:  # a failed service stops no other
+                run.failed_listings.add(service)
+                preview.add(
+                    service, None, None, None, Action.FAILED,
+                    f"listing the relations failed: {_reason(exc)}", side=Side.REMOTE,
+                )  # fmt: skip
+                return None
+            run.listings[service] = {(r.role, r.remote_id): r for r in relations}
+        return run.listings[service]
+
+    def _plan_pull(self, run: _Run) -> SyncPlan:
+        changes: list[PlannedChange] = []
+        settled, planned = SyncReport(), SyncReport()
+        relational = {Capability.RELATIONS_FROM_REMOTE, Capability.RELATIONS_TO_REMOTE}
+        for connector in self.connectors:
+            if not relational & connector.capabilities:
+                continue
+            listing = self._listing(connector, run, settled)
+            if listing is None:
+                continue
+            links = self.state.links(connector.service)
+            changes += self._plan_unlinks(connector, links, listing, planned)
+            if Capability.RELATIONS_FROM_REMOTE in connector.capabilities:
+                changes += self._plan_pull_records(connector, links, listing, run, settled, planned)
+        return SyncPlan("relations", tuple(changes), settled, planned)
+
+    def _plan_unlinks(
+        self,
+        connector: AccountingConnector,
+        links: Sequence[Link],
+        listing: Mapping[tuple[Role, str], RemoteRelation],
+        planned: SyncReport,
+    ) -> list[PlannedChange]:
+        changes = []
+        for link in links:
+            if link.remote_id is None or (link.role, link.remote_id) in listing:
+                continue
+            reason = f"removed in {connector.service}: unlinked, flagged for review"
+            changes.append(
+                PlannedChange(
+                    ChangeKind.UNLINK,
+                    connector.service,
+                    link.role,
+                    link.number,
+                    link.host_id,
+                    base=link,
+                    reason=reason,
+                )  # fmt: skip
+            )
+            planned.add(
+                connector.service, link.role, link.host_id, link.number, Action.UNLINKED,
+                reason, side=Side.HOST,
+            )  # fmt: skip
+        return changes
+
+    def _plan_pull_records(
+        self,
+        connector: AccountingConnector,
+        links: Sequence[Link],
+        listing: Mapping[tuple[Role, str], RemoteRelation],
+        run: _Run,
+        settled: SyncReport,
+        planned: SyncReport,
+    ) -> list[PlannedChange]:
+        service = connector.service
+        by_remote = {(link.role, link.remote_id): link for link in links if link.remote_id}
+        by_host = {(link.role, link.host_id): link for link in links}
+        intents = _create_intents(self.state, service)
+        changes = []
+        for key, remote in listing.items():
+            link = by_remote.get(key)
+            if link is not None and dict(remote.values) == dict(link.remote_values):
+                settled.add(
+                    service, remote.role, link.host_id, remote.number, Action.UNCHANGED,
+                    side=Side.REMOTE,
+                )  # fmt: skip
+                continue
+            try:
+                change = self._plan_pulled(connector, remote, link, by_host, intents)
+            except Exception as exc:  # one record stops no other
+                settled.add(
+                    service, remote.role, link.host_id if link else None, remote.number,
+                    Action.FAILED, _reason(exc), side=Side.HOST,
+                )  # fmt: skip
+                continue
+            if change.host_id is not None:
+                run.handled.add((service, remote.role, change.host_id))
+            changes.append(change)
+            _preview_change(change, self.policy, planned)
+        return changes
+
+    def _plan_pulled(
+        self,
+        connector: AccountingConnector,
+        remote: RemoteRelation,
+        link: Link | None,
+        by_host: Mapping[tuple[Role, str], Link],
+        intents: Mapping[tuple[Role | None, str | None], int],
+    ) -> PlannedChange:
+        """The change for a listed remote relation that is new or changed since the last sync."""
+        service = connector.service
+        if link is not None:
+            party = self.host.party(link.host_id)
+            if party is None:
+                raise SyncError(f"host party {link.host_id} is gone")
+            return self._merge_change(connector, party, remote, link)
+        party = self.host.find_by_number(remote.role, remote.number)
+        if party is None:
+            return PlannedChange(
+                ChangeKind.CREATE_HOST, service, remote.role, remote.number, remote=remote,
+                to_host=dict(remote.values), reason=f"new in {service}",
+            )  # fmt: skip
+        if party.id is None:  # pragma: no cover - a host's parties have IDs
+            raise SyncError("the host returned a party without an ID")
+        other = by_host.get((remote.role, party.id))
+        if other is not None:
+            raise SyncError(
+                f"host party {party.id} is linked to {service} relation {other.remote_id} "
+                f"already; relation {remote.remote_id} has the same number"
+            )
+        change = self._merge_change(connector, party, remote, None)
+        return attrs.evolve(change, intent_id=intents.get((remote.role, party.id)))
+
+    def _merge_change(
+        self,
+        connector: AccountingConnector,
+        party: Party,
+        remote: RemoteRelation,
+        link: Link | None,
+    ) -> PlannedChange:
+        assert party.id is not None
+        host_values = dict(connector.outbound_values(party, remote.role))
+        to_host, to_remote, conflicts = _merge(
+            host_values,
+            remote.values,
+            link,
+            pull=Capability.RELATIONS_FROM_REMOTE in connector.capabilities,
+            policy=self.policy,
+        )
+        return PlannedChange(
+            ChangeKind.MERGE, connector.service, remote.role, remote.number, party.id,
+            remote=remote, host_values=host_values, to_host=to_host, to_remote=to_remote,
+            conflicts=conflicts, base=link,
+            reason="" if link else f"linked by number to {connector.service} {remote.remote_id}",
+        )  # fmt: skip
+
+    # -- planning: pushes ---------------------------------------------------------------
+
+    def _plan_push(self, run: _Run) -> SyncPlan:
+        changes: list[PlannedChange] = []
+        settled, planned = SyncReport(), SyncReport()
+        bookmarks: dict[str, str] = {}
+        candidates: dict[str, frozenset[str]] = {}
+        for connector in self._with(Capability.RELATIONS_TO_REMOTE):
+            service = connector.service
+            listing = self._listing(connector, run, settled)
+            if listing is None:
+                continue
+            parties, bookmark = self._push_candidates(service)
+            bookmarks[_changes_key(service)] = bookmark
+            links = {(link.role, link.host_id): link for link in self.state.links(service)}
+            by_number = {(r.role, r.number): r for r in listing.values()}
+            linked = {(link.role, link.remote_id) for link in links.values()}
+            intents = _create_intents(self.state, service)
+            covered = set()
+            for party in parties:
+                assert party.id is not None
+                roles = [
+                    (role, number)
+                    for role, number in _numbers(party)
+                    if (service, role, party.id) not in run.handled
+                ]
+                if len(roles) == len(_numbers(party)):
+                    covered.add(party.id)  # else the pull stage had it: kept for retry
+                for role, number in roles:
+                    try:
+                        change = self._plan_pushed(
+                            connector, party, role, number,
+                            links.get((role, party.id)), listing, by_number, linked,
+                            intents.get((role, party.id)),
+                        )  # fmt: skip
+                    except Exception as exc:  # one record stops no other
+                        settled.add(
+                            service, role, party.id, number, Action.FAILED, _reason(exc),
+                            side=Side.REMOTE,
+                        )  # fmt: skip
+                        continue
+                    if change is None:
+                        continue
+                    if _is_noop(change):
+                        settled.add(
+                            service, role, party.id, number, Action.UNCHANGED, side=Side.REMOTE
+                        )
+                        continue
+                    run.handled.add((service, role, party.id))
+                    changes.append(change)
+                    _preview_change(change, self.policy, planned)
+            candidates[service] = frozenset(covered)
+        return SyncPlan("relations", tuple(changes), settled, planned, bookmarks, candidates)
+
+    def _push_candidates(self, service: str) -> tuple[list[Party], str]:
+        """Parties changed since the bookmark, those that failed before, those with an intent."""
+        changed, bookmark = self.host.changed_parties(self.state.bookmark(_changes_key(service)))
+        seen = {p.id for p in changed}
+        parties = list(changed)
+        extra = _retry_ids(self.state, service) | {
+            i.host_id for i in self.state.intents(service) if i.host_id is not None
+        }
+        for host_id in sorted(extra - seen):
+            party = self.host.party(host_id)
+            if party is not None:
+                parties.append(party)
+        return parties, bookmark
+
+    def _plan_pushed(
+        self,
+        connector: AccountingConnector,
+        party: Party,
+        role: Role,
+        number: str,
+        link: Link | None,
+        listing: Mapping[tuple[Role, str], RemoteRelation],
+        by_number: Mapping[tuple[Role, str], RemoteRelation],
+        linked: set[tuple[Role, str | None]],
+        intent_id: int | None,
+    ) -> PlannedChange | None:
+        """The change for one host party in one role; ``None`` when there is nothing to do."""
+        service = connector.service
+        assert party.id is not None
+        if self.state.bookmark(_removed_key(service, role, party.id)) == number:
+            return None  # removed remotely and flagged: not created again until re-linked
+        if link is not None:
+            if link.number != number:
+                raise SyncError(
+                    f"the {role.value} number changed from {link.number} to {number}; "
+                    f"the {service} relation keeps {link.number} until re-linked"
+                )
+            remote = listing.get((role, link.remote_id or ""))
+            if remote is None:
+                return None  # unlinked by the pull stage
+            return self._merge_change(connector, party, remote, link)
+        host_values = dict(connector.outbound_values(party, role))
+        if intent_id is not None:
+            return PlannedChange(
+                ChangeKind.CREATE_REMOTE, service, role, number, party.id,
+                host_values=host_values, to_remote=host_values, intent_id=intent_id,
+                reason="an earlier run may have created it: looked up by number first",
+            )  # fmt: skip
+        remote = by_number.get((role, number))
+        if remote is not None:
+            if (role, remote.remote_id) in linked:
+                raise SyncError(
+                    f"{service} relation {remote.remote_id} with this number is linked "
+                    "to another host party"
+                )
+            return self._merge_change(connector, party, remote, None)
+        return PlannedChange(
+            ChangeKind.CREATE_REMOTE, service, role, number, party.id,
+            host_values=host_values, to_remote=host_values, reason="new in the host",
+        )  # fmt: skip
+
+    # -- planning: bookings and payments ------------------------------------------------
+
+    def _plan_bookings(self) -> SyncPlan:
+        changes = []
+        settled, planned = SyncReport(), SyncReport()
+        for connector in self._with(Capability.BOOKINGS):
+            try:
+                invoices = tuple(self.host.invoices_to_book(connector.service))
+            except Exception as exc:  # a failed service stops no other
+                _failed_service(settled, connector.service, "invoice", exc)
+                continue
+            if not invoices:
+                continue
+            changes.append(PlannedChange(ChangeKind.BOOK, connector.service, invoices=invoices))
+            for invoice in invoices:
+                planned.add(
+                    connector.service, None, None, _invoice_key(invoice), Action.CREATED,
+                    "to be booked", side=Side.REMOTE, kind="invoice",
+                )  # fmt: skip
+        return SyncPlan("bookings", tuple(changes), settled, planned)
+
+    def _plan_payments(self) -> SyncPlan:
+        changes = []
+        settled, planned = SyncReport(), SyncReport()
+        for connector in self._with(Capability.PAYMENTS):
+            try:
+                pairs = list(self.host.open_invoices(connector.service))
+                payments = tuple(connector.payment_states(pairs)) if pairs else ()
+            except Exception as exc:  # a failed service stops no other
+                _failed_service(settled, connector.service, "payment", exc)
+                continue
+            news = []
+            for payment in payments:
+                action = self._payment_action(connector.service, payment)
+                (planned if action is Action.UPDATED else settled).add(
+                    connector.service, None, None, _payment_number(payment), action,
+                    _payment_reason(payment), side=Side.HOST, kind="payment",
+                )  # fmt: skip
+                if action is Action.UPDATED:
+                    news.append(payment)
+            if news:
+                changes.append(
+                    PlannedChange(ChangeKind.PAYMENTS, connector.service, payments=tuple(news))
+                )
+        return SyncPlan("payments", tuple(changes), settled, planned)
+
+    def _payment_action(self, service: str, payment: RemotePayment) -> Action:
+        if payment.error is not None:
+            return Action.FAILED
+        known = self.state.bookmark(_payment_key(service, payment))
+        return Action.UNCHANGED if known == _payment_text(payment) else Action.UPDATED
+
+    # -- applying -----------------------------------------------------------------------
+
+    def _apply(self, plan: SyncPlan, report: SyncReport) -> None:
+        report.rows.extend(plan.settled)
+        for change in plan.changes:
+            if change.kind is ChangeKind.BOOK:
+                self._book(change, report)
+            elif change.kind is ChangeKind.PAYMENTS:
+                self._record_payments(change, report)
+            else:
+                self._apply_relation(change, report)
+        self._store_bookmarks(plan, report)
+
+    def _apply_relation(self, change: PlannedChange, report: SyncReport) -> None:
+        connector = self._connector(change.service)
+        rows = SyncReport()
+        try:
+            if change.kind is ChangeKind.UNLINK:
+                self._unlink(change, rows)
+            elif change.kind is ChangeKind.CREATE_HOST:
+                self._create_host(connector, change, rows)
+            elif change.kind is ChangeKind.CREATE_REMOTE:
+                self._create_remote(connector, change, rows)
+            else:
+                self._apply_merge(connector, change, rows)
+        except Exception as exc:  # one record stops no other
+            if not isinstance(exc, CrmConnectError):
+                logger.exception("sync of %s %s failed", change.service, change.number)
+            side = Side.HOST if change.kind is ChangeKind.CREATE_HOST else Side.REMOTE
+            rows.add(
+                change.service, change.role, change.host_id, change.number, Action.FAILED,
+                _reason(exc), side=side,
+            )  # fmt: skip
+        report.rows.extend(rows)
+
+    def _unlink(self, change: PlannedChange, rows: SyncReport) -> None:
+        assert change.host_id is not None and change.role is not None
+        assert change.number is not None
+        self.host.flag_for_review(change.host_id, change.service, change.reason)
+        self.state.set_bookmark(
+            _removed_key(change.service, change.role, change.host_id), change.number
+        )
+        self.state.remove_link(change.host_id, change.service, change.role)
+        rows.add(
+            change.service, change.role, change.host_id, change.number, Action.UNLINKED,
+            change.reason, side=Side.HOST,
+        )  # fmt: skip
+
+    def _create_host(
+        self, connector: AccountingConnector, change: PlannedChange, rows: SyncReport
+    ) -> None:
+        remote = change.remote
+        assert remote is not None
+        party = connector.inbound_party(remote, None)
+        host_id = self.host.create_party(party)
+        stored = self.host.party(host_id) or party
+        self.state.save_link(
+            Link(
+                host_id, change.service, remote.role, remote.remote_id, remote.number,
+                host_values=dict(connector.outbound_values(stored, remote.role)),
+                remote_values=dict(remote.values),
+            )
+        )  # fmt: skip
+        rows.add(
+            change.service, remote.role, host_id, remote.number, Action.CREATED, change.reason,
+            sorted(k for k, v in remote.values.items() if v is not None), side=Side.HOST,
+        )  # fmt: skip
+
+    def _create_remote(
+        self, connector: AccountingConnector, change: PlannedChange, rows: SyncReport
+    ) -> None:
+        assert change.role is not None and change.number is not None
+        assert change.host_id is not None
+        service, role, number, host_id = change.service, change.role, change.number, change.host_id
+        if change.intent_id is not None:
+            found = connector.find_relation(role, number)
+            if found is not None:
+                self._finish_found(connector, change, found, rows)
+                return
+            self.state.finish_intent(change.intent_id, None)  # never sent: create it now
+        intent = self.state.add_intent(
+            service, "create_relation", number, host_id=host_id, role=role
+        )
+        created = connector.create_relation(role, number, change.host_values)
+        self.state.finish_intent(
+            intent.intent_id,
+            Link(
+                host_id, service, role, created.remote_id, number,
+                host_values=dict(change.host_values), remote_values=dict(created.values),
+            ),
+        )  # fmt: skip
+        rows.add(
+            service, role, host_id, number, Action.CREATED, change.reason,
+            sorted(k for k, v in change.host_values.items() if v is not None), side=Side.REMOTE,
+        )  # fmt: skip
+
+    def _finish_found(
+        self,
+        connector: AccountingConnector,
+        change: PlannedChange,
+        found: RemoteRelation,
+        rows: SyncReport,
+    ) -> None:
+        """An intent's relation exists (an earlier run created it): link it, write what differs."""
+        assert change.intent_id is not None and change.host_id is not None
+        assert change.role is not None
+        differ = {
+            name: value
+            for name, value in change.host_values.items()
+            if found.values.get(name) != value
+        }
+        current = connector.update_relation(found, differ) if differ else found
+        self.state.finish_intent(
+            change.intent_id,
+            Link(
+                change.host_id, change.service, change.role, current.remote_id, found.number,
+                host_values=dict(change.host_values), remote_values=dict(current.values),
+            ),
+        )  # fmt: skip
+        rows.add(
+            change.service, change.role, change.host_id, found.number, Action.CREATED,
+            "created by an earlier run that was cut off: found by number and linked",
+            sorted(differ), side=Side.REMOTE,
+        )  # fmt: skip
+
+    def _apply_merge(
+        self, connector: AccountingConnector, change: PlannedChange, rows: SyncReport
+    ) -> None:
+        remote, host_id, role = change.remote, change.host_id, change.role
+        assert remote is not None and host_id is not None and role is not None
+        service = change.service
+        party = self.host.party(host_id)
+        if party is None:
+            raise SyncError(f"host party {host_id} is gone")
+        if change.to_host:
+            pulled = attrs.evolve(remote, values=dict(change.to_host), fingerprint="")
+            updated = connector.inbound_party(pulled, party)
+            if updated != party:
+                self.host.save_party(updated)
+                party = self.host.party(host_id) or updated
+        current = remote
+        if change.to_remote:
+            current = connector.update_relation(remote, change.to_remote)
+        kept = change.conflicts if self.policy is ConflictPolicy.REVIEW else ()
+        base = change.base
+        host_values = dict(connector.outbound_values(party, role))
+        remote_values = dict(current.values)
+        for name in kept:  # left for review: the base stays, so it stays a conflict
+            host_values[name] = base.host_values.get(name) if base else None
+            remote_values[name] = base.remote_values.get(name) if base else None
+        link = Link(
+            host_id, service, role, remote.remote_id, remote.number, host_values, remote_values
+        )
+        if change.intent_id is not None:
+            self.state.finish_intent(change.intent_id, link)
+        else:
+            self.state.save_link(link)
+        if kept:
+            fields = ", ".join(kept)
+            self.host.flag_for_review(host_id, service, f"changed on both sides: {fields}")
+        _report_merge(change, self.policy, rows)
+
+    def _book(self, change: PlannedChange, report: SyncReport) -> None:
+        service = change.service
+        try:
+            result = self._connector(service).book_invoices(change.invoices)
+        except Exception as exc:  # a failed service stops no other
+            for invoice in change.invoices:
+                report.add(
+                    service, None, None, _invoice_key(invoice), Action.FAILED, _reason(exc),
+                    side=Side.REMOTE, kind="invoice",
+                )  # fmt: skip
+            return
+        for booking in result.bookings:
+            number = f"{booking.relation_code}/{booking.invoice_number}"
+            try:
+                self.host.record_booking(service, booking)
+            except Exception as exc:  # one record stops no other
+                report.add(
+                    service, None, None, number, Action.FAILED,
+                    f"booked as {booking.reference}, not recorded in the host: {_reason(exc)}",
+                    side=Side.HOST, kind="invoice",
+                )  # fmt: skip
+                continue
+            action = Action.CREATED if booking.created else Action.UNCHANGED
+            reason = f"booking {booking.reference}" + ("" if booking.created else ", booked before")
+            report.add(
+                service, None, None, number, action, reason, side=Side.REMOTE, kind="invoice"
+            )
+        codes = {invoice.number: invoice.relation_code for invoice in change.invoices}
+        for invoice_number, error in result.failed:
+            number = f"{codes.get(invoice_number, '?')}/{invoice_number}"
+            report.add(
+                service, None, None, number, Action.FAILED, _reason(error),
+                side=Side.REMOTE, kind="invoice",
+            )  # fmt: skip
+
+    def _record_payments(self, change: PlannedChange, report: SyncReport) -> None:
+        service = change.service
+        for payment in change.payments:
+            try:
+                self.host.record_payment(service, payment)
+                self.state.set_bookmark(_payment_key(service, payment), _payment_text(payment))
+            except Exception as exc:  # one record stops no other
+                action, reason = Action.FAILED, _reason(exc)
+            else:
+                action, reason = Action.UPDATED, _payment_reason(payment)
+            report.add(
+                service, None, None, _payment_number(payment), action, reason,
+                side=Side.HOST, kind="payment",
+            )  # fmt: skip
+        # Payments whose state could not be read were planned as failed rows already.
+
+    def _store_bookmarks(self, plan: SyncPlan, report: SyncReport) -> None:
+        """Host change bookmarks, and the parties to try again next run (failed ones)."""
+        failed: dict[str, set[str]] = {}
+        for row in report.rows:
+            if row.action is Action.FAILED and row.kind == "relation" and row.host_id:
+                failed.setdefault(row.service, set()).add(row.host_id)
+        for service in {*failed, *plan.candidates}:
+            before = _retry_ids(self.state, service)
+            after = (before - plan.candidates.get(service, frozenset())) | failed.get(
+                service, set()
+            )
+            if after != before:
+                self.state.set_bookmark(_retry_key(service), json.dumps(sorted(after)))
+        for name, value in plan.bookmarks.items():
+            self.state.set_bookmark(name, value)
+
+    # -- the immediate path -------------------------------------------------------------
+
+    def _push_one(
+        self,
+        connector: AccountingConnector,
+        party: Party,
+        role: Role,
+        number: str,
+        report: SyncReport,
+    ) -> None:
+        service = connector.service
+        assert party.id is not None
+        try:
+            change = self._plan_one(connector, party, role, number)
+        except Exception as exc:  # one service stops no other
+            report.add(
+                service, role, party.id, number, Action.FAILED, _reason(exc), side=Side.REMOTE
+            )
+            return
+        if change is None:
+            return
+        if _is_noop(change):
+            report.add(service, role, party.id, number, Action.UNCHANGED, side=Side.REMOTE)
+            return
+        self._apply_relation(change, report)
+
+    def _plan_one(
+        self, connector: AccountingConnector, party: Party, role: Role, number: str
+    ) -> PlannedChange | None:
+        """The change for one party in one role, by a look-up by number instead of a listing."""
+        service = connector.service
+        assert party.id is not None
+        link = self.state.link(party.id, service, role)
+        found = connector.find_relation(role, link.number if link else number)
+        if link is not None and (found is None or found.remote_id != link.remote_id):
+            return PlannedChange(
+                ChangeKind.UNLINK, service, role, link.number, party.id, base=link,
+                reason=f"removed in {service}: unlinked, flagged for review",
+            )  # fmt: skip
+        listing = {} if found is None else {(role, found.remote_id): found}
+        by_number = {} if found is None else {(role, found.number): found}
+        linked: set[tuple[Role, str | None]] = set()
+        taken = found is not None and link is None
+        if (
+            found is not None
+            and taken
+            and self.state.link_by_remote(service, role, found.remote_id)
+        ):
+            linked.add((role, found.remote_id))
+        intent = _create_intents(self.state, service).get((role, party.id))
+        return self._plan_pushed(
+            connector, party, role, number, link, listing, by_number, linked, intent
+        )
+
+    def _connector(self, service: str) -> AccountingConnector:
+        for connector in self.connectors:
+            if connector.service == service:
+                return connector
+        raise SyncError(f"no connector named {service!r} in this engine")
+
+
+# -- merging ---------------------------------------------------------------------------
+
+
+def _merge(
+    host: FieldValues,
+    remote: FieldValues,
+    link: Link | None,
+    *,
+    pull: bool,
+    policy: ConflictPolicy,
+) -> tuple[dict[str, str | None], dict[str, str | None], tuple[str, ...]]:
+    """Per field: what to write into the host, what remotely, and which fields conflict.
+
+    With a link, each side is compared with its own value at the last sync
+    (three-way). Without one (linked by number now), a field empty on one
+    side is filled from the other where that direction is on, and two
+    different values are a conflict.
+    """
+    to_host: dict[str, str | None] = {}
+    to_remote: dict[str, str | None] = {}
+    conflicts: list[str] = []
+    for name in sorted({*host, *remote}):
+        owned = name in host
+        mine, theirs = host.get(name), remote.get(name)
+        if link is None:
+            if mine == theirs:
+                continue
+            if not owned:  # a field only the remote side has: fill the host's
+                if pull and theirs is not None:
+                    to_host[name] = theirs
+                continue
+            if not pull:  # the host owns the field
+                to_remote[name] = mine
+                continue
+            host_changed = mine is not None
+            remote_changed = theirs is not None
+        else:
+            host_changed = owned and mine != link.host_values.get(name)
+            remote_changed = theirs != link.remote_values.get(name)
+        if host_changed and remote_changed:
+            if mine == theirs:
+                continue
+            conflicts.append(name)
+            if policy is ConflictPolicy.HOST_WINS:
+                to_remote[name] = mine
+            elif policy is ConflictPolicy.REMOTE_WINS and pull:
+                to_host[name] = theirs
+        elif host_changed:
+            to_remote[name] = mine
+        elif remote_changed and pull:
+            to_host[name] = theirs
+    return to_host, to_remote, tuple(conflicts)
+
+
+def _conflict_reason(policy: ConflictPolicy) -> str:
+    return {
+        ConflictPolicy.HOST_WINS: "changed on both sides: the host wins",
+        ConflictPolicy.REMOTE_WINS: "changed on both sides: the remote wins",
+        ConflictPolicy.REVIEW: "changed on both sides: left for review (flagged)",
+    }[policy]
+
+
+def _report_merge(change: PlannedChange, policy: ConflictPolicy, rows: SyncReport) -> None:
+    """The rows of a merge: per side written, a conflict row, or unchanged."""
+    service, role, host_id, number = change.service, change.role, change.host_id, change.number
+    conflicts = set(change.conflicts)
+    winner = {ConflictPolicy.HOST_WINS: Side.REMOTE, ConflictPolicy.REMOTE_WINS: Side.HOST}
+    won = winner.get(policy, Side.HOST)
+    if conflicts:
+        rows.add(
+            service, role, host_id, number, Action.CONFLICT, _conflict_reason(policy),
+            sorted(conflicts), side=won,
+        )  # fmt: skip
+    for side, written in ((Side.HOST, change.to_host), (Side.REMOTE, change.to_remote)):
+        fields = sorted(set(written) - (conflicts if side is won else set()))
+        if fields:
+            rows.add(
+                service, role, host_id, number, Action.UPDATED, change.reason, fields, side=side
+            )
+    if not conflicts and not change.to_host and not change.to_remote:
+        rows.add(service, role, host_id, number, Action.UNCHANGED, change.reason, side=Side.REMOTE)
+
+
+def _preview_change(change: PlannedChange, policy: ConflictPolicy, preview: SyncReport) -> None:
+    """The rows a planned relation change would give when applied."""
+    if change.kind is ChangeKind.CREATE_HOST:
+        preview.add(
+            change.service, change.role, None, change.number, Action.CREATED, change.reason,
+            sorted(k for k, v in change.to_host.items() if v is not None), side=Side.HOST,
+        )  # fmt: skip
+    elif change.kind is ChangeKind.CREATE_REMOTE:
+        preview.add(
+            change.service, change.role, change.host_id, change.number, Action.CREATED,
+            change.reason, sorted(k for k, v in change.to_remote.items() if v is not None),
+            side=Side.REMOTE,
+        )  # fmt: skip
+    else:
+        _report_merge(change, policy, preview)
+
+
+# -- small helpers -----------------------------------------------------------------------
+
+
+def _checked_connectors(
+    connectors: Iterable[AccountingConnector],
+) -> tuple[AccountingConnector, ...]:
+    found = tuple(connectors)
+    names: set[str] = set()
+    for connector in found:
+        if not isinstance(connector, AccountingConnector):
+            raise ConfigurationError(f"not an AccountingConnector: {type(connector).__name__}")
+        if connector.service in names:
+            raise ConfigurationError(f"two connectors are named {connector.service!r}")
+        names.add(connector.service)
+    return found
+
+
+def _policy(policy: ConflictPolicy | str) -> ConflictPolicy:
+    try:
+        return ConflictPolicy(policy)
+    except ValueError:
+        known = ", ".join(p.value for p in ConflictPolicy)
+        error = ConfigurationError(f"unknown conflict policy {policy!r} (one of {known})")
+    raise error
+
+
+def _intervals(given: Mapping[Flow | str, dt.timedelta]) -> dict[Flow, dt.timedelta]:
+    intervals = dict(DEFAULT_INTERVALS)
+    for name, interval in given.items():
+        if name not in Flow._value2member_map_:
+            known = ", ".join(f.value for f in Flow)
+            raise ConfigurationError(f"unknown flow {name!r} in intervals (one of {known})")
+        if not isinstance(interval, dt.timedelta) or interval <= dt.timedelta(0):
+            raise ConfigurationError(f"the interval of {name} must be a positive timedelta")
+        intervals[Flow(name)] = interval
+    return intervals
+
+
+def _create_intents(state: StateStore, service: str) -> dict[tuple[Role | None, str | None], int]:
+    """Unfinished relation creates of a service, by role and host ID."""
+    return {
+        (i.role, i.host_id): i.intent_id
+        for i in state.intents(service)
+        if i.kind == "create_relation"
+    }
+
+
+def _is_noop(change: PlannedChange) -> bool:
+    """A merge that writes nothing and finds both sides as the link has them."""
+    base, remote = change.base, change.remote
+    return (
+        change.kind is ChangeKind.MERGE
+        and base is not None
+        and remote is not None
+        and not (change.to_host or change.to_remote or change.conflicts)
+        and dict(change.host_values) == dict(base.host_values)
+        and dict(remote.values) == dict(base.remote_values)
+    )
+
+
+def _retry_ids(state: StateStore, service: str) -> set[str]:
+    text = state.bookmark(_retry_key(service))
+    return set(json.loads(text)) if text else set()
+
+
+def _failed_service(preview: SyncReport, service: str, kind: str, error: BaseException) -> None:
+    preview.add(
+        service, None, None, None, Action.FAILED, _reason(error), side=Side.REMOTE, kind=kind
+    )
+
+
+def _invoice_key(invoice: Invoice) -> str:
+    return f"{invoice.relation_code}/{invoice.number}"
+
+
+def _payment_number(payment: RemotePayment) -> str:
+    return f"{payment.relation_code}/{payment.invoice_number}"
+
+
+def _payment_text(payment: RemotePayment) -> str:
+    return f"{payment.state.value}|{payment.outstanding}"
+
+
+def _payment_reason(payment: RemotePayment) -> str:
+    if payment.error is not None:
+        return f"payment state unknown: {payment.error}"
+    outstanding = "" if payment.outstanding is None else f", {payment.outstanding} outstanding"
+    return f"{payment.state.value}{outstanding}"

@@ -1,0 +1,485 @@
+"""The sync engine end to end: `SqliteCRM` as the host, the real connectors against the
+in-process DigitaleFactuur and e-Boekhouden sandboxes, a `SqliteStateStore` in memory.
+
+What is checked is what each side holds afterwards (the sandbox's records, the CRM's
+parties, invoices and flags, the state's links and intents) and the writes each sandbox
+counted, not the engine's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+
+from crmconnect.contrib.sqlite_crm import SqliteCRM
+from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
+from crmconnect.eboekhouden import EBoekhoudenConnector
+from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
+from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, Organisation, RelationType
+from crmconnect.sandbox import (
+    DEMO_CREDENTIALS,
+    DEMO_VAT_TABLE,
+    DigitaleFactuurSandbox,
+    EBoekhoudenSandbox,
+)
+from crmconnect.sync import (
+    Action,
+    ConflictPolicy,
+    PaymentState,
+    Role,
+    Side,
+    SqliteStateStore,
+    SyncEngine,
+)
+
+ACCOUNT, CODE = "98765", "s3cr3t-access-code-xyz"
+DF_WRITES = ("klant_aanmaken", "klant_updaten", "klant_verwijderen")
+EB_WRITES = ("POST /v1/relation", "PATCH /v1/relation/{id}", "POST /v1/mutation")
+
+
+def organisation(name: str, number: str | None = None, **data: object) -> Organisation:
+    """An organisation with an invoice address in Leiden and a postal one elsewhere."""
+    return Organisation.model_validate(
+        {
+            "name": name,
+            "contact": {"email": "info@garage-devries.example"},
+            "addresses": [
+                {"kind": "invoice", "street": "Haagweg", "house_number": 4,
+                 "postcode": "2311 AA", "city": "Leiden"},
+                {"kind": "postal", "street": "Postbus", "house_number": 12,
+                 "postcode": "2300 AA", "city": "Leiden"},
+            ],
+            "debtor_number": number,
+            **data,
+        }
+    )  # fmt: skip
+
+
+def sales_invoice(number: str, relation_code: str, price: str = "100.00") -> Invoice:
+    """A sales invoice of ``price`` plus 21 % VAT."""
+    return Invoice(
+        number=number,
+        relation_code=relation_code,
+        date=dt.date(2026, 3, 1),
+        kind=InvoiceKind.SALES,
+        lines=[InvoiceLine(description="Advies", unit_price=price, vat_category="nl_high")],
+    )
+
+
+def df_writes(sandbox: DigitaleFactuurSandbox) -> int:
+    return sum(sandbox.stats.requests[name] for name in DF_WRITES)
+
+
+def eb_writes(sandbox: EBoekhoudenSandbox) -> int:
+    return sum(sandbox.stats.requests[name] for name in EB_WRITES)
+
+
+def df_record(sandbox: DigitaleFactuurSandbox, number: str) -> dict[str, str]:
+    found = [r for r in sandbox.relations if r.get("relatienummer") == number]
+    assert len(found) == 1, f"{len(found)} DF relations numbered {number}"
+    return found[0]
+
+
+@pytest.fixture
+def crm() -> Iterator[SqliteCRM]:
+    with SqliteCRM(":memory:") as crm:
+        yield crm
+
+
+@pytest.fixture
+def state() -> Iterator[SqliteStateStore]:
+    with SqliteStateStore(":memory:") as state:
+        yield state
+
+
+@pytest.fixture
+def df_sandbox() -> DigitaleFactuurSandbox:
+    return DigitaleFactuurSandbox(ACCOUNT, CODE)
+
+
+@pytest.fixture
+def df(df_sandbox: DigitaleFactuurSandbox) -> Iterator[DigitaleFactuurConnector]:
+    with DigitaleFactuurClient(
+        ACCOUNT, CODE, transport=df_sandbox.transport(), rate_limit=None
+    ) as client:
+        yield DigitaleFactuurConnector(client)
+
+
+@pytest.fixture
+def eb_sandbox() -> EBoekhoudenSandbox:
+    return EBoekhoudenSandbox()
+
+
+@pytest.fixture
+def eb(eb_sandbox: EBoekhoudenSandbox) -> Iterator[EBoekhoudenConnector]:
+    token = DEMO_CREDENTIALS.access_token
+    assert token is not None
+    with EBoekhoudenRestClient(token, transport=eb_sandbox.transport()) as books:
+        yield EBoekhoudenConnector(books, DEMO_VAT_TABLE)
+
+
+@pytest.fixture
+def engine(crm: SqliteCRM, df: DigitaleFactuurConnector, state: SqliteStateStore) -> SyncEngine:
+    return SyncEngine(crm, [df], state=state)
+
+
+# -- DigitaleFactuur both ways -------------------------------------------------------------------
+
+
+def test_a_relation_created_in_df_arrives_in_the_host_as_a_debtor(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
+) -> None:
+    df_sandbox.add_relation(
+        relatienummer="1001", naam="Bakkerij Jansen", adres="Hoofdstraat 1", land="NL",
+        postcode="3511 AA", plaats="Utrecht", contactpersoon_email="info@jansen.example",
+    )  # fmt: skip
+    df_sandbox.add_relation(relatienummer="2001", naam="Groothandel Smit", type="crediteur")
+
+    report = engine.run()
+
+    assert (report.created, report.failed) == (2, 0)
+    debtor = crm.find_by_number(Role.DEBTOR, "1001")
+    creditor = crm.find_by_number(Role.CREDITOR, "2001")
+    assert isinstance(debtor, Organisation) and isinstance(creditor, Organisation)
+    assert (debtor.name, debtor.debtor_number, debtor.creditor_number) == (
+        "Bakkerij Jansen",
+        "1001",
+        None,
+    )
+    assert debtor.relation_type is RelationType.CUSTOMER
+    assert creditor.relation_type is RelationType.SUPPLIER
+    assert creditor.creditor_number == "2001"
+    # DF's address goes to both the postal and the invoice address.
+    assert debtor.invoice_address is not None and debtor.postal_address is not None
+    assert debtor.invoice_address.city == debtor.postal_address.city == "Utrecht"
+    assert df_writes(df_sandbox) == 0  # nothing went back: no echo
+
+    again = engine.run()
+    assert (again.created, again.updated, again.conflicts) == (0, 0, 0)
+    assert again.unchanged == 2 and df_writes(df_sandbox) == 0
+    assert len(crm.parties()) == 2
+
+
+def test_a_host_party_with_a_debtor_number_reaches_df_and_a_rerun_writes_nothing(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    crm.add(organisation("Zonder Nummer"))  # no number: not synced
+
+    report = engine.run()
+
+    assert report.created == 1
+    [row] = [row for row in report if row.action is Action.CREATED]
+    assert (row.side, row.host_id, row.number) == (Side.REMOTE, host_id, "1002")
+    stored = df_record(df_sandbox, "1002")
+    assert (stored["naam"], stored["plaats"], stored["type"]) == (
+        "Garage De Vries",
+        "Leiden",
+        "debiteur",
+    )
+    assert stored["adres"] == "Haagweg 4"  # the invoice address, not the postal one
+    assert len(df_sandbox.relations) == 1
+    writes = df_writes(df_sandbox)
+
+    again = engine.run()
+    assert (again.created, again.updated, again.failed) == (0, 0, 0)
+    assert df_writes(df_sandbox) == writes
+
+
+def test_changed_on_both_sides_the_crm_wins_and_different_fields_merge(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    remote_id = df_record(df_sandbox, "1002")["id"]
+    # DF: the name and the phone-free city; the CRM: the name and the e-mail address.
+    df_sandbox.edit_relation(remote_id, naam="Garage de Vries (DF)", plaats="Oegstgeest")
+    party = crm.get(host_id)
+    assert party is not None
+    crm.save(
+        party.model_copy(
+            update={
+                "name": "Garage De Vries B.V.",
+                "contact": party.contact.model_copy(update={"email": "new@devries.example"}),
+            }
+        )
+    )
+
+    report = engine.run()
+
+    assert (report.conflicts, report.failed) == (1, 0)
+    [conflict] = [row for row in report if row.action is Action.CONFLICT]
+    assert conflict.fields == ("name",) and "host wins" in conflict.reason
+    stored = df_record(df_sandbox, "1002")
+    assert stored["naam"] == "Garage De Vries B.V."  # the CRM won the name
+    assert stored["contactpersoon_email"] == "new@devries.example"  # the CRM's change
+    after = crm.get(host_id)
+    assert isinstance(after, Organisation) and after.invoice_address is not None
+    assert after.name == "Garage De Vries B.V."
+    assert after.invoice_address.city == "Oegstgeest"  # DF's change came in
+
+    writes = df_writes(df_sandbox)
+    again = engine.run()
+    assert (again.created, again.updated, again.conflicts) == (0, 0, 0)
+    assert df_writes(df_sandbox) == writes  # its own writes do not come back
+
+
+def test_remote_wins_when_the_policy_says_so(
+    crm: SqliteCRM, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteStateStore(":memory:") as state:
+        engine = SyncEngine(crm, [df], state=state, policy=ConflictPolicy.REMOTE_WINS)
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        engine.run()
+        df_sandbox.edit_relation(df_record(df_sandbox, "1002")["id"], naam="Naam uit DF")
+        party = crm.get(host_id)
+        assert party is not None
+        crm.save(party.model_copy(update={"name": "Naam uit de CRM"}))
+
+        report = engine.run()
+
+        assert report.conflicts == 1
+        assert df_record(df_sandbox, "1002")["naam"] == "Naam uit DF"
+        after = crm.get(host_id)
+        assert isinstance(after, Organisation) and after.name == "Naam uit DF"
+
+
+def test_a_relation_removed_in_df_is_unlinked_flagged_and_not_created_again(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+    state: SqliteStateStore,
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    df.client.delete_relation(df_record(df_sandbox, "1002")["id"])
+
+    report = engine.run()
+
+    assert report.unlinked == 1 and report.created == 0
+    assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is None
+    assert [flag.host_id for flag in crm.review_flags()] == [host_id]
+    assert df_sandbox.relations == []
+
+    crm_party = crm.get(host_id)
+    assert crm_party is not None
+    crm.save(crm_party.model_copy(update={"name": "Changed after removal"}))
+    later = engine.run()
+    assert (later.created, later.unlinked) == (0, 0)
+    assert df_sandbox.relations == []  # not created again until a person re-links it
+
+
+def test_plan_writes_nothing_and_apply_does_what_it_showed(
+    crm: SqliteCRM,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+    state: SqliteStateStore,
+) -> None:
+    crm.add(organisation("Garage De Vries", "1002"))
+    df_sandbox.add_relation(
+        relatienummer="1001", naam="Bakkerij Jansen", plaats="Utrecht", land="NL"
+    )
+    parties, relations = crm.parties(), df_sandbox.relations
+
+    plan = engine.plan()
+
+    assert crm.parties() == parties and df_sandbox.relations == relations
+    assert df_writes(df_sandbox) == 0
+    assert state.links("digitalefactuur") == [] and state.intents("digitalefactuur") == []
+    assert state.runs() == [] and state.bookmark("host-changes/digitalefactuur") is None
+    shown = {(row.number, row.side, row.action) for row in plan.preview}
+    assert shown == {("1001", Side.HOST, Action.CREATED), ("1002", Side.REMOTE, Action.CREATED)}
+    assert "2 created" in str(plan) and "<table" in plan._repr_html_()
+
+    report = engine.apply(plan)
+
+    done = {(row.number, row.side, row.action) for row in report}
+    assert done == shown
+    assert {r["relatienummer"] for r in df_sandbox.relations} == {"1001", "1002"}
+    assert len(crm.parties()) == 2 and len(state.links("digitalefactuur")) == 2
+    assert [run.status for run in state.runs()] == ["ok"]
+
+
+def test_one_failing_record_stops_no_other_and_is_retried_next_run(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
+) -> None:
+    crm.add(organisation("Eerste", "1001"))
+    crm.add(organisation("Tweede", "1002"))
+    df_sandbox.fail_next(1, "500", "klant_aanmaken")
+
+    report = engine.run()
+
+    assert (report.created, report.failed) == (1, 1)
+    [failed] = [row for row in report if row.action is Action.FAILED]
+    assert failed.reason
+    assert len(df_sandbox.relations) == 1
+
+    retry = engine.run()
+    assert (retry.created, retry.failed) == (1, 0)
+    assert {r["relatienummer"] for r in df_sandbox.relations} == {"1001", "1002"}
+
+
+def test_an_intent_left_by_a_killed_run_resolves_without_a_duplicate(
+    crm: SqliteCRM,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    # The killed run: the intent was recorded and the relation created, the link never saved.
+    state.add_intent("eboekhouden", "create_relation", "1002", host_id=host_id, role=Role.DEBTOR)
+    eb_sandbox.add_relation("1002", "Garage De Vries", city="Leiden")
+    before = eb_writes(eb_sandbox)
+
+    report = SyncEngine(crm, [eb], state=state).run()
+
+    assert report.failed == 0
+    assert [r.get("code") for r in eb_sandbox.relations].count("1002") == 1
+    assert eb_sandbox.stats.requests["POST /v1/relation"] == 0  # not created again
+    assert state.intents("eboekhouden") == []
+    link = state.link(host_id, "eboekhouden", Role.DEBTOR)
+    assert link is not None and link.number == "1002"
+    assert eb_writes(eb_sandbox) - before <= 1  # at most the host's values written over it
+
+
+def test_an_intent_resolves_through_the_pull_in_df_too(
+    crm: SqliteCRM,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+    state: SqliteStateStore,
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    state.add_intent(
+        "digitalefactuur", "create_relation", "1002", host_id=host_id, role=Role.DEBTOR
+    )
+    df_sandbox.add_relation(relatienummer="1002", naam="Garage De Vries", plaats="Leiden")
+
+    report = engine.run()
+
+    assert report.failed == 0 and report.created == 0
+    assert len(df_sandbox.relations) == 1 and df_sandbox.stats.requests["klant_aanmaken"] == 0
+    assert state.intents("digitalefactuur") == []
+    assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is not None
+    assert len(crm.parties()) == 1
+
+
+# -- e-Boekhouden: relations out, bookings, payment states --------------------------------------
+
+
+def test_eboekhouden_relations_bookings_once_and_payment_states(
+    crm: SqliteCRM,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [eb], state=state)
+    crm.add(organisation("Garage De Vries", "1001"))
+    crm.add_invoice(sales_invoice("F1", "1001"))
+    crm.add_invoice(sales_invoice("F2", "1001", "200.00"))
+    crm.add_invoice(sales_invoice("F3", "1001"), sent=False)
+
+    report = engine.run()
+
+    assert report.failed == 0
+    assert [r.get("code") for r in eb_sandbox.relations].count("1001") == 1
+    booked = [row for row in report if row.kind == "invoice" and row.action is Action.CREATED]
+    assert sorted(str(row.number) for row in booked) == ["1001/F1", "1001/F2"]
+    assert len(eb_sandbox.mutations) == 2
+    assert crm.booking_reference("eboekhouden", "F1") is not None
+    assert crm.booking_reference("eboekhouden", "F3") is None  # not sent: not booked
+
+    eb_sandbox.pay("F1", "121.00", relation_code="1001")
+    eb_sandbox.pay("F2", "42.00", relation_code="1001")
+    writes = eb_writes(eb_sandbox)
+
+    again = engine.run()
+
+    assert (again.created, again.failed) == (0, 0)
+    assert len(eb_sandbox.mutations) == 4  # the two payments; no invoice booked twice
+    assert eb_writes(eb_sandbox) == writes
+    assert crm.payment_state("F1") is PaymentState.PAID
+    assert crm.payment_state("F2") is PaymentState.PARTLY_PAID
+    assert crm.outstanding("F2") == Decimal("200.00")
+    assert again.updated == 2  # the two payment states, nothing else
+
+    crm.mark_sent("F3")
+    third = engine.run()
+    assert [row.number for row in third if row.action is Action.CREATED] == ["1001/F3"]
+    # Only the new invoice's first state is recorded; F2's stays as it was: not reported.
+    assert [row.number for row in third if row.action is Action.UPDATED] == ["1001/F3"]
+
+
+def test_push_relation_sends_one_party_now_and_a_cleared_field_is_cleared(
+    crm: SqliteCRM,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [eb], state=state)
+    host_id = crm.add(organisation("Garage De Vries", "1001"))
+
+    created = engine.push_relation(host_id)
+
+    assert created.created == 1
+    stored = next(r for r in eb_sandbox.relations if r.get("code") == "1001")
+    assert stored.get("email") == "info@garage-devries.example"
+
+    party = crm.get(host_id)
+    assert party is not None
+    crm.save(party.model_copy(update={"contact": party.contact.model_copy(update={"email": None})}))
+    updated = engine.push_relation(host_id)
+
+    assert updated.updated == 1
+    [row] = [row for row in updated if row.action is Action.UPDATED]
+    assert row.fields == ("email",)
+    stored = next(r for r in eb_sandbox.relations if r.get("code") == "1001")
+    assert not stored.get("email")  # cleared in e-Boekhouden too
+    writes = eb_writes(eb_sandbox)
+    assert engine.run().updated == 0 and eb_writes(eb_sandbox) == writes
+
+
+def test_a_relation_arriving_from_df_reaches_eboekhouden_in_the_same_run(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    df_sandbox.add_relation(
+        relatienummer="1001", naam="Bakkerij Jansen", plaats="Utrecht", land="NL"
+    )
+
+    report = SyncEngine(crm, [eb, df], state=state).run()  # e-Boekhouden listed first
+
+    assert report.failed == 0
+    assert {(row.service, row.side) for row in report if row.action is Action.CREATED} == {
+        ("digitalefactuur", Side.HOST),
+        ("eboekhouden", Side.REMOTE),
+    }
+    stored = next(r for r in eb_sandbox.relations if r.get("code") == "1001")
+    assert stored.get("company") == "Bakkerij Jansen"
+
+
+def test_run_due_runs_only_the_flows_whose_interval_passed(
+    crm: SqliteCRM,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [eb], state=state, intervals={"payments": dt.timedelta(minutes=10)})
+    crm.add(organisation("Garage De Vries", "1001"))
+    now = dt.datetime.now(dt.UTC)
+
+    first = engine.run_due(now)
+    assert first.created == 1
+    assert sorted(run.flow for run in state.runs()) == ["bookings", "payments", "relations"]
+
+    assert len(engine.run_due(now + dt.timedelta(minutes=5))) == 0
+    engine.run_due(now + dt.timedelta(minutes=20))
+    flows = [run.flow for run in state.runs()]
+    assert flows.count("payments") == 2 and flows.count("relations") == 1
