@@ -9,6 +9,7 @@ per field: the transform of the table rows that map it (``3511 aa`` and
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
@@ -36,6 +37,8 @@ Normaliser = Callable[[str], str]
 """A remote text → the form it is compared in."""
 
 _NUMBER_OF_ROLE = {"debtor": "debtor_number", "creditor": "creditor_number"}
+_REMEMBERED = 1 << 15
+"""Texts remembered per transform: a listing of tens of thousands of relations."""
 
 
 def with_name_style(
@@ -89,8 +92,19 @@ def field_normalisers(
                     f"mapping row {row.canonical} -> {row.remote}: {row.remote!r} {reason} "
                     f"of {service}'s relation"
                 )
-            found.setdefault(row.remote, TRANSFORMS[row.transform].normalise)
+            found.setdefault(row.remote, _remembered(TRANSFORMS[row.transform].normalise))
     return found
+
+
+@functools.cache
+def _remembered(normalise: Normaliser) -> Normaliser:
+    """``normalise`` remembering its last answers (one cache per transform, for every connector).
+
+    Normalisers are pure, and some are not cheap (a person's name is parsed):
+    a rerun compares the texts of the last listing again, so they are not
+    parsed again.
+    """
+    return functools.lru_cache(maxsize=_REMEMBERED)(normalise)
 
 
 def normalised(
