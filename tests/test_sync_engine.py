@@ -247,6 +247,31 @@ def test_remote_wins_when_the_policy_says_so(
         assert isinstance(after, Organisation) and after.name == "Naam uit DF"
 
 
+def test_review_writes_neither_side_flags_the_party_and_keeps_the_conflict(
+    crm: SqliteCRM, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteStateStore(":memory:") as state:
+        engine = SyncEngine(crm, [df], state=state, policy="review")
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        engine.run()
+        df_sandbox.edit_relation(df_record(df_sandbox, "1002")["id"], naam="Naam uit DF")
+        party = crm.get(host_id)
+        assert party is not None
+        crm.save(party.model_copy(update={"name": "Naam uit de CRM"}))
+        writes = df_writes(df_sandbox)
+
+        for _ in range(2):  # still a conflict the next run: the base was kept
+            report = engine.run()
+            assert (report.conflicts, report.updated) == (1, 0)
+        assert df_writes(df_sandbox) == writes
+        assert df_record(df_sandbox, "1002")["naam"] == "Naam uit DF"
+        after = crm.get(host_id)
+        assert isinstance(after, Organisation) and after.name == "Naam uit de CRM"
+        assert [(f.host_id, f.service) for f in crm.review_flags()] == [
+            (host_id, "digitalefactuur")
+        ]
+
+
 def test_a_relation_removed_in_df_is_unlinked_flagged_and_not_created_again(
     crm: SqliteCRM,
     df: DigitaleFactuurConnector,
@@ -305,7 +330,10 @@ def test_plan_writes_nothing_and_apply_does_what_it_showed(
 
 
 def test_one_failing_record_stops_no_other_and_is_retried_next_run(
-    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
+    crm: SqliteCRM,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+    state: SqliteStateStore,
 ) -> None:
     crm.add(organisation("Eerste", "1001"))
     crm.add(organisation("Tweede", "1002"))
@@ -315,7 +343,8 @@ def test_one_failing_record_stops_no_other_and_is_retried_next_run(
 
     assert (report.created, report.failed) == (1, 1)
     [failed] = [row for row in report if row.action is Action.FAILED]
-    assert failed.reason
+    assert failed.reason and CODE not in failed.reason  # the access code is never shown
+    assert state.runs()[-1].status == "failed"
     assert len(df_sandbox.relations) == 1
 
     retry = engine.run()

@@ -392,7 +392,8 @@ class SyncEngine:
     def _is_due(self, flow: Flow, now: dt.datetime) -> bool:
         since = now - self.intervals[flow]
         runs = self.state.runs(since=since)
-        return not any(r.flow in (flow.value, "all") and r.status != "abandoned" for r in runs)
+        # Only runs that ended count: one cut off (still "running") is done again.
+        return not any(r.flow in (flow.value, "all") and r.status in ("ok", "failed") for r in runs)
 
     def _with(self, capability: Capability) -> list[AccountingConnector]:
         return [c for c in self.connectors if capability in c.capabilities]
