@@ -512,3 +512,40 @@ def test_run_due_runs_only_the_flows_whose_interval_passed(
     engine.run_due(now + dt.timedelta(minutes=20))
     flows = [run.flow for run in state.runs()]
     assert flows.count("payments") == 2 and flows.count("relations") == 1
+
+
+def test_run_every_checks_the_schedule_each_round(
+    crm: SqliteCRM, eb: EBoekhoudenConnector, state: SqliteStateStore
+) -> None:
+    engine = SyncEngine(crm, [eb], state=state)
+    crm.add(organisation("Garage De Vries", "1001"))
+
+    engine.run_every(0, rounds=2)
+
+    flows = [run.flow for run in state.runs()]
+    assert sorted(flows) == ["bookings", "payments", "relations"]  # the second round: none due
+
+
+def test_a_service_whose_listing_fails_stops_no_other(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    crm.add(organisation("Garage De Vries", "1001"))
+    df_sandbox.fail_next(50, "500", "klanten")
+
+    report = SyncEngine(crm, [df, eb], state=state).run()
+
+    [failed] = [row for row in report if row.action is Action.FAILED]
+    assert failed.service == "digitalefactuur" and "listing" in failed.reason
+    assert [row.service for row in report if row.action is Action.CREATED] == ["eboekhouden"]
+    assert df_sandbox.relations == []
+    assert [r.get("code") for r in eb_sandbox.relations].count("1001") == 1
+
+    df_sandbox.faults.clear()
+    retry = SyncEngine(crm, [df, eb], state=state).run()
+    assert [row.service for row in retry if row.action is Action.CREATED] == ["digitalefactuur"]
+    assert retry.failed == 0 and len(df_sandbox.relations) == 1

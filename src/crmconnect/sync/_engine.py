@@ -23,6 +23,7 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Final
@@ -337,6 +338,30 @@ class SyncEngine:
         due = [flow for flow in Flow if self._is_due(flow, moment)]
         reports = [self._run_flows(flow.value, [flow]) for flow in due]
         return SyncReport().merge(*reports)
+
+    def run_every(
+        self,
+        seconds: float = 60.0,
+        *,
+        rounds: int | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """`run_due` every ``seconds``, for a plain process without a scheduler of its own.
+
+        Args:
+            seconds: The pause between two checks (the flows keep their own intervals).
+            rounds: Stop after this many checks (``None``: until ``stop`` is set).
+            stop: Set it (from another thread, a signal handler) to stop after the current check.
+        """
+        stop = stop or threading.Event()
+        done = 0
+        while not stop.is_set() and (rounds is None or done < rounds):
+            report = self.run_due()
+            if len(report):
+                logger.info("sync: %s", report)
+            done += 1
+            if rounds is None or done < rounds:
+                stop.wait(seconds)
 
     def push_relation(self, host_id: str) -> SyncReport:
         """Send one host party to every service with relations to the remote, now.
