@@ -35,7 +35,7 @@ from ..mapping._adapters import (
     with_name_style,
 )
 from ..models import Invoice
-from ..sync import (
+from ..sync._protocols import (
     BookingResult,
     Capability,
     FieldValues,
