@@ -327,6 +327,8 @@ def test_plan_writes_nothing_and_apply_does_what_it_showed(
     assert {r["relatienummer"] for r in df_sandbox.relations} == {"1001", "1002"}
     assert len(crm.parties()) == 2 and len(state.links("digitalefactuur")) == 2
     assert [run.status for run in state.runs()] == ["ok"]
+    rerun = engine.run()  # one row per record, also for the party the pull created
+    assert (rerun.unchanged, len(rerun), df_writes(df_sandbox)) == (2, 2, 1)
 
 
 def test_one_failing_record_stops_no_other_and_is_retried_next_run(

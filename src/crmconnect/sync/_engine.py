@@ -196,6 +196,9 @@ class _Run:
     listings: dict[str, dict[tuple[Role, str], RemoteRelation]] = attrs.field(factory=dict)
     failed_listings: set[str] = attrs.field(factory=set)
     handled: set[tuple[str, Role, str]] = attrs.field(factory=set)
+    """Records a stage of this run planned a change for: later stages leave them be."""
+    unchanged: set[tuple[str, Role, str]] = attrs.field(factory=set)
+    """Records the pull found unchanged remotely (reported so once, pushed if the host changed)."""
 
 
 def _removed_key(service: str, role: Role, host_id: str) -> str:
@@ -518,6 +521,7 @@ class SyncEngine:
         for key, remote in listing.items():
             link = by_remote.get(key)
             if link is not None and dict(remote.values) == dict(link.remote_values):
+                run.unchanged.add((service, remote.role, link.host_id))
                 settled.add(
                     service, remote.role, link.host_id, remote.number, Action.UNCHANGED,
                     side=Side.REMOTE,
@@ -636,9 +640,11 @@ class SyncEngine:
                     if change is None:
                         continue
                     if _is_noop(change):
-                        settled.add(
-                            service, role, party.id, number, Action.UNCHANGED, side=Side.REMOTE
-                        )
+                        if (service, role, party.id) not in run.unchanged:
+                            settled.add(
+                                service, role, party.id, number, Action.UNCHANGED,
+                                side=Side.REMOTE,
+                            )  # fmt: skip
                         continue
                     run.handled.add((service, role, party.id))
                     changes.append(change)
