@@ -858,3 +858,14 @@ def test_the_mapping_package_imports_no_connector_and_no_cycle_with_sync() -> No
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "debtor"
+
+
+def test_an_empty_remote_country_leaves_the_default_and_a_new_relation_arrives() -> None:
+    table = DIGITALEFACTUUR_RELATIONS.organisation
+    values = {"name": "Bakkerij Zonder Land", "address": "Dorpsstraat 1", "city": "Delft"}
+    arrived = table.inbound({**values, "country": None})
+    assert arrived.address(AddressKind.POSTAL) is not None
+    assert arrived.address(AddressKind.POSTAL).country == "NL"  # type: ignore[union-attr]
+    moved = table.inbound({**values, "country": "Belgium"}, arrived)
+    cleared = table.inbound({"country": ""}, moved)
+    assert [a.country for a in cleared.addresses] == ["NL"] * len(cleared.addresses)

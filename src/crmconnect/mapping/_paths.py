@@ -153,7 +153,10 @@ class CanonicalPath:
                 return {}  # clearing what is not there
             data, location = child, f"{location}{where}."
         if self.kind is ValueKind.TEXT:
-            data[self.leaf] = value
+            if value is None:  # cleared: the model's default (an address's country is NL)
+                data.pop(self.leaf, None)
+            else:
+                data[self.leaf] = value
             return {location + self.leaf: self.text}
         parts = _NAME_PARTS if self.kind is ValueKind.NAME else _STREET_PARTS
         for part in parts:
