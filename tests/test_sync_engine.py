@@ -16,7 +16,7 @@ import pytest
 
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
-from crmconnect.eboekhouden import EBoekhoudenConnector
+from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, Organisation, RelationType
 from crmconnect.sandbox import (
@@ -37,7 +37,14 @@ from crmconnect.sync import (
 
 ACCOUNT, CODE = "98765", "s3cr3t-access-code-xyz"
 DF_WRITES = ("klant_aanmaken", "klant_updaten", "klant_verwijderen")
-EB_WRITES = ("POST /v1/relation", "PATCH /v1/relation/{id}", "POST /v1/mutation")
+EB_CREATES = ("POST /v1/relation", "AddRelatie")
+EB_WRITES = (
+    *EB_CREATES,
+    "PATCH /v1/relation/{id}",
+    "UpdateRelatie",
+    "POST /v1/mutation",
+    "AddMutatie",
+)
 
 
 def organisation(name: str, number: str | None = None, **data: object) -> Organisation:
@@ -113,11 +120,24 @@ def eb_sandbox() -> EBoekhoudenSandbox:
     return EBoekhoudenSandbox()
 
 
-@pytest.fixture
-def eb(eb_sandbox: EBoekhoudenSandbox) -> Iterator[EBoekhoudenConnector]:
-    token = DEMO_CREDENTIALS.access_token
-    assert token is not None
-    with EBoekhoudenRestClient(token, transport=eb_sandbox.transport()) as books:
+@pytest.fixture(params=["soap", "rest"])
+def eb(
+    request: pytest.FixtureRequest, eb_sandbox: EBoekhoudenSandbox
+) -> Iterator[EBoekhoudenConnector]:
+    books: BooksClient
+    if request.param == "soap":
+        books = EBoekhoudenClient(
+            DEMO_CREDENTIALS.username,
+            DEMO_CREDENTIALS.security_code_1,
+            DEMO_CREDENTIALS.security_code_2,
+            session=eb_sandbox.requests_session(),
+        )
+    else:
+        assert DEMO_CREDENTIALS.access_token is not None
+        books = EBoekhoudenRestClient(
+            DEMO_CREDENTIALS.access_token, transport=eb_sandbox.transport()
+        )
+    with books:
         yield EBoekhoudenConnector(books, DEMO_VAT_TABLE)
 
 
@@ -324,9 +344,11 @@ def test_plan_writes_nothing_and_apply_does_what_it_showed(
 
     done = {(row.number, row.side, row.action) for row in report}
     assert done == shown
+    twice = engine.apply(plan)  # a plan applied again creates nothing twice
+    assert (twice.created, twice.failed, df_writes(df_sandbox)) == (0, 0, 1)
     assert {r["relatienummer"] for r in df_sandbox.relations} == {"1001", "1002"}
     assert len(crm.parties()) == 2 and len(state.links("digitalefactuur")) == 2
-    assert [run.status for run in state.runs()] == ["ok"]
+    assert [run.status for run in state.runs()] == ["ok", "ok"]
     rerun = engine.run()  # one row per record, also for the party the pull created
     assert (rerun.unchanged, len(rerun), df_writes(df_sandbox)) == (2, 2, 1)
 
@@ -370,7 +392,7 @@ def test_an_intent_left_by_a_killed_run_resolves_without_a_duplicate(
 
     assert report.failed == 0
     assert [r.get("code") for r in eb_sandbox.relations].count("1002") == 1
-    assert eb_sandbox.stats.requests["POST /v1/relation"] == 0  # not created again
+    assert sum(eb_sandbox.stats.requests[name] for name in EB_CREATES) == 0  # not created again
     assert state.intents("eboekhouden") == []
     link = state.link(host_id, "eboekhouden", Role.DEBTOR)
     assert link is not None and link.number == "1002"
@@ -455,7 +477,7 @@ def test_push_relation_sends_one_party_now_and_a_cleared_field_is_cleared(
 
     created = engine.push_relation(host_id)
 
-    assert created.created == 1
+    assert created.created == 1 and eb_writes(eb_sandbox) == 1  # the names counted are right
     stored = next(r for r in eb_sandbox.relations if r.get("code") == "1001")
     assert stored.get("email") == "info@garage-devries.example"
 

@@ -818,6 +818,13 @@ class SyncEngine:
     ) -> None:
         remote = change.remote
         assert remote is not None
+        if self.host.find_by_number(remote.role, remote.number) is not None:
+            # Created since the plan was made (a plan applied twice): not created again.
+            rows.add(
+                change.service, remote.role, None, remote.number, Action.UNCHANGED,
+                "in the host already", side=Side.HOST,
+            )  # fmt: skip
+            return
         party = connector.inbound_party(remote, None)
         host_id = self.host.create_party(party)
         stored = self.host.party(host_id) or party
@@ -839,6 +846,12 @@ class SyncEngine:
         assert change.role is not None and change.number is not None
         assert change.host_id is not None
         service, role, number, host_id = change.service, change.role, change.number, change.host_id
+        if change.intent_id is None and self.state.link(host_id, service, role) is not None:
+            # Linked since the plan was made (a plan applied twice): not created again.
+            rows.add(
+                service, role, host_id, number, Action.UNCHANGED, "linked already", side=Side.REMOTE
+            )
+            return
         if change.intent_id is not None:
             found = connector.find_relation(role, number)
             if found is not None:
