@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from crmconnect import ValidationError
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
@@ -573,3 +574,16 @@ def test_a_service_whose_listing_fails_stops_no_other(
     retry = SyncEngine(crm, [df, eb], state=state).run()
     assert [row.service for row in retry if row.action is Action.CREATED] == ["digitalefactuur"]
     assert retry.failed == 0 and len(df_sandbox.relations) == 1
+
+
+def test_a_run_that_breaks_off_is_recorded_as_failed(
+    crm: SqliteCRM, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    state.set_bookmark("host-changes/digitalefactuur", "not a bookmark the CRM gave")
+
+    with pytest.raises(ValidationError):
+        engine.run()
+
+    [run] = state.runs()
+    assert run.status == "failed" and run.ended is not None
+    assert [key for key, _ in run.failures] == ["all"]

@@ -19,6 +19,7 @@ the others in the same `SyncEngine.run`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -315,12 +316,8 @@ class SyncEngine:
 
         Recorded in the run history under the plan's flow.
         """
-        record = self.state.start_run(plan.flow)
-        report = SyncReport()
-        try:
+        with self._recorded(plan.flow) as report:
             self._apply(plan, report)
-        finally:
-            self._end_run(record.run_id, report)
         return report
 
     def run(self) -> SyncReport:
@@ -379,23 +376,17 @@ class SyncEngine:
         party = self.host.party(host_id)
         if party is None:
             raise SyncError(f"the host has no party with ID {host_id!r}")
-        record = self.state.start_run("push")
-        report = SyncReport()
-        try:
+        with self._recorded("push") as report:
             for connector in self._with(Capability.RELATIONS_TO_REMOTE):
                 for role, number in _numbers(party):
                     self._push_one(connector, party, role, number, report)
-        finally:
-            self._end_run(record.run_id, report)
         return report
 
     # -- runs -------------------------------------------------------------------------
 
     def _run_flows(self, name: str, flows: Sequence[Flow]) -> SyncReport:
-        record = self.state.start_run(name)
-        report = SyncReport()
         run = _Run()
-        try:
+        with self._recorded(name) as report:
             if Flow.RELATIONS in flows:
                 self._apply(self._combine(name, self._plan_pull(run)), report)
                 run.handled |= {  # created in the host just now: reported already
@@ -409,13 +400,21 @@ class SyncEngine:
                 self._apply(self._combine(name, self._plan_bookings()), report)
             if Flow.PAYMENTS in flows:
                 self._apply(self._combine(name, self._plan_payments()), report)
-        finally:
-            self._end_run(record.run_id, report)
         return report
 
-    def _end_run(self, run_id: int, report: SyncReport) -> None:
+    @contextlib.contextmanager
+    def _recorded(self, flow: str) -> Iterator[SyncReport]:
+        """A run in the run history: ``failed`` when a record failed or the run broke off."""
+        record = self.state.start_run(flow)
+        report = SyncReport()
+        try:
+            yield report
+        except BaseException as exc:
+            failures = [*report.failures, (flow, _reason(exc))]
+            self.state.end_run(record.run_id, "failed", report.counts, failures)
+            raise
         status = "failed" if report.failed else "ok"
-        self.state.end_run(run_id, status, report.counts, report.failures)
+        self.state.end_run(record.run_id, status, report.counts, report.failures)
 
     def _is_due(self, flow: Flow, now: dt.datetime) -> bool:
         since = now - self.intervals[flow]
