@@ -154,7 +154,7 @@ def test_a_relation_created_in_df_arrives_in_the_host_as_a_debtor(
     crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
 ) -> None:
     df_sandbox.add_relation(
-        relatienummer="1001", naam="Bakkerij Jansen", adres="Hoofdstraat 1", land="NL",
+        relatienummer="1001", naam="Bakkerij Jansen", adres="Hoofdstraat 1",
         postcode="3511 AA", plaats="Utrecht", contactpersoon_email="info@jansen.example",
     )  # fmt: skip
     df_sandbox.add_relation(relatienummer="2001", naam="Groothandel Smit", type="crediteur")
