@@ -318,6 +318,14 @@ def test_a_relation_removed_in_df_is_unlinked_flagged_and_not_created_again(
     assert (later.created, later.unlinked) == (0, 0)
     assert df_sandbox.relations == []  # not created again until a person re-links it
 
+    # A person creates it again in DF under its number: linked, and in step from then on.
+    df_sandbox.add_relation(relatienummer="1002", naam="Garage De Vries", plaats="Leiden")
+    relinked = engine.run()
+    assert relinked.failed == 0 and len(crm.parties()) == 1
+    link = state.link(host_id, "digitalefactuur", Role.DEBTOR)
+    assert link is not None and link.remote_id == df_record(df_sandbox, "1002")["id"]
+    assert df_record(df_sandbox, "1002")["naam"] == "Changed after removal"  # the CRM wins
+
 
 def test_plan_writes_nothing_and_apply_does_what_it_showed(
     crm: SqliteCRM,
@@ -587,3 +595,22 @@ def test_a_run_that_breaks_off_is_recorded_as_failed(
     [run] = state.runs()
     assert run.status == "failed" and run.ended is not None
     assert [key for key, _ in run.failures] == ["all"]
+
+
+def test_a_relation_already_in_eboekhouden_is_linked_by_code_and_gets_the_crms_values(
+    crm: SqliteCRM,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    eb_sandbox.add_relation("1001", "Garage De Vries", city="Den Haag", email="old@example.org")
+    host_id = crm.add(organisation("Garage De Vries", "1001"))
+
+    report = SyncEngine(crm, [eb], state=state).run()
+
+    assert (report.created, report.updated, report.failed) == (0, 1, 0)
+    assert sum(eb_sandbox.stats.requests[name] for name in EB_CREATES) == 0
+    stored = next(r for r in eb_sandbox.relations if r.get("code") == "1001")
+    assert (stored.get("city"), stored.get("email")) == ("Leiden", "info@garage-devries.example")
+    link = state.link(host_id, "eboekhouden", Role.DEBTOR)
+    assert link is not None and link.remote_id == str(stored.id)

@@ -680,8 +680,6 @@ class SyncEngine:
         """The change for one host party in one role; ``None`` when there is nothing to do."""
         service = connector.service
         assert party.id is not None
-        if self.state.bookmark(_removed_key(service, role, party.id)) == number:
-            return None  # removed remotely and flagged: not created again until re-linked
         if link is not None:
             if link.number != number:
                 raise SyncError(
@@ -707,6 +705,8 @@ class SyncEngine:
                     "to another host party"
                 )
             return self._merge_change(connector, party, remote, None)
+        if self.state.bookmark(_removed_key(service, role, party.id)) == number:
+            return None  # removed remotely and flagged: not created again until re-linked
         return PlannedChange(
             ChangeKind.CREATE_REMOTE, service, role, number, party.id,
             host_values=host_values, to_remote=host_values, reason="new in the host",
