@@ -233,13 +233,14 @@ class SqliteStateStore:
         """Record that a write is about to be sent; committed before this returns.
 
         Raises:
-            ValidationError: ``service``, ``kind`` or ``key`` is empty.
+            ValidationError: ``service``, ``kind`` or ``key`` is empty, ``host_id``
+                is empty or not a text, or ``role`` is not a `Role`.
         """
         values = (
             _require_text("service", service),
             _require_text("kind", kind),
             _require_text("key", key),
-            host_id,
+            None if host_id is None else _require_text("host_id", host_id),
             None if role is None else _role(role),
         )
         created_at = _now()
