@@ -295,21 +295,30 @@ class SyncEngine:
 
     # -- the public flows -------------------------------------------------------------
 
-    def plan(self) -> SyncPlan:
-        """What a run would do now, for every flow; a dry run: nothing is written.
+    def plan(self, flow: Flow | str | None = None) -> SyncPlan:
+        """What a run would do now, for every flow or one; a dry run: nothing is written.
 
         Reads the host, each service's listing and the state. Relations that a
         pull would bring in are not yet in the plan's pushes to other services
         (they do not exist in the host yet); `run` pushes them in the same run.
+
+        Args:
+            flow: One `Flow` (``"relations"``, ``"bookings"``, ``"payments"``);
+                every flow when ``None``.
+
+        Raises:
+            ConfigurationError: An unknown flow.
         """
+        flows = _selected_flows(flow)
         run = _Run()
-        return self._combine(
-            "all",
-            self._plan_pull(run),
-            self._plan_push(run),
-            self._plan_bookings(),
-            self._plan_payments(),
-        )
+        plans: list[SyncPlan] = []
+        if Flow.RELATIONS in flows:
+            plans += [self._plan_pull(run), self._plan_push(run)]
+        if Flow.BOOKINGS in flows:
+            plans.append(self._plan_bookings())
+        if Flow.PAYMENTS in flows:
+            plans.append(self._plan_payments())
+        return self._combine(_flows_name(flows), *plans)
 
     def apply(self, plan: SyncPlan) -> SyncReport:
         """Do what ``plan`` says; one failing record stops no other (reported ``failed``).
@@ -320,9 +329,18 @@ class SyncEngine:
             self._apply(plan, report)
         return report
 
-    def run(self) -> SyncReport:
-        """Every flow: pulls, pushes, bookings, payments (each planned, then applied)."""
-        return self._run_flows("all", list(Flow))
+    def run(self, flow: Flow | str | None = None) -> SyncReport:
+        """Every flow (pulls, pushes, bookings, payments), or one; each planned, then applied.
+
+        Args:
+            flow: One `Flow` (recorded under its name, so `run_due` counts it);
+                every flow when ``None``.
+
+        Raises:
+            ConfigurationError: An unknown flow.
+        """
+        flows = _selected_flows(flow)
+        return self._run_flows(_flows_name(flows), flows)
 
     def run_due(self, now: dt.datetime | None = None) -> SyncReport:
         """Run only the flows whose interval has passed since their last run.
@@ -1191,6 +1209,19 @@ def _policy(policy: ConflictPolicy | str) -> ConflictPolicy:
         known = ", ".join(p.value for p in ConflictPolicy)
         error = ConfigurationError(f"unknown conflict policy {policy!r} (one of {known})")
     raise error
+
+
+def _selected_flows(flow: Flow | str | None) -> list[Flow]:
+    if flow is None:
+        return list(Flow)
+    if flow not in Flow._value2member_map_:
+        known = ", ".join(f.value for f in Flow)
+        raise ConfigurationError(f"unknown flow {flow!r} (one of {known})")
+    return [Flow(flow)]
+
+
+def _flows_name(flows: Sequence[Flow]) -> str:
+    return flows[0].value if len(flows) == 1 else "all"
 
 
 def _intervals(given: Mapping[Flow | str, dt.timedelta]) -> dict[Flow, dt.timedelta]:
