@@ -9,12 +9,15 @@ counted, not the engine's own bookkeeping.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from crmconnect import ValidationError
+from crmconnect import SyncError, ValidationError
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
@@ -614,3 +617,90 @@ def test_a_relation_already_in_eboekhouden_is_linked_by_code_and_gets_the_crms_v
     assert (stored.get("city"), stored.get("email")) == ("Leiden", "info@garage-devries.example")
     link = state.link(host_id, "eboekhouden", Role.DEBTOR)
     assert link is not None and link.remote_id == str(stored.id)
+
+
+# -- two engines on one state file: one run at a time ---------------------------------------------
+
+
+class GatedConnector:
+    """A DigitaleFactuur connector whose creates wait for a gate (a write still in flight)."""
+
+    def __init__(self, inner: DigitaleFactuurConnector) -> None:
+        self.inner = inner
+        self.service = inner.service
+        self.capabilities = inner.capabilities
+        self.sending = threading.Event()
+        self.gate = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def create_relation(self, role: Role, number: str, values: Any) -> Any:
+        self.sending.set()
+        assert self.gate.wait(10), "the gate was never opened"
+        return self.inner.create_relation(role, number, values)
+
+
+def test_a_run_does_not_resolve_the_intent_of_a_push_still_writing(
+    tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    # A web process's push_relation has recorded its intent and is still creating the
+    # relation when the hourly run starts: the run must not look the number up, miss it,
+    # and create a second one.
+    with SqliteCRM(tmp_path / "crm.db") as crm:
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        gated = GatedConnector(df)
+        web = SyncEngine(crm, [gated], state=tmp_path / "state.db")
+        hourly = SyncEngine(crm, [df], state=tmp_path / "state.db")
+        pushed: list[Any] = []
+        pushing = threading.Thread(target=lambda: pushed.append(web.push_relation(host_id)))
+        pushing.start()
+        try:
+            assert gated.sending.wait(10)
+            assert [i.key for i in hourly.state.intents("digitalefactuur")] == ["1002"]
+            with pytest.raises(SyncError, match="another sync run holds the state"):
+                hourly.run()
+            assert df_sandbox.stats.requests["klant_aanmaken"] == 0
+        finally:
+            gated.gate.set()
+            pushing.join(10)
+        assert pushed[0].created == 1
+        report = hourly.run()
+        assert (report.created, report.failed) == (0, 0)
+        assert [r["relatienummer"] for r in df_sandbox.relations] == ["1002"]
+        assert df_sandbox.stats.requests["klant_aanmaken"] == 1
+        web.close()
+        hourly.close()
+
+
+def test_push_relation_during_a_run_is_left_for_the_next_run(
+    tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteCRM(tmp_path / "crm.db") as crm, SqliteStateStore(tmp_path / "s.db") as state:
+        engine = SyncEngine(crm, [df], state=state)
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        engine.run()
+        party = crm.get(host_id)
+        assert party is not None
+        crm.save(party.model_copy(update={"name": "Garage De Vries B.V."}))
+        # Another process holds the store; then the host's save calls push_relation.
+        assert state.acquire_lease("hourly-run", dt.timedelta(minutes=5))
+        deferred = engine.push_relation(host_id)
+        assert deferred.failed == 1 and "next run" in deferred.rows[0].reason
+        assert df_record(df_sandbox, "1002")["naam"] == "Garage De Vries"
+        state.release_lease("hourly-run")
+
+        report = engine.run()
+        assert (report.updated, report.failed) == (1, 0)
+        assert df_record(df_sandbox, "1002")["naam"] == "Garage De Vries B.V."
+
+
+def test_a_run_waits_for_the_lease_up_to_lease_wait(
+    tmp_path: Path, crm: SqliteCRM, df: DigitaleFactuurConnector
+) -> None:
+    with SqliteStateStore(tmp_path / "s.db") as state:
+        assert state.acquire_lease("other", dt.timedelta(milliseconds=300))
+        engine = SyncEngine(crm, [df], state=state, lease_wait=2.0)
+        report = engine.run()  # the other lease expires while it waits
+        assert report.failed == 0 and state.runs()[-1].status == "ok"
+        assert state.acquire_lease("next", dt.timedelta(minutes=1))  # released after the run

@@ -200,6 +200,78 @@ class StateStoreContract:
         assert store.bookmark("other") == ""
         assert store.bookmark("missing") is None
 
+    # -- marks ---------------------------------------------------------------------------
+
+    def test_marks_are_kept_per_kind_and_key(self, store: StateStore) -> None:
+        store.set_mark("retry", "df/42", "")
+        store.set_mark("removed", "df/42", "1001")
+        store.set_mark("removed", "df/42", "1002")
+        assert store.mark("retry", "df/42") == ""
+        assert store.mark("removed", "df/42") == "1002"
+        assert store.mark("removed", "df/43") is None
+        assert store.mark("payment", "df/42") is None
+
+    def test_marks_list_by_prefix_and_none_removes(self, store: StateStore) -> None:
+        store.set_marks("retry", {"df/1": "", "df/2": "", "dfx/3": "", "eb/1": ""})
+        assert dict(store.marks("retry", "df/")) == {"df/1": "", "df/2": ""}
+        assert set(store.marks("retry")) == {"df/1", "df/2", "dfx/3", "eb/1"}
+        store.set_marks("retry", {"df/1": None, "df/9": None, "eb/2": ""})
+        assert set(store.marks("retry")) == {"df/2", "dfx/3", "eb/1", "eb/2"}
+        assert dict(store.marks("other")) == {}
+
+    def test_marks_keep_any_text(self, store: StateStore) -> None:
+        store.set_mark("payment", "df/1001/F%_1", "partly_paid|12.50 ✓")
+        assert dict(store.marks("payment", "df/1001/F%")) == {"df/1001/F%_1": "partly_paid|12.50 ✓"}
+        assert dict(store.marks("payment", "df/1001/Fx")) == {}
+
+    @pytest.mark.parametrize(("kind", "key", "value", "field"), [
+        ("", "k", "v", "kind"), ("retry", "", "v", "key"), ("retry", "k", 3, "marks.k"),
+    ])  # fmt: skip
+    def test_a_bad_mark_is_refused_naming_the_field(
+        self, store: StateStore, kind: str, key: str, value: Any, field: str
+    ) -> None:
+        with pytest.raises(ValidationError) as caught:
+            store.set_mark(kind, key, value)
+        assert caught.value.field == field
+        assert dict(store.marks("retry")) == {}
+
+    # -- the lease -----------------------------------------------------------------------
+
+    def test_one_owner_holds_the_lease_until_released(self, store: StateStore) -> None:
+        ttl = dt.timedelta(minutes=5)
+        assert store.acquire_lease("a", ttl)
+        assert store.acquire_lease("a", ttl)  # renewed
+        assert not store.acquire_lease("b", ttl)
+        store.release_lease("b")  # not b's: nothing happens
+        assert not store.acquire_lease("b", ttl)
+        store.release_lease("a")
+        assert store.acquire_lease("b", ttl)
+        assert not store.acquire_lease("a", ttl)
+
+    def test_an_expired_lease_is_taken_over(self, store: StateStore) -> None:
+        assert store.acquire_lease("dead", dt.timedelta(milliseconds=50))
+        time.sleep(0.1)
+        assert store.acquire_lease("b", dt.timedelta(minutes=5))
+        assert not store.acquire_lease("dead", dt.timedelta(minutes=5))
+
+    def test_the_lease_holds_across_handles(self, store: StateStore, open_store: OpenStore) -> None:
+        other = self.second_handle(open_store)
+        try:
+            assert store.acquire_lease("a", dt.timedelta(minutes=5))
+            assert not other.acquire_lease("b", dt.timedelta(minutes=5))
+            store.release_lease("a")
+            assert other.acquire_lease("b", dt.timedelta(minutes=5))
+        finally:
+            other.close()
+
+    def test_a_bad_lease_is_refused(self, store: StateStore) -> None:
+        with pytest.raises(ValidationError) as caught:
+            store.acquire_lease("a", dt.timedelta(0))
+        assert caught.value.field == "ttl"
+        with pytest.raises(ValidationError) as caught:
+            store.acquire_lease("", dt.timedelta(minutes=1))
+        assert caught.value.field == "owner"
+
     # -- intents -------------------------------------------------------------------------
 
     def test_an_intent_is_kept_until_finished(self, store: StateStore) -> None:
@@ -429,6 +501,39 @@ def test_the_file_is_in_wal_mode_with_the_current_schema(tmp_path: Path) -> None
         assert db.execute("SELECT version FROM sync_schema_version").fetchall() == [
             (SCHEMA_VERSION,)
         ]
+    db.close()
+
+
+def test_a_version_1_store_is_upgraded_and_its_marks_move_out_of_the_bookmarks(
+    tmp_path: Path,
+) -> None:
+    # Version 1 kept removal marks, retry sets and payment states as bookmarks.
+    path = tmp_path / "state.db"
+    SqliteStateStore(path).close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DROP TABLE sync_marks")
+        db.execute("DROP TABLE sync_lease")
+        db.execute("UPDATE sync_schema_version SET version = 1")
+        db.executemany(
+            "INSERT INTO sync_bookmarks (name, value) VALUES (?, ?)",
+            [
+                ("host-changes/df", "17"),
+                ("removed/df/debtor/42", "1001"),
+                ("retry/df", '["7", "9"]'),
+                ("payment/eb/1001/F1", "paid|0.00"),
+            ],
+        )
+    db.close()
+    with SqliteStateStore(path) as store:
+        assert store.bookmark("host-changes/df") == "17"
+        assert store.bookmark("retry/df") is None
+        assert dict(store.marks("removed")) == {"df/debtor/42": "1001"}
+        assert dict(store.marks("retry")) == {"df/7": "", "df/9": ""}
+        assert dict(store.marks("payment")) == {"eb/1001/F1": "paid|0.00"}
+        assert store.acquire_lease("a", dt.timedelta(minutes=1))
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT version FROM sync_schema_version").fetchall() == [(2,)]
     db.close()
 
 

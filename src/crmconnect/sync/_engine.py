@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Final
@@ -202,12 +203,16 @@ class _Run:
     """Records the pull found unchanged remotely (reported so once, pushed if the host changed)."""
 
 
+REMOVED: Final = "removed"
+"""Mark kind: a link dropped after a remote removal; the number it had (no create again)."""
+RETRY: Final = "retry"
+"""Mark kind: a host party whose push failed, tried again next run (key service/host ID)."""
+PAYMENT: Final = "payment"
+"""Mark kind: the payment state last recorded in the host, per service/relation/invoice."""
+
+
 def _removed_key(service: str, role: Role, host_id: str) -> str:
-    return f"removed/{service}/{role.value}/{host_id}"
-
-
-def _retry_key(service: str) -> str:
-    return f"retry/{service}"
+    return f"{service}/{role.value}/{host_id}"
 
 
 def _changes_key(service: str) -> str:
@@ -215,7 +220,7 @@ def _changes_key(service: str) -> str:
 
 
 def _payment_key(service: str, payment: RemotePayment) -> str:
-    return f"payment/{service}/{payment.relation_code}/{payment.invoice_number}"
+    return f"{service}/{payment.relation_code}/{payment.invoice_number}"
 
 
 def _numbers(party: Party) -> list[tuple[Role, str]]:
@@ -242,6 +247,12 @@ class SyncEngine:
             link and intent when the process ends).
         policy: Who wins a field changed on both sides (`ConflictPolicy`).
         intervals: Per `Flow`, how often `run_due` runs it (hourly by default).
+        lease_ttl: How long a run holds the state store without renewing it
+            (`StateStore.acquire_lease`): one run at a time writes, so an
+            intent left in the store belongs to a run that ended or died, never
+            to one still writing. A run renews the lease as it goes; one killed
+            blocks others until the lease expires.
+        lease_wait: Seconds a run waits for another run's lease before giving up.
 
     Raises:
         ConfigurationError: A connector twice, or not an `AccountingConnector`;
@@ -265,6 +276,8 @@ class SyncEngine:
         state: StateStore | str | os.PathLike[str] | None = None,
         policy: ConflictPolicy | str = ConflictPolicy.HOST_WINS,
         intervals: Mapping[Flow | str, dt.timedelta] | None = None,
+        lease_ttl: dt.timedelta = dt.timedelta(minutes=10),
+        lease_wait: float = 0.0,
     ) -> None:
         if not isinstance(host, HostCRM):
             raise ConfigurationError(f"the host must be a HostCRM, not {type(host).__name__}")
@@ -277,6 +290,12 @@ class SyncEngine:
             self.state = SqliteStateStore(DEFAULT_STATE_PATH if state is None else state)
         self.policy = _policy(policy)
         self.intervals = _intervals(intervals or {})
+        if not isinstance(lease_ttl, dt.timedelta) or lease_ttl <= dt.timedelta(0):
+            raise ConfigurationError("lease_ttl must be a positive timedelta")
+        self.lease_ttl = lease_ttl
+        self.lease_wait = lease_wait
+        self._lease_owner: str | None = None
+        self._lease_renewed = 0.0
 
     def __repr__(self) -> str:
         services = ", ".join(c.service for c in self.connectors)
@@ -394,6 +413,8 @@ class SyncEngine:
         party = self.host.party(host_id)
         if party is None:
             raise SyncError(f"the host has no party with ID {host_id!r}")
+        if not self._take_lease():  # a run is busy: it (or the next) sends the party
+            return self._deferred(party)
         with self._recorded("push") as report:
             for connector in self._with(Capability.RELATIONS_TO_REMOTE):
                 for role, number in _numbers(party):
@@ -422,17 +443,68 @@ class SyncEngine:
 
     @contextlib.contextmanager
     def _recorded(self, flow: str) -> Iterator[SyncReport]:
-        """A run in the run history: ``failed`` when a record failed or the run broke off."""
-        record = self.state.start_run(flow)
-        report = SyncReport()
+        """A run in the run history: ``failed`` when a record failed or the run broke off.
+
+        The run holds the state's lease throughout (see ``lease_ttl``).
+
+        Raises:
+            SyncError: Another run holds the lease (after waiting ``lease_wait``).
+        """
+        if self._lease_owner is None and not self._take_lease():
+            raise SyncError("another sync run holds the state store; try again when it has ended")
         try:
-            yield report
-        except BaseException as exc:
-            failures = [*report.failures, (flow, _reason(exc))]
-            self.state.end_run(record.run_id, "failed", report.counts, failures)
-            raise
-        status = "failed" if report.failed else "ok"
-        self.state.end_run(record.run_id, status, report.counts, report.failures)
+            record = self.state.start_run(flow)
+            report = SyncReport()
+            try:
+                yield report
+            except BaseException as exc:
+                failures = [*report.failures, (flow, _reason(exc))]
+                self.state.end_run(record.run_id, "failed", report.counts, failures)
+                raise
+            status = "failed" if report.failed else "ok"
+            self.state.end_run(record.run_id, status, report.counts, report.failures)
+        finally:
+            self._drop_lease()
+
+    def _take_lease(self) -> bool:
+        """Take the state's lease, waiting up to ``lease_wait`` seconds for another run."""
+        owner = f"{os.getpid()}-{uuid.uuid4().hex}"
+        deadline = time.monotonic() + self.lease_wait
+        while not self.state.acquire_lease(owner, self.lease_ttl):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        self._lease_owner, self._lease_renewed = owner, time.monotonic()
+        return True
+
+    def _renew_lease(self) -> None:
+        """Renew the lease after a third of its time; a run that lost it stops writing."""
+        owner = self._lease_owner
+        if (
+            owner is None
+            or time.monotonic() - self._lease_renewed < self.lease_ttl.total_seconds() / 3
+        ):
+            return
+        if not self.state.acquire_lease(owner, self.lease_ttl):
+            raise SyncError("this run's lease on the state store expired and another run took it")
+        self._lease_renewed = time.monotonic()
+
+    def _drop_lease(self) -> None:
+        if self._lease_owner is not None:
+            owner, self._lease_owner = self._lease_owner, None
+            self.state.release_lease(owner)
+
+    def _deferred(self, party: Party) -> SyncReport:
+        """`push_relation` while a run holds the state: left for the next run, retried."""
+        assert party.id is not None
+        report = SyncReport()
+        reason = "another sync run holds the state store: sent by the next run"
+        services = [c.service for c in self._with(Capability.RELATIONS_TO_REMOTE)]
+        for service in services:
+            for role, number in _numbers(party):
+                report.add(service, role, party.id, number, Action.FAILED, reason, side=Side.REMOTE)
+            self.state.set_mark(RETRY, f"{service}/{party.id}", "")
+        return report
 
     def _is_due(self, flow: Flow, now: dt.datetime) -> bool:
         since = now - self.intervals[flow]
@@ -723,7 +795,7 @@ class SyncEngine:
                     "to another host party"
                 )
             return self._merge_change(connector, party, remote, None)
-        if self.state.bookmark(_removed_key(service, role, party.id)) == number:
+        if self.state.mark(REMOVED, _removed_key(service, role, party.id)) == number:
             return None  # removed remotely and flagged: not created again until re-linked
         return PlannedChange(
             ChangeKind.CREATE_REMOTE, service, role, number, party.id,
@@ -779,7 +851,7 @@ class SyncEngine:
     def _payment_action(self, service: str, payment: RemotePayment) -> Action:
         if payment.error is not None:
             return Action.FAILED
-        known = self.state.bookmark(_payment_key(service, payment))
+        known = self.state.mark(PAYMENT, _payment_key(service, payment))
         return Action.UNCHANGED if known == _payment_text(payment) else Action.UPDATED
 
     # -- applying -----------------------------------------------------------------------
@@ -796,6 +868,7 @@ class SyncEngine:
         self._store_bookmarks(plan, report)
 
     def _apply_relation(self, change: PlannedChange, report: SyncReport) -> None:
+        self._renew_lease()
         connector = self._connector(change.service)
         rows = SyncReport()
         try:
@@ -821,8 +894,8 @@ class SyncEngine:
         assert change.host_id is not None and change.role is not None
         assert change.number is not None
         self.host.flag_for_review(change.host_id, change.service, change.reason)
-        self.state.set_bookmark(
-            _removed_key(change.service, change.role, change.host_id), change.number
+        self.state.set_mark(
+            REMOVED, _removed_key(change.service, change.role, change.host_id), change.number
         )
         self.state.remove_link(change.host_id, change.service, change.role)
         rows.add(
@@ -997,7 +1070,7 @@ class SyncEngine:
         for payment in change.payments:
             try:
                 self.host.record_payment(service, payment)
-                self.state.set_bookmark(_payment_key(service, payment), _payment_text(payment))
+                self.state.set_mark(PAYMENT, _payment_key(service, payment), _payment_text(payment))
             except Exception as exc:  # one record stops no other
                 action, reason = Action.FAILED, _reason(exc)
             else:
@@ -1016,11 +1089,12 @@ class SyncEngine:
                 failed.setdefault(row.service, set()).add(row.host_id)
         for service in {*failed, *plan.candidates}:
             before = _retry_ids(self.state, service)
-            after = (before - plan.candidates.get(service, frozenset())) | failed.get(
-                service, set()
-            )
-            if after != before:
-                self.state.set_bookmark(_retry_key(service), json.dumps(sorted(after)))
+            retry = failed.get(service, set())
+            done = (before & plan.candidates.get(service, frozenset())) - retry
+            changes: dict[str, str | None] = {f"{service}/{host_id}": None for host_id in done}
+            changes.update({f"{service}/{host_id}": "" for host_id in retry - before})
+            if changes:
+                self.state.set_marks(RETRY, changes)
         for name, value in plan.bookmarks.items():
             self.state.set_bookmark(name, value)
 
@@ -1259,8 +1333,8 @@ def _is_noop(change: PlannedChange) -> bool:
 
 
 def _retry_ids(state: StateStore, service: str) -> set[str]:
-    text = state.bookmark(_retry_key(service))
-    return set(json.loads(text)) if text else set()
+    prefix = f"{service}/"
+    return {key.removeprefix(prefix) for key in state.marks(RETRY, prefix)}
 
 
 def _failed_service(preview: SyncReport, service: str, kind: str, error: BaseException) -> None:

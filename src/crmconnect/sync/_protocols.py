@@ -348,6 +348,35 @@ class StateStore(Protocol):
         """Store a bookmark."""
         ...
 
+    def mark(self, kind: str, key: str) -> str | None:
+        """A keyed mark (a removal mark, a record to retry, a payment state), or ``None``."""
+        ...
+
+    def marks(self, kind: str, prefix: str = "") -> Mapping[str, str]:
+        """Every mark of a kind whose key starts with ``prefix``, by key."""
+        ...
+
+    def set_marks(self, kind: str, values: Mapping[str, str | None]) -> None:
+        """Store marks of a kind in one transaction; a ``None`` value removes one."""
+        ...
+
+    def set_mark(self, kind: str, key: str, value: str | None) -> None:
+        """Store one mark; ``None`` removes it."""
+        ...
+
+    def acquire_lease(self, owner: str, ttl: dt.timedelta) -> bool:
+        """Hold the store for ``ttl`` so one run at a time writes (renewed when held already).
+
+        ``False`` when another owner holds an unexpired lease. The engine takes it
+        for every run, so the intents it finds at the start of a run belong to
+        runs that ended or died, and resolving them cannot race a live writer.
+        """
+        ...
+
+    def release_lease(self, owner: str) -> None:
+        """Free the store, when ``owner`` holds it."""
+        ...
+
     def add_intent(
         self, service: str, kind: str, key: str, *, host_id: str | None, role: Role | None
     ) -> Intent:

@@ -29,7 +29,7 @@ from ._protocols import FieldValues, Intent, Link, Role, RunRecord
 
 __all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The version of the tables this code writes (kept in ``sync_schema_version``)."""
 
 _SCHEMA: Final = (
@@ -71,8 +71,42 @@ _SCHEMA: Final = (
     "CREATE INDEX sync_runs_started ON sync_runs (started)",
 )
 
-_MIGRATIONS: Final[Mapping[int, Sequence[str]]] = {}
-"""Statements that bring the tables from version ``n`` to ``n + 1`` (none yet)."""
+_MARKS_AND_LEASE: Final = (
+    # Keyed marks: (kind, key) -> value, e.g. ("retry", "digitalefactuur/42") -> "".
+    """CREATE TABLE sync_marks (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+    ) WITHOUT ROWID""",
+    # At most one row: the run that holds the store, until it releases or ``expires``.
+    """CREATE TABLE sync_lease (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        expires TEXT NOT NULL
+    )""",
+)
+
+_MIGRATIONS: Final[Mapping[int, Sequence[str]]] = {
+    1: (
+        *_MARKS_AND_LEASE,
+        # Version 1 kept marks in bookmarks: removal marks, retry sets, payment states.
+        """INSERT INTO sync_marks (kind, key, value)
+            SELECT 'removed', substr(name, 9), value FROM sync_bookmarks
+            WHERE name LIKE 'removed/%'""",
+        """INSERT INTO sync_marks (kind, key, value)
+            SELECT 'payment', substr(name, 9), value FROM sync_bookmarks
+            WHERE name LIKE 'payment/%'""",
+        """INSERT OR IGNORE INTO sync_marks (kind, key, value)
+            SELECT 'retry', substr(b.name, 7) || '/' || j.value, '' FROM sync_bookmarks b,
+            json_each(b.value) j WHERE b.name LIKE 'retry/%' AND json_valid(b.value)""",
+        """DELETE FROM sync_bookmarks
+            WHERE name LIKE 'removed/%' OR name LIKE 'payment/%' OR name LIKE 'retry/%'""",
+    ),
+}
+"""Statements that bring the tables from version ``n`` to ``n + 1``."""
+
+_LEASE: Final = "runs"
 
 RUNNING: Final = "running"
 ABANDONED: Final = "abandoned"
@@ -224,6 +258,84 @@ class SqliteStateStore:
                 " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (_require_text("name", name), value),
             )
+
+    # -- marks ---------------------------------------------------------------------------
+
+    def mark(self, kind: str, key: str) -> str | None:
+        """The value stored under ``(kind, key)``, or ``None``."""
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                "SELECT value FROM sync_marks WHERE kind = ? AND key = ?", (kind, key)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def marks(self, kind: str, prefix: str = "") -> dict[str, str]:
+        """Every mark of a kind whose key starts with ``prefix``, by key."""
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                "SELECT key, value FROM sync_marks WHERE kind = ? AND substr(key, 1, ?) = ?"
+                " ORDER BY key",
+                (kind, len(prefix), prefix),
+            ).fetchall()
+        return {str(key): str(value) for key, value in rows}
+
+    def set_marks(self, kind: str, values: Mapping[str, str | None]) -> None:
+        """Store marks of a kind, all in one transaction; a ``None`` value removes one.
+
+        Raises:
+            ValidationError: ``kind`` or a key is empty, or a value is not a text or ``None``.
+        """
+        rows = []
+        for key, value in values.items():
+            if value is not None and not isinstance(value, str):
+                raise ValidationError(f"marks.{key}", value, "a text or None")
+            rows.append((_require_text("key", key), value))
+        kind = _require_text("kind", kind)
+        with self._transaction(write=True) as db:
+            for key, value in rows:
+                if value is None:
+                    db.execute("DELETE FROM sync_marks WHERE kind = ? AND key = ?", (kind, key))
+                else:
+                    db.execute(
+                        "INSERT INTO sync_marks (kind, key, value) VALUES (?, ?, ?)"
+                        " ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
+                        (kind, key, value),
+                    )
+
+    def set_mark(self, kind: str, key: str, value: str | None) -> None:
+        """Store one mark; ``None`` removes it (see `set_marks`)."""
+        self.set_marks(kind, {key: value})
+
+    # -- the lease -----------------------------------------------------------------------
+
+    def acquire_lease(self, owner: str, ttl: dt.timedelta) -> bool:
+        """Hold the store for ``ttl`` (one run at a time); ``False`` when another holds it.
+
+        Free, expired, or held by ``owner`` already (then it is renewed): taken.
+        A process killed while holding it blocks others until it expires.
+        """
+        if not isinstance(ttl, dt.timedelta) or ttl <= dt.timedelta(0):
+            raise ValidationError("ttl", ttl, "a positive timedelta")
+        owner = _require_text("owner", owner)
+        now = _now()
+        with self._transaction(write=True) as db:
+            row = db.execute(
+                "SELECT owner, expires FROM sync_lease WHERE name = ?", (_LEASE,)
+            ).fetchone()
+            if row is not None and row[0] != owner and row[1] > _stamp("now", now):
+                return False
+            db.execute(
+                "INSERT INTO sync_lease (name, owner, expires) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " expires = excluded.expires",
+                (_LEASE, owner, _stamp("expires", now + ttl)),
+            )
+        return True
+
+    def release_lease(self, owner: str) -> None:
+        """Give the store free again (nothing happens unless ``owner`` holds it)."""
+        with self._transaction(write=True) as db:
+            db.execute("DELETE FROM sync_lease WHERE name = ? AND owner = ?", (_LEASE, owner))
 
     # -- intents -------------------------------------------------------------------------
 
@@ -399,7 +511,7 @@ def _create_or_upgrade(db: sqlite3.Connection, name: str) -> None:
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_schema_version'"
     ).fetchone()
     if found is None:
-        for statement in _SCHEMA:
+        for statement in (*_SCHEMA, *_MARKS_AND_LEASE):
             db.execute(statement)
         db.execute("INSERT INTO sync_schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
         return
