@@ -19,7 +19,7 @@ import heapq
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -591,3 +591,64 @@ def demo() -> None:
 
     with user_errors():
         run_demo(console)
+
+
+SyncFlow = Literal["relations", "bookings", "payments"]
+
+
+@app.command()
+def sync(
+    config: Annotated[
+        Path,
+        typer.Option("--config", "-c", help="The config file (TOML)", envvar="CRMCONNECT_CONFIG"),
+    ] = Path("crmconnect.toml"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what a run would do; write nothing")
+    ] = False,
+    flow: Annotated[
+        SyncFlow | None, typer.Option(help="Run only this flow", show_default=False)
+    ] = None,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Run only the flows whose interval (the config's intervals table) has "
+            "passed: for a scheduler that calls this every few minutes",
+        ),
+    ] = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox",
+            help="Run every connection against an in-process sandbox, to try it out "
+            "(the state is kept in memory; the host is the configured one)",
+        ),
+    ] = False,
+    unchanged: Annotated[
+        bool, typer.Option("--unchanged", help="List unchanged records too")
+    ] = False,
+) -> None:
+    """Sync the host CRM with the bookkeeping services the config file names.
+
+    Secrets come from CRMCONNECT_* environment variables, never from the file.
+    Exit code 0 when every record synced, 5 when a record failed (it is listed,
+    and tried again next run), 1 for a configuration error.
+    """
+    from .sync._config import SyncConfig
+
+    if due and (flow or dry_run):
+        raise typer.BadParameter("--due runs what is due: not with --flow or --dry-run")
+    with user_errors(), SyncConfig.from_toml(config).open(sandbox=sandbox or None) as setup:
+        if setup.sandboxed:
+            console.print("against in-process sandboxes; the state is kept in memory")
+        engine = setup.engine
+        if dry_run:
+            report = engine.plan(flow).preview
+        else:
+            report = engine.run_due() if due else engine.run(flow)
+    table = report.to_table(unchanged=unchanged)
+    if dry_run:
+        table.title = Text(f"Dry run, nothing written: {report}")
+    console.print(table)
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)

@@ -1,0 +1,727 @@
+"""`SyncConfig`: a sync setup read from a TOML file (``crmconnect sync --config``).
+
+The file names the host CRM, the state file, the conflict policy, the
+intervals of `SyncEngine.run_due`, and the connections (DigitaleFactuur,
+e-Boekhouden) with their directions, mapping tables and VAT table. Secrets
+never live in it: a key that names one (``access_code``, ``access_token``,
+``security_code_1``, ``username`` of e-Boekhouden, ``api_key``, ...) is refused
+with a `crmconnect.errors.ConfigurationError` naming the key and the
+environment variable to set instead; `SyncConfig.open` reads them from
+``CRMCONNECT_*`` variables, the same the clients read.
+
+Reading the file checks everything that can be checked offline: unknown keys,
+values, the mapping and VAT tables it points to. `SyncConfig.open` builds the
+host, the clients, the connectors and the engine.
+
+Example:
+    ```python
+    from crmconnect.sync import SyncConfig
+
+    config = SyncConfig.from_toml("crmconnect.toml")
+    with config.open() as setup:    # secrets from CRMCONNECT_* variables
+        print(setup.engine.run_due())
+    ```
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+
+import attrs
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+
+from .._answers import DEFAULT_MAX_ANSWER_BYTES
+from .._model import Model
+from ..errors import ConfigurationError, ValidationError
+from ..mapping import (
+    DIGITALEFACTUUR_RELATIONS,
+    EBOEKHOUDEN_RELATIONS,
+    Direction,
+    NameStyle,
+    RelationMapping,
+    VatTable,
+)
+from ._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
+from ._protocols import AccountingConnector, HostCRM
+
+if TYPE_CHECKING:
+    from ..sandbox import DigitaleFactuurSandbox, EBoekhoudenSandbox
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "DigitaleFactuurConnection",
+    "EBoekhoudenConnection",
+    "HostSettings",
+    "SyncConfig",
+    "SyncSetup",
+]
+
+DIGITALEFACTUUR_ENV: Final = "CRMCONNECT_DIGITALEFACTUUR_"
+EBOEKHOUDEN_ENV: Final = "CRMCONNECT_EBOEKHOUDEN_"
+
+_SECRET_WORDS: Final = ("password", "passwd", "secret", "token", "api_key", "apikey")
+_SECRET_NAMES: Final = frozenset({"access_code", "security_code_1", "security_code_2"})
+_CONNECTION_SECRETS: Final = frozenset({"username", "account_id"})
+"""Secret in a connection only: e-Boekhouden's login name, DigitaleFactuur's account id
+(both identify the account and travel with the credentials; the clients mask them)."""
+
+_SERVICE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_DURATION = re.compile(r"(\d+)\s*([smhd])")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def _is_secret(key: str, *, in_connection: bool) -> bool:
+    lowered = key.lower()
+    return (
+        lowered in _SECRET_NAMES
+        or lowered.startswith("security_code")
+        or any(word in lowered for word in _SECRET_WORDS)
+        or (in_connection and lowered in _CONNECTION_SECRETS)
+    )
+
+
+def _refuse_secrets(data: Mapping[str, Any]) -> None:
+    """Refuse every key that names a secret, anywhere in the file, before reading a value."""
+    for path, key in _keys(data, ()):
+        in_connection = path[:1] == ("connections",) and len(path) == 2
+        if _is_secret(key, in_connection=in_connection):
+            raise ConfigurationError(_secret_message(data, path, key))
+
+
+def _keys(data: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    for key, value in data.items():
+        yield path, str(key)
+        if isinstance(value, Mapping):
+            yield from _keys(value, (*path, str(key)))
+
+
+def _secret_message(data: Mapping[str, Any], path: tuple[str, ...], key: str) -> str:
+    where = ".".join((*path, key))
+    if path[:1] == ("connections",) and len(path) == 2:
+        table = data["connections"][path[1]]
+        prefix = _env_prefix(path[1], table)
+        instead = f"set {prefix}{key.upper()} in the environment instead"
+    elif path[:1] == ("host",):
+        instead = "let the host factory read it from the environment instead"
+    else:
+        instead = "set it in the environment instead"
+    return f"{where}: a secret is never read from the config file; remove it and {instead}"
+
+
+def _env_prefix(name: str, table: Mapping[str, Any]) -> str:
+    given = table.get("env_prefix")
+    if isinstance(given, str) and given:
+        return given
+    kind = table.get("type", name)
+    return DIGITALEFACTUUR_ENV if kind == "digitalefactuur" else EBOEKHOUDEN_ENV
+
+
+# -- the sections --------------------------------------------------------------------------------
+
+
+def _interval(value: object) -> object:
+    """``"1h"``, ``"30m"``, ``"1h30m"``, ``"90s"``, ``"1d"``: a `datetime.timedelta`."""
+    if isinstance(value, dt.timedelta):
+        return value  # given in code
+    if not isinstance(value, str):  # a bare number: seconds? minutes? refused
+        raise ValueError(f'{value!r} is not a duration such as "1h", "30m" or "1h30m"')
+    text = value.strip().lower()
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text).strip():
+        raise ValueError(f'{value!r} is not a duration such as "1h", "30m" or "1h30m"')
+    seconds = sum(int(number) * _UNITS[unit] for number, unit in parts)
+    if seconds <= 0:
+        raise ValueError(f"{value!r} is not a positive duration")
+    return dt.timedelta(seconds=seconds)
+
+
+Interval = Annotated[dt.timedelta, BeforeValidator(_interval)]
+
+
+class _Section(Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HostSettings(_Section):
+    """``[host]``: the host CRM, the reference `SqliteCRM` or one of your own.
+
+    Attributes:
+        sqlite: The reference `crmconnect.contrib.sqlite_crm.SqliteCRM`'s
+            database file (relative to the config file).
+        factory: ``"package.module:callable"``, called with ``options`` as
+            keyword arguments; returns your `HostCRM` (closed after the run
+            when it has a ``close`` method).
+        options: Keyword arguments of ``factory`` (``[host.options]``).
+    """
+
+    sqlite: Path | None = None
+    factory: str | None = Field(None, pattern=r"^[\w.]+:[\w.]+$")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_host(self) -> HostSettings:
+        if (self.sqlite is None) == (self.factory is None):
+            raise ValueError('give either sqlite = "crm.sqlite" or factory = "module:callable"')
+        if self.options and self.factory is None:
+            raise ValueError("options are the keyword arguments of a factory")
+        return self
+
+
+class _State(_Section):
+    path: Path = Path(DEFAULT_STATE_PATH)
+
+
+class _Sync(_Section):
+    policy: ConflictPolicy = ConflictPolicy.HOST_WINS
+    sandbox: bool = False
+
+
+class _Intervals(_Section):
+    relations: Interval | None = None
+    bookings: Interval | None = None
+    payments: Interval | None = None
+
+
+class _Connection(_Section):
+    enabled: bool = True
+    mapping: Path | None = None
+    name_style: NameStyle | None = None
+    base_url: str | None = None
+    timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    max_answer_bytes: int = Field(DEFAULT_MAX_ANSWER_BYTES, gt=0)
+    listing_max_age: float = Field(300.0, ge=0)
+    sandbox: bool = False
+    env_prefix: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*_$")
+
+
+class DigitaleFactuurConnection(_Connection):
+    """``[connections.<name>]`` with ``type = "digitalefactuur"``.
+
+    The secrets come from ``<env_prefix>ACCOUNT_ID`` and ``<env_prefix>ACCESS_CODE``
+    (``CRMCONNECT_DIGITALEFACTUUR_`` by default).
+
+    Attributes:
+        direction: ``both`` (the default), ``to_remote`` (CRM → DF only) or
+            ``from_remote`` (DF → CRM only).
+        rate_limit: Requests per second at most; ``0`` for no limit.
+    """
+
+    type: Literal["digitalefactuur"]
+    direction: Direction = Direction.BOTH
+    rate_limit: float = Field(10.0, ge=0)
+
+
+class EBoekhoudenConnection(_Connection):
+    """``[connections.<name>]`` with ``type = "eboekhouden"``.
+
+    The secrets come from ``<env_prefix>ACCESS_TOKEN`` (REST) or
+    ``<env_prefix>USERNAME``, ``..._SECURITY_CODE_1`` and ``..._SECURITY_CODE_2``
+    (SOAP), ``CRMCONNECT_EBOEKHOUDEN_`` by default.
+
+    Attributes:
+        direction: Only ``to_remote``: relations go to e-Boekhouden, never back.
+        vat_table: The VAT table's TOML file (needed, except against the sandbox).
+        backend: ``rest`` (the default) or ``soap``.
+    """
+
+    type: Literal["eboekhouden"]
+    direction: Direction = Direction.TO_REMOTE
+    vat_table: Path | None = None
+    backend: Literal["soap", "rest"] = "rest"
+    source: str = Field("crmconnect", max_length=10)
+    administration_guid: str | None = None
+    debtors_ledger: str = "1300"
+    creditors_ledger: str = "1600"
+    check_closed_bookings: bool = False
+
+
+Connection = Annotated[
+    DigitaleFactuurConnection | EBoekhoudenConnection, Field(discriminator="type")
+]
+
+
+class _File(_Section):
+    host: HostSettings
+    state: _State = _State()
+    sync: _Sync = _Sync()
+    intervals: _Intervals = _Intervals()
+    connections: dict[str, Connection]
+
+
+_MODELS: Final = (HostSettings, _State, _Sync, _Intervals, _File)
+_MODEL_NAMES: Final = frozenset(
+    kind.__name__ for kind in (*_MODELS, DigitaleFactuurConnection, EBoekhoudenConnection)
+)
+
+
+# -- the config ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SyncConfig:
+    """A sync setup: host, state, policy, intervals and connections, as read from TOML.
+
+    Relative paths are relative to the config file. Nothing secret is held:
+    `open` reads the secrets from the environment.
+
+    Attributes:
+        host: The ``[host]`` table.
+        state_path: The `SqliteStateStore` file (``[state] path``).
+        policy: The `ConflictPolicy` (``[sync] policy``).
+        intervals: Per `Flow`, how often `SyncEngine.run_due` runs it
+            (``[intervals]``; hourly when not given).
+        connections: By service name (the table's name), the enabled connections.
+        mappings: By service name, the mapping table the connection uses.
+        vat_tables: By service name, the VAT table of an e-Boekhouden connection.
+        sandbox: Run every connection against an in-process sandbox (``[sync] sandbox``).
+    """
+
+    host: HostSettings
+    state_path: Path
+    policy: ConflictPolicy
+    intervals: Mapping[Flow, dt.timedelta]
+    connections: Mapping[str, DigitaleFactuurConnection | EBoekhoudenConnection]
+    mappings: Mapping[str, RelationMapping] = attrs.field(repr=False)
+    vat_tables: Mapping[str, VatTable] = attrs.field(repr=False)
+    sandbox: bool = False
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> SyncConfig:
+        """Read and check a config file (and the mapping and VAT tables it names).
+
+        Raises:
+            ConfigurationError: The file cannot be read or is not TOML; a key
+                names a secret (it says which environment variable to set
+                instead); a key is unknown or a value invalid (naming the key);
+                a mapping or VAT table is not valid.
+        """
+        file = Path(path)
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            problem = "is not TOML" if isinstance(exc, ValueError) else "cannot be read"
+            error = ConfigurationError(f"the config file {file} {problem}: {exc}")
+        else:
+            return cls.from_dict(data, base_dir=file.parent)
+        raise error  # outside the except block: nothing chained
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str]) -> SyncConfig:
+        """A config from plain data shaped like the TOML file; paths relative to ``base_dir``.
+
+        Raises:
+            ConfigurationError: As for `from_toml`.
+        """
+        _refuse_secrets(data)
+        parsed = _parsed(_with_types(data))
+        base = Path(base_dir)
+        enabled = {name: c for name, c in parsed.connections.items() if c.enabled}
+        if not enabled:
+            raise ConfigurationError("connections: no enabled connection; add one")
+        for name, connection in enabled.items():
+            if not _SERVICE_NAME.fullmatch(name):
+                raise ConfigurationError(
+                    f"connections.{name}: a connection's name is lowercase letters, digits, "
+                    "'-' and '_', starting with a letter"
+                )
+            _check_connection(name, connection)
+        connections = {name: _resolved(c, base) for name, c in enabled.items()}
+        host = parsed.host
+        if host.sqlite is not None and str(host.sqlite) != ":memory:":
+            host = host.model_copy(update={"sqlite": base / host.sqlite})
+        given = parsed.intervals.model_dump(exclude_none=True)
+        return cls(
+            host=host,
+            state_path=base / parsed.state.path,
+            policy=parsed.sync.policy,
+            intervals={Flow(name): interval for name, interval in given.items()},
+            connections=connections,
+            mappings={name: _mapping(name, c) for name, c in connections.items()},
+            vat_tables={
+                name: _vat_table(name, c.vat_table)
+                for name, c in connections.items()
+                if isinstance(c, EBoekhoudenConnection) and c.vat_table is not None
+            },
+            sandbox=parsed.sync.sandbox,
+        )
+
+    def open(
+        self, *, environ: Mapping[str, str] | None = None, sandbox: bool | None = None
+    ) -> SyncSetup:
+        """Build the host, the clients, the connectors and the engine.
+
+        Args:
+            environ: Where the secrets are read (``os.environ`` when ``None``).
+            sandbox: Run every connection against an in-process sandbox
+                (overrides ``[sync] sandbox``). A sandbox starts empty and is
+                gone when the process ends, so a run with one keeps its state
+                in memory, not in the state file (whose links would point at
+                records no sandbox holds any more).
+
+        Raises:
+            ConfigurationError: A secret is missing from the environment, the
+                host factory cannot be imported, a sandboxed connection is
+                mixed with a real one, or an e-Boekhouden connection has no
+                VAT table.
+        """
+        env = os.environ if environ is None else environ
+        everything = self.sandbox if sandbox is None else sandbox
+        sandboxed = {name for name, c in self.connections.items() if everything or c.sandbox}
+        if sandboxed and sandboxed != set(self.connections):
+            real = ", ".join(sorted(set(self.connections) - sandboxed))
+            raise ConfigurationError(
+                f"connections.{real}: a run against a sandbox keeps no state, so every "
+                "connection must use its sandbox (--sandbox), or none"
+            )
+        stack = contextlib.ExitStack()
+        try:
+            return self._build(env, bool(sandboxed), stack)
+        except BaseException:
+            stack.close()  # what was built so far
+            raise
+
+    def _build(
+        self, env: Mapping[str, str], sandboxed: bool, stack: contextlib.ExitStack
+    ) -> SyncSetup:
+        sandboxes: dict[str, DigitaleFactuurSandbox | EBoekhoudenSandbox] = {}
+        connectors: list[AccountingConnector] = []
+        for name, connection in self.connections.items():
+            built: tuple[
+                AccountingConnector, Any, DigitaleFactuurSandbox | EBoekhoudenSandbox | None
+            ]
+            if isinstance(connection, DigitaleFactuurConnection):
+                built = _digitalefactuur(name, connection, self.mappings[name], env, sandboxed)
+            else:
+                vat = self.vat_tables.get(name)
+                built = _eboekhouden(name, connection, self.mappings[name], vat, env, sandboxed)
+            connector, client, sandbox = built
+            stack.callback(client.close)
+            connectors.append(connector)
+            if sandbox is not None:
+                sandboxes[name] = sandbox
+        host = _host(self.host)
+        closing = getattr(host, "close", None)
+        if callable(closing):
+            stack.callback(closing)
+        state: str | Path = ":memory:" if sandboxed else self.state_path
+        intervals: dict[Flow | str, dt.timedelta] = {k: v for k, v in self.intervals.items()}
+        engine = SyncEngine(host, connectors, state=state, policy=self.policy, intervals=intervals)
+        stack.callback(engine.close)
+        return SyncSetup(engine, host, sandboxes, stack)
+
+
+@attrs.define
+class SyncSetup:
+    """What `SyncConfig.open` built; close it (or use ``with``) when done.
+
+    Attributes:
+        engine: The `SyncEngine`.
+        host: The host CRM.
+        sandboxes: By service name, the in-process sandbox a connection runs
+            against (empty for a real run).
+    """
+
+    engine: SyncEngine
+    host: HostCRM
+    sandboxes: Mapping[str, DigitaleFactuurSandbox | EBoekhoudenSandbox]
+    _resources: contextlib.ExitStack = attrs.field(repr=False, alias="resources")
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether the connections run against in-process sandboxes."""
+        return bool(self.sandboxes)
+
+    def close(self) -> None:
+        """Close the engine (and its state), the host and the clients."""
+        self._resources.close()
+
+    def __enter__(self) -> SyncSetup:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# -- parsing helpers -----------------------------------------------------------------------------
+
+
+def _with_types(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data with each connection's ``type`` filled in from its name where it names one."""
+    result = dict(data)
+    connections = data.get("connections")
+    if not isinstance(connections, Mapping):
+        return result  # pydantic names the problem
+    typed: dict[str, Any] = {}
+    for name, table in connections.items():
+        if isinstance(table, Mapping) and "type" not in table:
+            if name not in ("digitalefactuur", "eboekhouden"):
+                raise ConfigurationError(
+                    f'connections.{name}.type: needed (type = "digitalefactuur" or '
+                    '"eboekhouden") when the table is not named after the service'
+                )
+            table = {**table, "type": name}
+        typed[name] = table
+    result["connections"] = typed
+    return result
+
+
+def _parsed(data: Mapping[str, Any]) -> _File:
+    try:
+        return _File.model_validate(dict(data))
+    except ValidationError as invalid:
+        error = ConfigurationError(_problems(invalid))
+    raise error  # outside the except block: nothing chained
+
+
+_UNKNOWN_KEY: Final = "Extra inputs are not permitted"
+
+
+def _problems(invalid: ValidationError) -> str:
+    lines = []
+    for field, value, reason in invalid.errors:
+        if reason == _UNKNOWN_KEY:  # its value is not shown: it may be a misspelt secret
+            lines.append(f"{_key_path(field)}: unknown key (misspelt?)")
+            continue
+        shown = value is not None and not isinstance(value, Mapping) and repr(value) not in reason
+        lines.append(f"{_key_path(field)}: {reason}" + (f" (got {value!r})" if shown else ""))
+    return "invalid config: " + "; ".join(lines)
+
+
+def _key_path(field: str) -> str:
+    """The key as the file has it: without the union tag or model name pydantic adds."""
+    parts = field.split(".")
+    if (
+        len(parts) > 2
+        and parts[0] == "connections"
+        and parts[2] in ("digitalefactuur", "eboekhouden")
+    ):
+        del parts[2]  # connections.df.digitalefactuur.x: the union member's tag
+    return ".".join(part for part in parts if part not in _MODEL_NAMES)
+
+
+def _check_connection(
+    name: str, connection: DigitaleFactuurConnection | EBoekhoudenConnection
+) -> None:
+    if isinstance(connection, EBoekhoudenConnection) and connection.direction.inbound:
+        raise ConfigurationError(
+            f"connections.{name}.direction: e-Boekhouden takes relations from the CRM only "
+            f'(direction = "to_remote"), got {connection.direction.value!r}'
+        )
+
+
+def _resolved(
+    connection: DigitaleFactuurConnection | EBoekhoudenConnection, base: Path
+) -> DigitaleFactuurConnection | EBoekhoudenConnection:
+    paths = {
+        key: base / value
+        for key in ("mapping", "vat_table")
+        if isinstance(value := getattr(connection, key, None), Path)
+    }
+    return connection.model_copy(update=paths) if paths else connection
+
+
+def _mapping(
+    name: str, connection: DigitaleFactuurConnection | EBoekhoudenConnection
+) -> RelationMapping:
+    default = (
+        DIGITALEFACTUUR_RELATIONS
+        if isinstance(connection, DigitaleFactuurConnection)
+        else EBOEKHOUDEN_RELATIONS
+    )
+    if connection.mapping is None:
+        return default
+    fields = default.organisation.remote_fields | default.person.remote_fields
+    return _table(
+        f"connections.{name}.mapping",
+        connection.mapping,
+        lambda path: RelationMapping.from_toml(path, remote_fields=_file_fields(path) or fields),
+    )
+
+
+def _file_fields(path: Path) -> list[str] | None:
+    """The ``remote_fields`` a mapping file lists itself (``None``: the service's defaults)."""
+    with contextlib.suppress(OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        found = tomllib.loads(path.read_text(encoding="utf-8")).get("remote_fields")
+        return found if isinstance(found, list) else None
+    return None
+
+
+def _vat_table(name: str, path: Path) -> VatTable:
+    return _table(f"connections.{name}.vat_table", path, VatTable.from_toml)
+
+
+def _table(key: str, path: Path, read: Callable[[Path], _T]) -> _T:
+    try:
+        return read(path)
+    except ValidationError as invalid:
+        error = ConfigurationError(f"{key} ({path}): {invalid}")
+    raise error  # outside the except block: nothing chained
+
+
+# -- building ------------------------------------------------------------------------------------
+
+
+def _secret(env: Mapping[str, str], name: str, variable: str, what: str) -> str:
+    value = env.get(variable, "")
+    if not value.strip():
+        raise ConfigurationError(f"connections.{name}: set {variable} in the environment ({what})")
+    return value
+
+
+def _digitalefactuur(
+    name: str,
+    connection: DigitaleFactuurConnection,
+    mapping: RelationMapping,
+    env: Mapping[str, str],
+    sandboxed: bool,
+) -> tuple[AccountingConnector, Any, DigitaleFactuurSandbox | None]:
+    from ..digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
+
+    settings: dict[str, Any] = {
+        "timeout": connection.timeout,
+        "max_retries": connection.max_retries,
+        "rate_limit": connection.rate_limit or None,
+        "max_answer_bytes": connection.max_answer_bytes,
+    }
+    sandbox = None
+    if sandboxed:
+        from ..sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID, DigitaleFactuurSandbox
+
+        sandbox = DigitaleFactuurSandbox()
+        account, code = DEMO_ACCOUNT_ID, DEMO_ACCESS_CODE
+        settings.update(transport=sandbox.transport(), rate_limit=None)
+    else:
+        prefix = connection.env_prefix or DIGITALEFACTUUR_ENV
+        account = _secret(env, name, f"{prefix}ACCOUNT_ID", "the account id")
+        code = _secret(env, name, f"{prefix}ACCESS_CODE", "the access code")
+        settings["base_url"] = connection.base_url
+    client = DigitaleFactuurClient(account, code, **settings)
+    connector = DigitaleFactuurConnector(
+        client,
+        mapping=mapping,
+        name_style=connection.name_style,
+        to_remote=connection.direction.outbound,
+        from_remote=connection.direction.inbound,
+        service=name,
+        listing_max_age=connection.listing_max_age,
+    )
+    return connector, client, sandbox
+
+
+def _eboekhouden(
+    name: str,
+    connection: EBoekhoudenConnection,
+    mapping: RelationMapping,
+    vat_table: VatTable | None,
+    env: Mapping[str, str],
+    sandboxed: bool,
+) -> tuple[AccountingConnector, Any, EBoekhoudenSandbox | None]:
+    from ..eboekhouden import EBoekhoudenConnector
+
+    sandbox = None
+    if sandboxed:
+        from ..sandbox import DEMO_VAT_TABLE, EBoekhoudenSandbox
+
+        sandbox = EBoekhoudenSandbox()
+        books = _sandbox_books(connection, sandbox)
+        vat_table = vat_table or DEMO_VAT_TABLE
+    else:
+        if vat_table is None:
+            raise ConfigurationError(
+                f"connections.{name}.vat_table: needed, the TOML file of the VAT table "
+                "invoices are booked with"
+            )
+        books = _books(name, connection, env)
+    connector = EBoekhoudenConnector(
+        books,
+        vat_table,
+        mapping=mapping,
+        name_style=connection.name_style,
+        service=name,
+        listing_max_age=connection.listing_max_age,
+        check_closed_bookings=connection.check_closed_bookings,
+    )
+    return connector, books, sandbox
+
+
+_SETTINGS: Final = frozenset(
+    {"backend", "source", "base_url", "administration_guid", "debtors_ledger"}
+    | {"creditors_ledger", "timeout", "max_retries", "max_answer_bytes"}
+)
+"""The keys of an e-Boekhouden connection that are `EBoekhoudenSettings` too."""
+_REST_SECRETS: Final[tuple[tuple[str, str], ...]] = (("access_token", "the REST API access token"),)
+_SOAP_SECRETS: Final[tuple[tuple[str, str], ...]] = (
+    ("username", "the SOAP username"),
+    ("security_code_1", "SOAP security code 1"),
+    ("security_code_2", "SOAP security code 2"),
+)
+
+
+def _books(name: str, connection: EBoekhoudenConnection, env: Mapping[str, str]) -> Any:
+    from ..eboekhouden import EBoekhoudenSettings, connect
+
+    prefix = connection.env_prefix or EBOEKHOUDEN_ENV
+    needed = _REST_SECRETS if connection.backend == "rest" else _SOAP_SECRETS
+    secrets = {key: _secret(env, name, f"{prefix}{key.upper()}", what) for key, what in needed}
+    plain = connection.model_dump(include=set(_SETTINGS))
+    return connect(EBoekhoudenSettings.from_mapping({**plain, **secrets}))
+
+
+def _sandbox_books(connection: EBoekhoudenConnection, sandbox: EBoekhoudenSandbox) -> Any:
+    from ..sandbox import DEMO_CREDENTIALS
+
+    if connection.backend == "soap":
+        from ..eboekhouden import EBoekhoudenClient
+
+        return EBoekhoudenClient(
+            DEMO_CREDENTIALS.username,
+            DEMO_CREDENTIALS.security_code_1,
+            DEMO_CREDENTIALS.security_code_2,
+            session=sandbox.requests_session(),
+        )
+    from ..eboekhouden.rest import EBoekhoudenRestClient
+
+    return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, transport=sandbox.transport())
+
+
+def _host(settings: HostSettings) -> HostCRM:
+    if settings.sqlite is not None:
+        from ..contrib.sqlite_crm import SqliteCRM
+
+        return SqliteCRM(settings.sqlite)
+    assert settings.factory is not None
+    factory = _import(settings.factory)
+    host = factory(**settings.options)
+    if not isinstance(host, HostCRM):
+        raise ConfigurationError(
+            f"host.factory: {settings.factory} returned a {type(host).__name__}, not a HostCRM"
+        )
+    return host
+
+
+def _import(target: str) -> Callable[..., object]:
+    module_name, _, attribute = target.partition(":")
+    try:
+        found: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        error = ConfigurationError(f"host.factory: cannot import {target}: {exc}")
+    else:
+        if callable(found):
+            return found
+        error = ConfigurationError(f"host.factory: {target} is not callable")
+    raise error  # outside the except block: nothing chained
