@@ -603,8 +603,10 @@ class SqliteCRM:
     ) -> bool:
         """Store a field the KvK register has otherwise, for a person to accept or reject.
 
-        A newer update of the same field replaces the pending one. A value the
-        person rejected is not stored again; once the register's value
+        A newer update of the same field replaces the pending one; the same
+        value again keeps the pending one as it is (only its CRM value is
+        brought up to date), so a daily check does not propose it anew. A value
+        the person rejected is not stored again; once the register's value
         changes, the rejection is forgotten and the new value is stored.
 
         Args:
@@ -615,7 +617,8 @@ class SqliteCRM:
             kvk_value: What the register says.
 
         Returns:
-            ``False`` when the person rejected this very value before (nothing stored).
+            ``True`` for a new proposal; ``False`` when this very value is pending
+            already, or the person rejected it before (nothing new stored).
 
         Raises:
             ValidationError: No party has this ID.
@@ -628,6 +631,13 @@ class SqliteCRM:
                 "SELECT kvk_value FROM kvk_rejections WHERE host_id = ? AND field = ?", key
             ).fetchone()
             if rejected is not None and rejected[0] == kvk_json:
+                return False
+            pending = db.execute(
+                "UPDATE kvk_updates SET crm_value = ? WHERE host_id = ? AND field = ? "
+                "AND kvk_value = ?",
+                (_json(crm_value), *key, kvk_json),
+            )
+            if pending.rowcount:
                 return False
             db.execute("DELETE FROM kvk_rejections WHERE host_id = ? AND field = ?", key)
             db.execute(
@@ -656,13 +666,29 @@ class SqliteCRM:
         ]
 
     def accept_kvk_update(self, host_id: str, field: str) -> PendingKvkUpdate:
-        """Take a pending update off the list and return it, for the caller to apply and `save`.
+        """Apply a pending update to the party and take it off the list, in one transaction.
+
+        The party takes the register's value (`crmconnect.sync.apply_kvk_update`)
+        and counts as changed, so the sync engine sends it on. Accepting a
+        removal (field ``"registration"``) only takes it off the list.
+
+        Returns:
+            The update applied.
 
         Raises:
-            ValidationError: No update of this field is pending for the party.
+            ValidationError: No update of this field is pending for the party,
+                or the party is not an organisation or refuses the value (then
+                it stays pending).
         """
         with self._write() as db:
             update = self._take_kvk_update(db, host_id, field)
+            kind, data = db.execute(
+                "SELECT kind, data FROM parties WHERE id = ?", (_row_id(host_id),)
+            ).fetchone()
+            party = _party(kind, data)
+            if not isinstance(party, models.Organisation):
+                raise errors.ValidationError("host_id", host_id, "is not an organisation")
+            self._store(db, sync.apply_kvk_update(party, field, update.kvk_value))
         return update
 
     def reject_kvk_update(self, host_id: str, field: str) -> None:

@@ -16,6 +16,7 @@ from ._engine import (
     SyncEngine,
     SyncPlan,
 )
+from ._kvk import REGISTRATION_FIELD, KvKUpdates, apply_kvk_update
 from ._protocols import (
     AccountingConnector,
     BookingResult,
@@ -23,6 +24,7 @@ from ._protocols import (
     FieldValues,
     HostCRM,
     Intent,
+    KvKHost,
     Link,
     Party,
     PaymentState,
@@ -39,6 +41,7 @@ from ._state import SqliteStateStore
 __all__ = [
     "DEFAULT_INTERVALS",
     "DEFAULT_STATE_PATH",
+    "REGISTRATION_FIELD",
     "AccountingConnector",
     "Action",
     "BookingResult",
@@ -49,6 +52,8 @@ __all__ = [
     "Flow",
     "HostCRM",
     "Intent",
+    "KvKHost",
+    "KvKUpdates",
     "Link",
     "Party",
     "PaymentState",
@@ -65,6 +70,7 @@ __all__ = [
     "SyncEngine",
     "SyncPlan",
     "SyncReport",
+    "apply_kvk_update",
 ]
 
 for _name in __all__:

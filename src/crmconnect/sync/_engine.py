@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -39,6 +39,7 @@ from ._protocols import (
     Capability,
     FieldValues,
     HostCRM,
+    KvKHost,
     Link,
     Party,
     RemotePayment,
@@ -48,6 +49,9 @@ from ._protocols import (
 )
 from ._report import Action, Side, SyncReport
 from ._state import SqliteStateStore
+
+if TYPE_CHECKING:
+    from ._kvk import KvKUpdates
 
 __all__ = [
     "DEFAULT_INTERVALS",
@@ -83,6 +87,8 @@ class Flow(StrEnum):
     RELATIONS = "relations"
     BOOKINGS = "bookings"
     PAYMENTS = "payments"
+    KVK = "kvk"
+    """KvK updates of linked organisations (only with ``kvk=``; daily by default)."""
 
 
 DEFAULT_INTERVALS: Final[Mapping[Flow, dt.timedelta]] = {
@@ -253,10 +259,14 @@ class SyncEngine:
             to one still writing. A run renews the lease as it goes; one killed
             blocks others until the lease expires.
         lease_wait: Seconds a run waits for another run's lease before giving up.
+        kvk: The KvK flow (`KvKUpdates`): `run` and `run_due` (once per its
+            interval) store pending KvK updates of linked organisations in the
+            host, which must then be a `KvKHost`.
 
     Raises:
         ConfigurationError: A connector twice, or not an `AccountingConnector`;
-            the host not a `HostCRM`; an unknown flow in ``intervals``.
+            the host not a `HostCRM` (a `KvKHost` with ``kvk``); an unknown
+            flow in ``intervals``.
 
     Example:
         ```python
@@ -278,9 +288,13 @@ class SyncEngine:
         intervals: Mapping[Flow | str, dt.timedelta] | None = None,
         lease_ttl: dt.timedelta = dt.timedelta(minutes=10),
         lease_wait: float = 0.0,
+        kvk: KvKUpdates | None = None,
     ) -> None:
         if not isinstance(host, HostCRM):
             raise ConfigurationError(f"the host must be a HostCRM, not {type(host).__name__}")
+        if kvk is not None and not isinstance(host, KvKHost):
+            raise ConfigurationError("the KvK flow needs a host that is a KvKHost")
+        self.kvk = kvk
         self.host = host
         self.connectors = _checked_connectors(connectors)
         self._owns_state = not isinstance(state, StateStore)
@@ -290,6 +304,8 @@ class SyncEngine:
             self.state = SqliteStateStore(DEFAULT_STATE_PATH if state is None else state)
         self.policy = _policy(policy)
         self.intervals = _intervals(intervals or {})
+        if kvk is not None:
+            self.intervals.setdefault(Flow.KVK, kvk.interval)
         if not isinstance(lease_ttl, dt.timedelta) or lease_ttl <= dt.timedelta(0):
             raise ConfigurationError("lease_ttl must be a positive timedelta")
         self.lease_ttl = lease_ttl
@@ -372,7 +388,7 @@ class SyncEngine:
             now: The time to compare with (now when ``None``; time zone aware).
         """
         moment = now or dt.datetime.now(dt.UTC)
-        due = [flow for flow in Flow if self._is_due(flow, moment)]
+        due = [flow for flow in Flow if flow in self.intervals and self._is_due(flow, moment)]
         reports = [self._run_flows(flow.value, [flow]) for flow in due]
         return SyncReport().merge(*reports)
 
@@ -439,6 +455,8 @@ class SyncEngine:
                 self._apply(self._combine(name, self._plan_bookings()), report)
             if Flow.PAYMENTS in flows:
                 self._apply(self._combine(name, self._plan_payments()), report)
+            if Flow.KVK in flows and self.kvk is not None:
+                self.kvk.run(self.host, report)
         return report
 
     @contextlib.contextmanager

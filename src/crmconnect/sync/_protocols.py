@@ -31,6 +31,7 @@ __all__ = [
     "FieldValues",
     "HostCRM",
     "Intent",
+    "KvKHost",
     "Link",
     "Party",
     "PaymentState",
@@ -265,6 +266,34 @@ class HostCRM(Protocol):
 
     def record_payment(self, service: str, payment: RemotePayment) -> None:
         """Store an invoice's payment state."""
+        ...
+
+
+@runtime_checkable
+class KvKHost(HostCRM, Protocol):
+    """A `HostCRM` that also keeps KvK updates for a person to review (the KvK flow needs it).
+
+    Optional: a host without KvK implements `HostCRM` alone. What a person
+    decides (accept, reject) stays in the host; the flow only stores.
+    """
+
+    def store_kvk_update(
+        self, host_id: str, field: str, crm_value: object, kvk_value: object
+    ) -> bool:
+        """Store a field the register has otherwise (or a removal) for a person to review.
+
+        Args:
+            host_id: The organisation's host ID.
+            field: The `Organisation` attribute (``"visiting_address"``), or
+                ``"registration"`` for a registration that ended or was removed.
+            crm_value: What the host has.
+            kvk_value: What the register says.
+
+        Returns:
+            ``True`` when this is a new proposal; ``False`` when this very value
+            is pending already, or the person rejected it and the register has
+            not changed it since (then nothing is stored).
+        """
         ...
 
 
