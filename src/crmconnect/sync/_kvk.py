@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import ConfigurationError, CrmConnectError
 from ..errors import ValidationError as CrmValidationError
-from ..kvk import UPDATE_FIELDS as _UPDATE_FIELDS
-from ..kvk import KvKClient, RegistrationStatus, UpdateReport, UpdateService
 from ..models import Address, AddressKind, Organisation
 from ._protocols import HostCRM, KvKHost
 from ._report import Action, Side, SyncReport
+
+if TYPE_CHECKING:
+    # Imported where used: `crmconnect.kvk` loads httpx and rich, which
+    # `import crmconnect.sync` does not need.
+    from ..kvk import KvKClient, UpdateReport, UpdateService
 
 __all__ = [
     "DEFAULT_KVK_INTERVAL",
@@ -47,6 +50,9 @@ Its KvK value is ``{"status": "ended", "end_date": "2026-01-31"}`` or
 
 DEFAULT_KVK_INTERVAL: Final = dt.timedelta(days=1)
 """How often `SyncEngine.run_due` runs the KvK flow unless told otherwise: daily."""
+
+_REMOVED, _ENDED = "removed", "ended"
+"""`crmconnect.kvk.RegistrationStatus` values (a StrEnum: equal to its text)."""
 
 _ADDRESS_KINDS: Final = {
     "visiting_address": AddressKind.VISITING,
@@ -73,10 +79,12 @@ def apply_kvk_update(org: Organisation, field: str, kvk_value: object) -> Organi
         ValidationError: ``field`` is not one the update service compares, or the
             value does not fit the model.
     """
+    from ..kvk import UPDATE_FIELDS
+
     if field == REGISTRATION_FIELD:
         return _apply_registration(org, kvk_value)
-    if field not in _UPDATE_FIELDS:
-        known = [*_UPDATE_FIELDS, REGISTRATION_FIELD]
+    if field not in UPDATE_FIELDS:
+        known = [*UPDATE_FIELDS, REGISTRATION_FIELD]
         raise CrmValidationError("field", field, f"not a field KvK updates: {known}")
     data: dict[str, Any] = org.model_dump()
     if field in _ADDRESS_KINDS:
@@ -94,9 +102,9 @@ def apply_kvk_update(org: Organisation, field: str, kvk_value: object) -> Organi
 def _apply_registration(org: Organisation, kvk_value: object) -> Organisation:
     data: dict[str, Any] = org.model_dump()
     status = kvk_value.get("status") if isinstance(kvk_value, dict) else None
-    if status == RegistrationStatus.REMOVED.value:
+    if status == _REMOVED:
         data.update(kvk_number=None, branch_number=None)
-    elif status == RegistrationStatus.ENDED.value:
+    elif status == _ENDED:
         data["end_date"] = kvk_value.get("end_date") if isinstance(kvk_value, dict) else None
     else:
         raise CrmValidationError(REGISTRATION_FIELD, kvk_value, "not a removal the KvK flow stores")
@@ -141,6 +149,8 @@ class KvKUpdates:
         interval: dt.timedelta = DEFAULT_KVK_INTERVAL,
         workers: int = 4,
     ) -> None:
+        from ..kvk import KvKClient, UpdateService
+
         if isinstance(updates, KvKClient):
             updates = UpdateService(updates)
         if not isinstance(updates, UpdateService):  # type: ignore[redundant-expr,unused-ignore]
@@ -207,7 +217,7 @@ def _store_differences(host: KvKHost, host_id: str, checked: UpdateReport) -> Se
         for change in changes
         if host.store_kvk_update(host_id, change.field, change.crm_value, change.kvk_value)
     ]
-    active = {"status": RegistrationStatus.ACTIVE.value}
+    active = {"status": "active"}
     if removal and host.store_kvk_update(host_id, REGISTRATION_FIELD, active, removal):
         stored.append(REGISTRATION_FIELD)
     return stored
@@ -220,11 +230,11 @@ def _removal(checked: UpdateReport) -> dict[str, str] | None:
     registration whose end date the CRM has already is no news; its end
     date goes with the removal, not as a separate update.
     """
-    if checked.status is RegistrationStatus.REMOVED:
-        return {"status": RegistrationStatus.REMOVED.value}
+    if checked.status == _REMOVED:
+        return {"status": _REMOVED}
     register = checked.register
-    if checked.status is not RegistrationStatus.ENDED or register is None:
+    if checked.status != _ENDED or register is None:
         return None
     if register.end_date is None or register.end_date == checked.organisation.end_date:
         return None
-    return {"status": RegistrationStatus.ENDED.value, "end_date": register.end_date.isoformat()}
+    return {"status": _ENDED, "end_date": register.end_date.isoformat()}
