@@ -593,7 +593,7 @@ def demo() -> None:
         run_demo(console)
 
 
-SyncFlow = Literal["relations", "bookings", "payments"]
+SyncFlow = Literal["relations", "bookings", "payments", "kvk"]
 
 
 @app.command()

@@ -50,9 +50,11 @@ from ..mapping import (
     VatTable,
 )
 from ._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
+from ._kvk import KvKUpdates
 from ._protocols import AccountingConnector, HostCRM
 
 if TYPE_CHECKING:
+    from ..kvk import KvKClient
     from ..sandbox import DigitaleFactuurSandbox, EBoekhoudenSandbox
 
 _T = TypeVar("_T")
@@ -61,12 +63,14 @@ __all__ = [
     "DigitaleFactuurConnection",
     "EBoekhoudenConnection",
     "HostSettings",
+    "KvKSettings",
     "SyncConfig",
     "SyncSetup",
 ]
 
 DIGITALEFACTUUR_ENV: Final = "CRMCONNECT_DIGITALEFACTUUR_"
 EBOEKHOUDEN_ENV: Final = "CRMCONNECT_EBOEKHOUDEN_"
+KVK_API_KEY: Final = "CRMCONNECT_KVK_API_KEY"
 
 _SECRET_WORDS: Final = ("password", "passwd", "secret", "token", "api_key", "apikey")
 _SECRET_NAMES: Final = frozenset({"access_code", "security_code_1", "security_code_2"})
@@ -115,6 +119,8 @@ def _secret_message(data: Mapping[str, Any], path: tuple[str, ...], key: str) ->
         instead = f"set {prefix}{key.upper()} in the environment instead"
     elif path[:1] == ("host",):
         instead = "let the host factory read it from the environment instead"
+    elif path == ("kvk",):
+        instead = f"set {KVK_API_KEY} in the environment instead"
     else:
         instead = "set it in the environment instead"
     return f"{where}: a secret is never read from the config file; remove it and {instead}"
@@ -192,6 +198,32 @@ class _Intervals(_Section):
     relations: Interval | None = None
     bookings: Interval | None = None
     payments: Interval | None = None
+    kvk: Interval | None = None
+
+
+class KvKSettings(_Section):
+    """``[kvk]``: the KvK flow (pending register updates of linked organisations).
+
+    The API key comes from ``CRMCONNECT_KVK_API_KEY`` (KvK's public test key
+    in the ``test`` environment when it is not set).
+
+    Attributes:
+        enabled: Run the KvK flow (``false`` switches it off, the table kept).
+        environment: ``production`` or ``test`` (KvK's fictional companies).
+        base_url: Another API root (e.g. a sandbox's).
+        timeout: Seconds per request.
+        max_retries: Retries of reads after transport or server errors.
+        workers: Organisations checked at once.
+        sandbox: Run against the in-process KvK sandbox.
+    """
+
+    enabled: bool = True
+    environment: Literal["production", "test"] = "production"
+    base_url: str | None = None
+    timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    workers: int = Field(4, ge=1)
+    sandbox: bool = False
 
 
 class _Connection(_Section):
@@ -258,10 +290,11 @@ class _File(_Section):
     state: _State = _State()
     sync: _Sync = _Sync()
     intervals: _Intervals = _Intervals()
+    kvk: KvKSettings | None = None
     connections: dict[str, Connection]
 
 
-_MODELS: Final = (HostSettings, _State, _Sync, _Intervals, _File)
+_MODELS: Final = (HostSettings, _State, _Sync, _Intervals, KvKSettings, _File)
 _MODEL_NAMES: Final = frozenset(
     kind.__name__ for kind in (*_MODELS, DigitaleFactuurConnection, EBoekhoudenConnection)
 )
@@ -284,6 +317,7 @@ class SyncConfig:
         intervals: Per `Flow`, how often `SyncEngine.run_due` runs it
             (``[intervals]``; hourly when not given).
         connections: By service name (the table's name), the enabled connections.
+        kvk: The KvK flow (``[kvk]``); ``None`` when off.
         mappings: By service name, the mapping table the connection uses.
         vat_tables: By service name, the VAT table of an e-Boekhouden connection.
         sandbox: Run every connection against an in-process sandbox (``[sync] sandbox``).
@@ -294,6 +328,7 @@ class SyncConfig:
     policy: ConflictPolicy
     intervals: Mapping[Flow, dt.timedelta]
     connections: Mapping[str, DigitaleFactuurConnection | EBoekhoudenConnection]
+    kvk: KvKSettings | None
     mappings: Mapping[str, RelationMapping] = attrs.field(repr=False)
     vat_tables: Mapping[str, VatTable] = attrs.field(repr=False)
     sandbox: bool = False
@@ -349,6 +384,7 @@ class SyncConfig:
             policy=parsed.sync.policy,
             intervals={Flow(name): interval for name, interval in given.items()},
             connections=connections,
+            kvk=parsed.kvk if parsed.kvk is not None and parsed.kvk.enabled else None,
             mappings={name: _mapping(name, c) for name, c in connections.items()},
             vat_tables={
                 name: _vat_table(name, c.vat_table)
@@ -398,16 +434,8 @@ class SyncConfig:
     ) -> SyncSetup:
         sandboxes: dict[str, DigitaleFactuurSandbox | EBoekhoudenSandbox] = {}
         connectors: list[AccountingConnector] = []
-        for name, connection in self.connections.items():
-            built: tuple[
-                AccountingConnector, Any, DigitaleFactuurSandbox | EBoekhoudenSandbox | None
-            ]
-            if isinstance(connection, DigitaleFactuurConnection):
-                built = _digitalefactuur(name, connection, self.mappings[name], env, sandboxed)
-            else:
-                vat = self.vat_tables.get(name)
-                built = _eboekhouden(name, connection, self.mappings[name], vat, env, sandboxed)
-            connector, client, sandbox = built
+        for name in self.connections:
+            connector, client, sandbox = self._connector(name, env, sandboxed)
             stack.callback(client.close)
             connectors.append(connector)
             if sandbox is not None:
@@ -416,11 +444,33 @@ class SyncConfig:
         closing = getattr(host, "close", None)
         if callable(closing):
             stack.callback(closing)
+        kvk = None
+        if self.kvk is not None:
+            kvk_client = _kvk_client(self.kvk, env, sandboxed or self.kvk.sandbox)
+            stack.callback(kvk_client.close)
+            kvk = KvKUpdates(kvk_client, workers=self.kvk.workers)
         state: str | Path = ":memory:" if sandboxed else self.state_path
         intervals: dict[Flow | str, dt.timedelta] = {k: v for k, v in self.intervals.items()}
-        engine = SyncEngine(host, connectors, state=state, policy=self.policy, intervals=intervals)
+        engine = SyncEngine(
+            host, connectors, state=state, policy=self.policy, intervals=intervals, kvk=kvk
+        )
         stack.callback(engine.close)
         return SyncSetup(engine, host, sandboxes, stack)
+
+    def _connector(
+        self, name: str, env: Mapping[str, str], sandboxed: bool
+    ) -> tuple[AccountingConnector, Any, DigitaleFactuurSandbox | EBoekhoudenSandbox | None]:
+        """A connection's connector, client and sandbox; an error names the connection."""
+        connection, mapping = self.connections[name], self.mappings[name]
+        try:
+            if isinstance(connection, DigitaleFactuurConnection):
+                return _digitalefactuur(name, connection, mapping, env, sandboxed)
+            vat = self.vat_tables.get(name)
+            return _eboekhouden(name, connection, mapping, vat, env, sandboxed)
+        except (ConfigurationError, ValidationError) as exc:
+            named = str(exc).startswith(f"connections.{name}")
+            error = exc if named else ConfigurationError(f"connections.{name}: {exc}")
+        raise error  # outside the except block: nothing chained
 
 
 @attrs.define
@@ -695,6 +745,25 @@ def _sandbox_books(connection: EBoekhoudenConnection, sandbox: EBoekhoudenSandbo
     from ..eboekhouden.rest import EBoekhoudenRestClient
 
     return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, transport=sandbox.transport())
+
+
+def _kvk_client(settings: KvKSettings, env: Mapping[str, str], sandboxed: bool) -> KvKClient:
+    from ..kvk import KvKClient
+
+    if sandboxed:
+        from ..sandbox import KvKSandbox
+
+        return KvKClient(environment="test", transport=KvKSandbox().transport())
+    key = env.get(KVK_API_KEY, "").strip() or None
+    if key is None and settings.environment == "production":
+        raise ConfigurationError(f"kvk: set {KVK_API_KEY} in the environment (the KvK API key)")
+    return KvKClient(
+        key,
+        environment=settings.environment,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        max_retries=settings.max_retries,
+    )
 
 
 def _host(settings: HostSettings) -> HostCRM:
