@@ -9,6 +9,7 @@ register changes it again; the flow keeps its own interval in `run_due`.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -303,3 +304,44 @@ def test_kvk_updates_refuses_bad_settings(kvk: KvKClient) -> None:
     with pytest.raises(ConfigurationError, match="UpdateService or KvKClient"):
         KvKUpdates("kvk")  # type: ignore[arg-type]
     assert KvKUpdates(UpdateService(kvk)).interval == dt.timedelta(days=1)
+
+
+class LockedForOne(SqliteCRM):
+    """A host whose database refuses KvK updates of one party (a lock, a full disk)."""
+
+    locked: str = ""
+
+    def store_kvk_update(
+        self, host_id: str, field: str, crm_value: object, kvk_value: object
+    ) -> bool:
+        if host_id == self.locked:
+            raise sqlite3.OperationalError("database is locked")
+        return super().store_kvk_update(host_id, field, crm_value, kvk_value)
+
+
+def test_a_host_failure_for_one_organisation_stops_no_other(
+    kvk: KvKClient, sandbox: KvKSandbox
+) -> None:
+    crm = LockedForOne(":memory:")
+    with crm:
+        ids = {number: crm.add(kvk.organisation(number)) for number in (DAGOBERT, KATRIEN)}
+        crm.locked = ids[DAGOBERT]
+        sandbox.update(DAGOBERT, rsin=NEW_RSIN)
+        sandbox.remove(KATRIEN)
+
+        report = engine(crm, kvk).run()
+
+        assert kvk_rows(report, Action.CREATED) == [(KATRIEN, (REGISTRATION_FIELD,))]
+        failed = [row for row in report if row.action is Action.FAILED]
+        assert [row.number for row in failed] == [DAGOBERT]
+        assert "database is locked" in failed[0].reason
+
+
+def test_run_of_the_kvk_flow_alone_counts_for_run_due(
+    crm: SqliteCRM, kvk: KvKClient, linked: dict[str, str]
+) -> None:
+    sync = engine(crm, kvk)
+    assert len(kvk_rows(sync.run("kvk"))) == len(linked)
+    assert [run.flow for run in sync.state.runs()] == ["kvk"]
+    assert sync.plan("kvk").changes == (), "a dry run asks KvK nothing"
+    assert kvk_rows(sync.run_due()) == [], "checked just now"

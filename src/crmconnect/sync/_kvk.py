@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import ConfigurationError, CrmConnectError
+from ..errors import ConfigurationError
 from ..errors import ValidationError as CrmValidationError
 from ..models import Address, AddressKind, Organisation
 from ._protocols import HostCRM, KvKHost
@@ -194,7 +194,7 @@ class KvKUpdates:
             return
         try:
             stored = _store_differences(host, host_id, checked)
-        except CrmConnectError as exc:
+        except Exception as exc:  # one organisation stops no other (as in every flow)
             reason = f"storing the KvK updates failed: {type(exc).__name__}: {exc}"
             report.add(KVK_SERVICE, None, host_id, number, Action.FAILED, reason, **_ROW)
             return
