@@ -21,12 +21,8 @@ from crmconnect.errors import ConfigurationError
 from crmconnect.mapping import DIGITALEFACTUUR_RELATIONS, Direction, NameStyle
 from crmconnect.models import Organisation
 from crmconnect.sandbox import DEMO_VAT_TABLE, DEMO_VAT_TABLE_TOML, DigitaleFactuurSandbox
-from crmconnect.sync import ConflictPolicy, Flow, SqliteStateStore, SyncEngine
-from crmconnect.sync._config import (
-    DigitaleFactuurConnection,
-    EBoekhoudenConnection,
-    SyncConfig,
-)
+from crmconnect.sync import ConflictPolicy, Flow, SqliteStateStore, SyncConfig, SyncEngine
+from crmconnect.sync._config import DigitaleFactuurConnection, EBoekhoudenConnection
 
 SECRET = "s3cr3t-never-shown-42"
 ACCOUNT, CODE = "24680", "df-access-code-from-env"

@@ -634,7 +634,7 @@ def sync(
     Exit code 0 when every record synced, 5 when a record failed (it is listed,
     and tried again next run), 1 for a configuration error.
     """
-    from .sync._config import SyncConfig
+    from .sync import SyncConfig
 
     if due and (flow or dry_run):
         raise typer.BadParameter("--due runs what is due: not with --flow or --dry-run")
