@@ -22,13 +22,13 @@ from rich.console import Console
 from crmconnect._demo import CONFLICT, CRM_EDIT, DF_EDIT, DemoStory, run_demo
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.models import Organisation
-from crmconnect.sync import PaymentState, Role
+from crmconnect.sync import REGISTRATION_FIELD, Action, PaymentState, Role
 
 STEPS = [
     "Step 1: The KvK, DigitaleFactuur and e-Boekhouden sandboxes start",
     "Step 2: The CRM is filled",
     "Step 3: Organisations without a KvK number: matched and enriched",
-    "Step 4: Linked organisations checked against the register",
+    "Step 4: Linked organisations checked against the register (the KvK flow)",
     "Step 5: First sync",
     "Step 6: Edits on both sides, invoices sent",
     "Step 7: Payments registered in e-Boekhouden",
@@ -90,12 +90,26 @@ def test_the_crm_holds_about_fifty_relations_matched_and_checked(
         assert isinstance(stored, Organisation) and result.best is not None
         assert stored.kvk_number == result.best.kvk_number
         assert stored.legal_form is not None
-    fields = {(u.host_id, u.field) for u in crm.pending_kvk_updates()}
-    conron = crm.find_by_number(Role.DEBTOR, "1002")
-    assert conron is not None and (conron.id, "visiting_address") in fields
+    pending = {(u.host_id, u.field) for u in crm.pending_kvk_updates()}
     katrien = crm.find_by_number(Role.DEBTOR, "1003")
-    assert katrien is not None and katrien.id is not None
-    assert [flag.service for flag in crm.review_flags(katrien.id)] == ["kvk"]
+    assert katrien is not None and (katrien.id, REGISTRATION_FIELD) in pending
+    grown = crm.find_by_number(Role.DEBTOR, "1004")
+    assert grown is not None and (grown.id, "employees_full_time") in pending
+    # Accepted: applied to the record; rejected: not proposed again by the later runs.
+    conron = crm.find_by_number(Role.DEBTOR, "1002")
+    assert isinstance(conron, Organisation) and conron.visiting_address is not None
+    assert conron.visiting_address.street == "Spuiboulevard"
+    assert done.accepted == (conron.id, "visiting_address") and done.accepted not in pending
+    assert done.rejected == (grown.id, "employees_total") and done.rejected not in pending
+    # The later runs' KvK checks propose only what changed since: the rename in step 6.
+    news = [
+        (row.host_id, row.fields)
+        for run in done.runs
+        for row in run
+        if row.service == "kvk" and row.action is not Action.UNCHANGED
+    ]
+    renamed = crm.find_by_number(Role.DEBTOR, CRM_EDIT)
+    assert renamed is not None and news == [(renamed.id, ("name",))]
 
 
 def test_every_numbered_relation_is_once_in_each_service(

@@ -11,8 +11,10 @@ The story, in the order a CRM user lives it:
    removed from the register), new ones without a KvK number, persons, and
    DigitaleFactuur already holds a few relations the CRM does not have.
 3. The organisations without a KvK number are matched and enriched.
-4. The linked ones are checked against the register: the pending updates and
-   the removal are stored in the CRM for a person to review.
+4. The engine's KvK flow (`crmconnect.sync.KvKUpdates`) checks the linked
+   ones against the register: the pending updates and the removal are stored
+   in the CRM for a person to review; the person accepts one and rejects one
+   (which is not proposed again in the later runs).
 5. The sync engine runs: relations both ways with DigitaleFactuur, relations
    to e-Boekhouden.
 6. Both sides edit: one relation changed in the CRM and in DigitaleFactuur
@@ -42,7 +44,7 @@ from .contrib.sqlite_crm import SqliteCRM
 from .digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from .eboekhouden import EBoekhoudenConnector
 from .eboekhouden.rest import EBoekhoudenRestClient
-from .kvk import KvKClient, Matcher, MatchResult, UpdateService, UpdateSummary, format_value
+from .kvk import UPDATE_FIELDS, KvKClient, Matcher, MatchResult, format_value
 from .models import (
     Address,
     AddressKind,
@@ -64,7 +66,17 @@ from .sandbox import (
 )
 from .sandbox import Address as RegisterAddress
 from .sandbox._kvk_data import Company, generate_companies, kvk_test_companies
-from .sync import Action, PaymentState, Role, Side, SqliteStateStore, SyncEngine, SyncReport
+from .sync import (
+    REGISTRATION_FIELD,
+    Action,
+    KvKUpdates,
+    PaymentState,
+    Role,
+    Side,
+    SqliteStateStore,
+    SyncEngine,
+    SyncReport,
+)
 
 __all__ = ["DemoStory", "run_demo"]
 
@@ -93,7 +105,9 @@ class DemoStory:
     Attributes:
         folder: Where the CRM and the sync state were kept.
         matches: The matching of the organisations without a KvK number.
-        updates: The register check of the linked organisations.
+        kvk: The KvK flow's first report (the linked organisations checked).
+        accepted: ``(host ID, field)`` of the KvK update the person accepted.
+        rejected: ``(host ID, field)`` of the KvK update the person rejected.
         runs: The sync engine's report of each run, in order.
         df: The DigitaleFactuur sandbox.
         eb: The e-Boekhouden sandbox.
@@ -101,7 +115,9 @@ class DemoStory:
 
     folder: Path
     matches: Sequence[MatchResult]
-    updates: UpdateSummary
+    kvk: SyncReport
+    accepted: tuple[str, str]
+    rejected: tuple[str, str]
     runs: Sequence[SyncReport]
     df: DigitaleFactuurSandbox
     eb: EBoekhoudenSandbox
@@ -143,10 +159,12 @@ def _story(console: Console, folder: Path, stack: ExitStack) -> DemoStory:
     books = stack.enter_context(
         EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, transport=eb_sandbox.transport())
     )
+    kvk_flow = KvKUpdates(kvk)
     engine = SyncEngine(
         crm,
         [DigitaleFactuurConnector(df_client), EBoekhoudenConnector(books, DEMO_VAT_TABLE)],
         state=state,
+        kvk=kvk_flow,
     )
 
     _step(console, 2, "The CRM is filled; DigitaleFactuur holds relations the CRM lacks")
@@ -160,16 +178,17 @@ def _story(console: Console, folder: Path, stack: ExitStack) -> DemoStory:
     console.print(_matches_table(matches))
     console.print(_enrichment_table(matches))
 
-    _step(console, 4, "Linked organisations checked against the register")
-    updates = UpdateService(kvk).check_updates_many([crm.get(i) for i in linked])  # type: ignore[misc]
-    _store_updates(crm, updates)
-    console.print(_updates_table(crm, updates))
+    _step(console, 4, "Linked organisations checked against the register (the KvK flow)")
+    kvk_report = SyncReport()
+    kvk_flow.run(crm, kvk_report)  # what SyncEngine.run and run_due do on their schedule
+    console.print(_updates_table(crm, kvk_report))
     console.print(
-        f"[bold]{len(crm.pending_kvk_updates())}[/bold] pending field updates stored in the CRM "
-        f"for review, [bold]{updates.removals}[/bold] ended or removed (flagged).\n"
+        f"[bold]{len(crm.pending_kvk_updates())}[/bold] pending updates stored in the CRM "
+        f"for review, of {len(kvk_report)} linked organisations checked.\n"
         f"KvK calls: {kvk.usage.search_calls} free searches, "
         f"{kvk.usage.profile_calls} paid profiles, {kvk.usage.cache_hits} from cache."
     )
+    accepted, rejected = _review(console, crm, linked)
 
     runs: list[SyncReport] = []
     _step(console, 5, "First sync: relations both ways with DigitaleFactuur, to e-Boekhouden")
@@ -189,7 +208,7 @@ def _story(console: Console, folder: Path, stack: ExitStack) -> DemoStory:
     console.print(runs[-1].to_table())
     console.print(_invoices_table(crm))
 
-    story = DemoStory(folder, matches, updates, runs, df_sandbox, eb_sandbox)
+    story = DemoStory(folder, matches, kvk_report, accepted, rejected, runs, df_sandbox, eb_sandbox)
     _step(console, 8, "What the koppeling did")
     console.print(_story_table(crm, story))
     again = engine.run()
@@ -395,35 +414,42 @@ def _match_and_enrich(crm: SqliteCRM, kvk: KvKClient) -> list[MatchResult]:
 
 
 def _enriched(org: Organisation, result: MatchResult) -> Organisation:
-    """The record with its KvK number and the register's data where the CRM had none."""
+    """The record with its KvK number and the register's data wherever the CRM had none.
+
+    What the CRM has (its own spelling of the name, say) stays: where it differs
+    from the register, the KvK flow proposes the register's value for review.
+    """
     data, best = result.enriched, result.best
     assert data is not None and best is not None
-    kinds = {a.kind for a in org.addresses if a.street}
+    update: dict[str, object] = {"kvk_number": best.kvk_number}
+    for name in UPDATE_FIELDS:
+        if name.endswith("_address"):
+            continue
+        if getattr(org, name) in (None, [], "") and getattr(data, name) not in (None, []):
+            update[name] = getattr(data, name)
+    own = {a.kind for a in org.addresses if a.street}
     addresses = [a for a in org.addresses if a.street or a.postcode]
-    addresses += [a for a in data.addresses if a.kind not in kinds]
-    return org.model_copy(
-        update={
-            "kvk_number": best.kvk_number,
-            "branch_number": org.branch_number or best.branch_number,
-            "legal_form": org.legal_form or data.legal_form,
-            "rsin": org.rsin or data.rsin,
-            "employees_total": org.employees_total or data.employees_total,
-            "sbi_activities": org.sbi_activities or data.sbi_activities,
-            "websites": org.websites or data.websites,
-            "addresses": addresses,
-        }
+    update["addresses"] = addresses + [
+        a for a in data.addresses if a.kind in _REGISTER_ADDRESSES and a.kind not in own
+    ]
+    return org.model_copy(update=update)
+
+
+_REGISTER_ADDRESSES = frozenset({AddressKind.VISITING, AddressKind.POSTAL})
+
+
+def _review(
+    console: Console, crm: SqliteCRM, linked: Sequence[str]
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A person accepts Global Conron's move and rejects another organisation's head count."""
+    conron, grown = linked[1], linked[len(LINKED_TEST)]
+    crm.accept_kvk_update(conron, "visiting_address")
+    crm.reject_kvk_update(grown, "employees_total")
+    console.print(
+        f"A person accepts the new visiting address of CRM {conron} (applied to the record) "
+        f"and rejects the head count of CRM {grown} (not proposed again until KvK changes it)."
     )
-
-
-def _store_updates(crm: SqliteCRM, summary: UpdateSummary) -> None:
-    """Pending updates and removals go to the CRM, for a person to accept or reject."""
-    for report in summary.reports:
-        host_id = report.organisation.id
-        assert host_id is not None
-        if report.is_removed:
-            crm.flag_for_review(host_id, "kvk", report.reason or report.status.value)
-        for change in report.changes:
-            crm.store_kvk_update(host_id, change.field, change.crm_value, change.kvk_value)
+    return (conron, "visiting_address"), (grown, "employees_total")
 
 
 def _matches_table(results: Sequence[MatchResult]) -> Table:
@@ -485,7 +511,7 @@ def _status(result: MatchResult) -> str:
     return f"[{colour}]{result.status.value}{extra}[/{colour}]"
 
 
-def _updates_table(crm: SqliteCRM, summary: UpdateSummary) -> Table:
+def _updates_table(crm: SqliteCRM, report: SyncReport) -> Table:
     table = _table(
         "CRM",
         "name",
@@ -495,25 +521,21 @@ def _updates_table(crm: SqliteCRM, summary: UpdateSummary) -> Table:
         "KvK value",
         title="Pending KvK updates and removals (stored in the CRM for review)",
     )
-    names = {r.organisation.id: r.organisation.name for r in summary.reports}
-    for report in summary.reports:
-        org = report.organisation
-        if report.is_removed or report.error:
-            detail = report.reason or str(report.error or "")
-            table.add_row(
-                org.id or "", Text(org.name), f"[red]{report.status.value}[/red]", "", "", detail
-            )
+    table.columns[3].min_width = 18  # field names whole
     for update in crm.pending_kvk_updates():
+        party = crm.get(update.host_id)
+        removal = update.field == REGISTRATION_FIELD
         table.add_row(
             update.host_id,
-            Text(names.get(update.host_id, "")),
-            "update",
+            Text(party.name if isinstance(party, Organisation) else ""),
+            "[red]removal[/red]" if removal else "update",
             update.field,
             Text(_shown(update.crm_value)),
             Text(_shown(update.kvk_value)),
         )
-    up_to_date = sum(1 for r in summary.reports if not r.changes and not r.is_removed)
-    table.caption = f"{up_to_date} linked organisations up to date"
+    up_to_date = sum(1 for row in report if row.action is Action.UNCHANGED)
+    failed = sum(1 for row in report if row.action is Action.FAILED)
+    table.caption = f"{up_to_date} linked organisations up to date, {failed} failed"
     return table
 
 
@@ -521,6 +543,8 @@ def _shown(value: object) -> str:
     """A stored update's value as the register check shows it (an address on one line)."""
     if isinstance(value, dict) and "kind" in value:
         return format_value(Address.model_validate(value))
+    if isinstance(value, dict) and "status" in value:  # a registration: active, ended, removed
+        return ", ".join(str(v) for v in value.values())
     return format_value(value)
 
 
@@ -608,13 +632,16 @@ def _story_table(crm: SqliteCRM, story: DemoStory) -> Table:
         )
 
     states = Counter(crm.payment_state(number, relation_code=code) for number, code, _ in INVOICES)
+    pending = crm.pending_kvk_updates()
     table = _table("", "count", title="The koppeling, in numbers")
     lines = [
         ("KvK: organisations matched", sum(1 for r in story.matches if r.best is not None)),
         ("KvK: enriched from the register", sum(1 for r in story.matches if r.enriched)),
         ("KvK: not found or to choose", sum(1 for r in story.matches if r.best is None)),
-        ("KvK: pending field updates for review", len(crm.pending_kvk_updates())),
-        ("KvK: removed from the register (flagged)", story.updates.removals),
+        ("KvK: updates still pending review", len(pending)),
+        ("KvK: removals pending review", sum(1 for u in pending if u.field == REGISTRATION_FIELD)),
+        ("KvK: updates accepted by a person (applied)", 1),
+        ("KvK: updates rejected by a person (not proposed again)", 1),
         ("created in the CRM from DigitaleFactuur", count(Action.CREATED, Side.HOST)),
         ("created in DigitaleFactuur", count(Action.CREATED, Side.REMOTE, "digitalefactuur")),
         ("created in e-Boekhouden", count(Action.CREATED, Side.REMOTE, "eboekhouden")),
