@@ -226,6 +226,22 @@ def test_sandbox_runs_without_secrets_or_network(tmp_path: Path, crm: SqliteCRM)
     assert not (tmp_path / "crmconnect-state.sqlite").exists()
 
 
+def test_a_run_while_another_holds_the_state_exits_6_and_writes_nothing(
+    config: Path, crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteStateStore(config.parent / "crmconnect-state.sqlite") as state:
+        assert state.acquire_lease("a run in another process", dt.timedelta(minutes=10))
+
+        code, output = sync(config)
+
+        assert code == 6, output
+        assert "another sync run holds the state store" in output
+        assert df_writes(df_sandbox) == 0
+        state.release_lease("a run in another process")
+
+    assert sync(config)[0] == 0
+
+
 # -- refusals ------------------------------------------------------------------------------------
 
 

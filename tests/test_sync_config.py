@@ -75,6 +75,7 @@ def test_a_full_config_is_read_with_paths_beside_the_file(tmp_path: Path) -> Non
 
         [sync]
         policy = "review"
+        lease_wait = 2.5
 
         [intervals]
         relations = "1h30m"
@@ -97,7 +98,7 @@ def test_a_full_config_is_read_with_paths_beside_the_file(tmp_path: Path) -> Non
 
     assert config.host.sqlite == tmp_path / "data" / "crm.sqlite"
     assert config.state_path == tmp_path / "state" / "sync.sqlite"
-    assert config.policy is ConflictPolicy.REVIEW
+    assert (config.policy, config.lease_wait) == (ConflictPolicy.REVIEW, 2.5)
     assert config.intervals == {
         Flow.RELATIONS: dt.timedelta(hours=1, minutes=30),
         Flow.PAYMENTS: dt.timedelta(minutes=15),
@@ -266,6 +267,10 @@ HOST = {"sqlite": "crm.sqlite"}
         (
             {"host": HOST, "sync": {"policy": "crm_wins"}, "connections": {"eboekhouden": {}}},
             "sync.policy",
+        ),
+        (
+            {"host": HOST, "sync": {"lease_wait": -1}, "connections": {"eboekhouden": {}}},
+            "sync.lease_wait",
         ),
         (
             {
@@ -547,6 +552,7 @@ def test_the_kvk_flow_runs_with_its_own_interval(tmp_path: Path) -> None:
 
     with config.open(sandbox=True) as setup:
         assert setup.engine.intervals[Flow.KVK] == dt.timedelta(hours=12)
+        assert setup.engine.lease_wait == 0
         report = setup.engine.run("kvk")
 
     assert report.failed == 0

@@ -10,6 +10,7 @@ Exit codes scripts can rely on:
 | 3 | the remote service refused or failed |
 | 4 | network failure |
 | 5 | a batch finished, but some records failed (they are in the output) |
+| 6 | ``sync``: the run did not finish (another run holds the state, or it broke off) |
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from rich.table import Table
 from rich.text import Text
 
 from ._crmfile import CrmRow, read_organisations, write_rows
-from .errors import APIError, ConfigurationError, CrmConnectError, TransportError, ValidationError
+from .errors import (
+    APIError,
+    ConfigurationError,
+    CrmConnectError,
+    SyncError,
+    TransportError,
+    ValidationError,
+)
 from .kvk import Environment as KvKEnvironment
 from .kvk import (
     KvKClient,
@@ -43,7 +51,7 @@ from .models import Organisation
 
 __all__ = ["app"]
 
-EXIT_INPUT, EXIT_REMOTE, EXIT_NETWORK, EXIT_PARTIAL = 1, 3, 4, 5
+EXIT_INPUT, EXIT_REMOTE, EXIT_NETWORK, EXIT_PARTIAL, EXIT_UNFINISHED = 1, 3, 4, 5, 6
 _T = TypeVar("_T")
 
 app = typer.Typer(
@@ -632,7 +640,8 @@ def sync(
 
     Secrets come from CRMCONNECT_* environment variables, never from the file.
     Exit code 0 when every record synced, 5 when a record failed (it is listed,
-    and tried again next run), 1 for a configuration error.
+    and tried again next run), 6 when the run did not finish (another run
+    holds the state), 1 for a configuration error.
     """
     from .sync import SyncConfig
 
@@ -642,10 +651,13 @@ def sync(
         if setup.sandboxed:
             console.print("against in-process sandboxes; the state is kept in memory")
         engine = setup.engine
-        if dry_run:
-            report = engine.plan(flow).preview
-        else:
-            report = engine.run_due() if due else engine.run(flow)
+        try:
+            if dry_run:
+                report = engine.plan(flow).preview
+            else:
+                report = engine.run_due() if due else engine.run(flow)
+        except SyncError as exc:  # busy, or broken off: recorded failed in the run history
+            _fail("sync stopped", exc, EXIT_UNFINISHED)
     table = report.to_table(unchanged=unchanged)
     if dry_run:
         table.title = Text(f"Dry run, nothing written: {report}")

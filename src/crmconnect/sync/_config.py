@@ -192,6 +192,7 @@ class _State(_Section):
 class _Sync(_Section):
     policy: ConflictPolicy = ConflictPolicy.HOST_WINS
     sandbox: bool = False
+    lease_wait: float = Field(0.0, ge=0)
 
 
 class _Intervals(_Section):
@@ -321,6 +322,8 @@ class SyncConfig:
         mappings: By service name, the mapping table the connection uses.
         vat_tables: By service name, the VAT table of an e-Boekhouden connection.
         sandbox: Run every connection against an in-process sandbox (``[sync] sandbox``).
+        lease_wait: Seconds a run waits for another run on the same state to end
+            (``[sync] lease_wait``; 0: it stops at once with a `SyncError`).
     """
 
     host: HostSettings
@@ -332,6 +335,7 @@ class SyncConfig:
     mappings: Mapping[str, RelationMapping] = attrs.field(repr=False)
     vat_tables: Mapping[str, VatTable] = attrs.field(repr=False)
     sandbox: bool = False
+    lease_wait: float = 0.0
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> SyncConfig:
@@ -392,6 +396,7 @@ class SyncConfig:
                 if isinstance(c, EBoekhoudenConnection) and c.vat_table is not None
             },
             sandbox=parsed.sync.sandbox,
+            lease_wait=parsed.sync.lease_wait,
         )
 
     def open(
@@ -452,7 +457,13 @@ class SyncConfig:
         state: str | Path = ":memory:" if sandboxed else self.state_path
         intervals: dict[Flow | str, dt.timedelta] = {k: v for k, v in self.intervals.items()}
         engine = SyncEngine(
-            host, connectors, state=state, policy=self.policy, intervals=intervals, kvk=kvk
+            host,
+            connectors,
+            state=state,
+            policy=self.policy,
+            intervals=intervals,
+            kvk=kvk,
+            lease_wait=self.lease_wait,
         )
         stack.callback(engine.close)
         return SyncSetup(engine, host, sandboxes, stack)
