@@ -321,6 +321,16 @@ def test_an_invalid_mapping_table_is_refused_naming_the_key_the_file_and_the_row
     assert "mapping.toml" in message and "contact.mail" in message
 
 
+def test_a_mapping_file_without_remote_fields_is_checked_against_the_services(
+    tmp_path: Path,
+) -> None:
+    lines = DIGITALEFACTUUR_RELATIONS.to_toml().splitlines(keepends=True)
+    write(tmp_path / "mapping.toml", "".join(x for x in lines if "remote_fields" not in x))
+    data = {"host": HOST, "connections": {"digitalefactuur": {"mapping": "mapping.toml"}}}
+
+    assert parse(data, tmp_path).mappings["digitalefactuur"] == DIGITALEFACTUUR_RELATIONS
+
+
 def test_an_invalid_vat_table_is_refused_naming_the_key_and_the_row(tmp_path: Path) -> None:
     write(tmp_path / "vat.toml", DEMO_VAT_TABLE_TOML.replace("HOOG_VERK_21", "HOOG_VERK_99", 1))
     data = {"host": HOST, "connections": {"eboekhouden": {"vat_table": "vat.toml"}}}

@@ -49,6 +49,7 @@ from ..mapping import (
     RelationMapping,
     VatTable,
 )
+from ..mapping._fields import read_toml
 from ._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
 from ._kvk import KvKUpdates
 from ._protocols import AccountingConnector, HostCRM
@@ -605,19 +606,12 @@ def _mapping(
     if connection.mapping is None:
         return default
     fields = default.organisation.remote_fields | default.person.remote_fields
-    return _table(
-        f"connections.{name}.mapping",
-        connection.mapping,
-        lambda path: RelationMapping.from_toml(path, remote_fields=_file_fields(path) or fields),
-    )
 
+    def read(path: Path) -> RelationMapping:
+        data = read_toml(path, "relation_mapping")  # its own remote_fields, else the service's
+        return RelationMapping.from_dict(data, remote_fields=data.get("remote_fields", fields))
 
-def _file_fields(path: Path) -> list[str] | None:
-    """The ``remote_fields`` a mapping file lists itself (``None``: the service's defaults)."""
-    with contextlib.suppress(OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        found = tomllib.loads(path.read_text(encoding="utf-8")).get("remote_fields")
-        return found if isinstance(found, list) else None
-    return None
+    return _table(f"connections.{name}.mapping", connection.mapping, read)
 
 
 def _vat_table(name: str, path: Path) -> VatTable:
