@@ -147,7 +147,8 @@ def test_a_disabled_connection_is_left_out(tmp_path: Path) -> None:
         ("eboekhouden", "security_code_2", "CRMCONNECT_EBOEKHOUDEN_SECURITY_CODE_2"),
         ("digitalefactuur", "access_code", "CRMCONNECT_DIGITALEFACTUUR_ACCESS_CODE"),
         ("digitalefactuur", "account_id", "CRMCONNECT_DIGITALEFACTUUR_ACCOUNT_ID"),
-        ("digitalefactuur", "api_key", "CRMCONNECT_DIGITALEFACTUUR_API_KEY"),
+        ("digitalefactuur", "api_key", "CRMCONNECT_DIGITALEFACTUUR_ACCESS_CODE"),
+        ("eboekhouden", "password", "CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN"),
     ],
 )
 def test_a_secret_in_a_connection_is_refused_naming_the_key_and_the_variable(

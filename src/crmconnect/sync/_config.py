@@ -116,8 +116,12 @@ def _secret_message(data: Mapping[str, Any], path: tuple[str, ...], key: str) ->
     where = ".".join((*path, key))
     if path[:1] == ("connections",) and len(path) == 2:
         table = data["connections"][path[1]]
-        prefix = _env_prefix(path[1], table)
-        instead = f"set {prefix}{key.upper()} in the environment instead"
+        prefix, read = _env_secrets(path[1], table)
+        if key.lower() in read:
+            instead = f"set {prefix}{key.upper()} in the environment instead"
+        else:  # not a secret this connection uses: say which ones it reads
+            names = ", ".join(f"{prefix}{name.upper()}" for name in read)
+            instead = f"set the connection's secrets in the environment ({names})"
     elif path[:1] == ("host",):
         instead = "let the host factory read it from the environment instead"
     elif path == ("kvk",):
@@ -127,12 +131,15 @@ def _secret_message(data: Mapping[str, Any], path: tuple[str, ...], key: str) ->
     return f"{where}: a secret is never read from the config file; remove it and {instead}"
 
 
-def _env_prefix(name: str, table: Mapping[str, Any]) -> str:
+def _env_secrets(name: str, table: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """The prefix of a connection's environment variables, and the secrets it reads there."""
+    is_df = table.get("type", name) == "digitalefactuur"
     given = table.get("env_prefix")
-    if isinstance(given, str) and given:
-        return given
-    kind = table.get("type", name)
-    return DIGITALEFACTUUR_ENV if kind == "digitalefactuur" else EBOEKHOUDEN_ENV
+    prefix = given if isinstance(given, str) and given else None
+    if is_df:
+        return prefix or DIGITALEFACTUUR_ENV, ("account_id", "access_code")
+    read = ("access_token", "username", "security_code_1", "security_code_2")
+    return prefix or EBOEKHOUDEN_ENV, read
 
 
 # -- the sections --------------------------------------------------------------------------------
