@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import cProfile
 import datetime as dt
 import multiprocessing
+import pstats
 import resource
 import tempfile
 import time
@@ -63,6 +65,9 @@ from crmconnect.sandbox import (
     EBoekhoudenSandbox,
 )
 from crmconnect.sync import Action, Role, Side, SqliteStateStore, SyncEngine, SyncReport
+
+PROFILE: set[str] = set()
+"""Labels of the engine runs to profile (``--profile``); profiled runs print their top calls."""
 
 RANGES = {Role.DEBTOR: (100_000, 199_999), Role.CREDITOR: (200_000, 299_999)}
 """Six-digit numbers: 10,000 relations do not fit the default 1xxx/2xxx ranges."""
@@ -235,12 +240,22 @@ def host_writes(report: SyncReport) -> int:
 
 
 def measured(
-    label: str, records: int, transport: CountingTransport, writes: set[str], run: Callable[[], int]
+    label: str,
+    records: int,
+    transport: CountingTransport,
+    writes: set[str],
+    run: Callable[[], int],
+    *,
+    profiled: bool = True,
 ) -> Figures:
     transport.take()
+    profiler = cProfile.Profile() if profiled and label in PROFILE else None
     started = time.perf_counter()
-    host = run()
+    host = profiler.runcall(run) if profiler is not None else run()
     wall = time.perf_counter() - started
+    if profiler is not None:
+        print(f"\n-- profile of {label} (times inflated by the profiler)")
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
     calls, io = transport.take()
     return Figures(
         label,
@@ -370,7 +385,7 @@ def naive_df(
                         if p.debtor_number in edits else p
                         for p in current
                     ]  # fmt: skip
-                figures.append(measured(label, count, transport, DF_WRITES, run))
+                figures.append(measured(label, count, transport, DF_WRITES, run, profiled=False))
     return figures
 
 
@@ -464,7 +479,9 @@ def naive_eb(
                         if p.debtor_number in edits else p
                         for p in current
                     ]  # fmt: skip
-                figures.append(measured(label, 2 * count, transport, EB_WRITES, run))
+                figures.append(
+                    measured(label, 2 * count, transport, EB_WRITES, run, profiled=False)
+                )
     return figures
 
 
@@ -474,9 +491,17 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per answer")
     parser.add_argument("--skip-naive", action="store_true", help="leave the naive loop out")
     parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        choices=["first run", "no-change rerun", "1 % changed each side"],
+        help="profile this engine run (repeatable)",
+    )
+    parser.add_argument(
         "--only", choices=["digitalefactuur", "eboekhouden"], help="run one scenario"
     )
     args = parser.parse_args()
+    PROFILE.update(args.profile)
     with tempfile.TemporaryDirectory() as folder:
         if args.only in (None, "digitalefactuur"):
             digitalefactuur(
