@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 import attrs
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from .._answers import DEFAULT_MAX_ANSWER_BYTES
 from .._model import Model
 from ..errors import ConfigurationError, ValidationError
 from ..mapping import (
@@ -242,7 +241,7 @@ class _Connection(_Section):
     base_url: str | None = None
     timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(2, ge=0)
-    max_answer_bytes: int = Field(DEFAULT_MAX_ANSWER_BYTES, gt=0)
+    max_answer_bytes: int | None = Field(None, gt=0)  # None: the client's (16 MiB)
     listing_max_age: float = Field(300.0, ge=0)
     sandbox: bool = False
     env_prefix: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]*_$")
@@ -656,8 +655,9 @@ def _digitalefactuur(
         "timeout": connection.timeout,
         "max_retries": connection.max_retries,
         "rate_limit": connection.rate_limit or None,
-        "max_answer_bytes": connection.max_answer_bytes,
     }
+    if connection.max_answer_bytes is not None:
+        settings["max_answer_bytes"] = connection.max_answer_bytes
     sandbox = None
     if sandboxed:
         from ..sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID, DigitaleFactuurSandbox
@@ -738,7 +738,7 @@ def _books(name: str, connection: EBoekhoudenConnection, env: Mapping[str, str])
     prefix = connection.env_prefix or EBOEKHOUDEN_ENV
     needed = _REST_SECRETS if connection.backend == "rest" else _SOAP_SECRETS
     secrets = {key: _secret(env, name, f"{prefix}{key.upper()}", what) for key, what in needed}
-    plain = connection.model_dump(include=set(_SETTINGS))
+    plain = connection.model_dump(include=set(_SETTINGS), exclude_none=True)
     return connect(EBoekhoudenSettings.from_mapping({**plain, **secrets}))
 
 
