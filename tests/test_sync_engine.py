@@ -9,6 +9,7 @@ counted, not the engine's own bookkeeping.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -22,7 +23,14 @@ from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
-from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, Organisation, RelationType
+from crmconnect.models import (
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    Organisation,
+    Person,
+    RelationType,
+)
 from crmconnect.sandbox import (
     DEMO_CREDENTIALS,
     DEMO_VAT_TABLE,
@@ -31,8 +39,11 @@ from crmconnect.sandbox import (
 )
 from crmconnect.sync import (
     Action,
+    Capability,
     ConflictPolicy,
+    HostRemoval,
     PaymentState,
+    RemoteRelation,
     Role,
     Side,
     SqliteStateStore,
@@ -704,3 +715,149 @@ def test_a_run_waits_for_the_lease_up_to_lease_wait(
         report = engine.run()  # the other lease expires while it waits
         assert report.failed == 0 and state.runs()[-1].status == "ok"
         assert state.acquire_lease("next", dt.timedelta(minutes=1))  # released after the run
+
+
+# -- parties deleted, deactivated or renumbered in the host ---------------------------------------
+
+
+def delete_party(crm_path: Path, host_id: str) -> None:
+    """Delete a party as a host would (SqliteCRM has no delete of its own)."""
+    db = sqlite3.connect(crm_path)
+    with db:
+        db.execute("DELETE FROM review_flags WHERE host_id = ?", (host_id,))
+        db.execute("DELETE FROM parties WHERE id = ?", (host_id,))
+    db.close()
+
+
+class RemovingDF:
+    """DigitaleFactuur's connector with removal (``klant_verwijderen``) switched on."""
+
+    def __init__(self, inner: DigitaleFactuurConnector) -> None:
+        self.inner = inner
+        self.service = inner.service
+        self.capabilities = inner.capabilities | {Capability.RELATION_REMOVAL}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def remove_relation(self, current: RemoteRelation) -> None:
+        self.inner.client.delete_relation(current.remote_id)
+
+
+def test_a_party_deleted_in_the_host_is_unlinked_and_left_and_no_run_fails(
+    tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteCRM(tmp_path / "crm.db") as crm, SqliteStateStore(":memory:") as state:
+        engine = SyncEngine(crm, [df], state=state)
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        crm.add(organisation("Bakkerij Jansen", "1003"))
+        engine.run()
+        delete_party(tmp_path / "crm.db", host_id)
+        # DF changes it afterwards: before, every run failed on "host party is gone".
+        df_sandbox.edit_relation(df_record(df_sandbox, "1002")["id"], plaats="Delft")
+
+        report = engine.run()
+
+        [row] = [row for row in report if row.action is Action.UNLINKED]
+        assert (row.host_id, row.number, row.side) == (host_id, "1002", Side.REMOTE)
+        assert "deleted in the host" in row.reason and "left in digitalefactuur" in row.reason
+        assert report.failed == 0
+        assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is None
+        assert df_record(df_sandbox, "1002")["plaats"] == "Delft"  # left as it is
+        again = engine.run()
+        assert (again.created, again.updated, again.failed) == (0, 0, 0)
+        assert crm.find_by_number(Role.DEBTOR, "1002") is None  # not pulled back in
+        assert len(crm.parties()) == 1
+
+
+def test_a_party_deleted_in_the_host_is_removed_where_the_service_allows_it(
+    tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteCRM(tmp_path / "crm.db") as crm, SqliteStateStore(":memory:") as state:
+        removing = RemovingDF(df)
+        engine = SyncEngine(crm, [removing], state=state, on_host_removal="remove")
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        engine.run()
+        delete_party(tmp_path / "crm.db", host_id)
+
+        report = engine.party_removed(host_id)  # the host's delete hook
+
+        assert [row.action for row in report] == [Action.UNLINKED]
+        assert "removed from digitalefactuur" in report.rows[0].reason
+        assert df_sandbox.relations == []
+        assert engine.run().failed == 0
+        # Without the capability the setting falls back to leaving it, and says so.
+        host_id = crm.add(organisation("Bakkerij Jansen", "1003"))
+        plain = SyncEngine(crm, [df], state=state, on_host_removal=HostRemoval.REMOVE)
+        plain.run()
+        delete_party(tmp_path / "crm.db", host_id)
+        [row] = plain.party_removed(host_id).rows
+        assert "cannot remove relations" in row.reason
+        assert [r["relatienummer"] for r in df_sandbox.relations] == ["1003"]
+
+
+def test_a_deactivated_person_is_left_remotely_and_no_longer_synced(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    host_id = crm.add(Person(initials="J.", last_name="Jansen", debtor_number="1005"))
+    engine.run()
+    person = crm.get(host_id)
+    assert isinstance(person, Person)
+    crm.save(person.model_copy(update={"active": False, "last_name": "Jansen-Smit"}))
+
+    report = engine.run()
+
+    [row] = [row for row in report if row.action is Action.UNLINKED]
+    assert "deactivated in the host" in row.reason and report.failed == 0
+    assert df_record(df_sandbox, "1005")["naam"] == "J. Jansen"  # not written any more
+    assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is None
+    assert (engine.run().created, len(crm.parties())) == (0, 1)
+    # Active again: linked by its number, and synced.
+    crm.save(person.model_copy(update={"active": True, "last_name": "Jansen-Smit"}))
+    back = engine.run()
+    assert back.failed == 0 and df_record(df_sandbox, "1005")["naam"] == "J. Jansen-Smit"
+    assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is not None
+
+
+def test_a_changed_debtor_number_re_links_under_the_new_number(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    party = crm.get(host_id)
+    assert party is not None
+    crm.save(party.model_copy(update={"debtor_number": "1009"}))
+
+    report = engine.run()
+
+    assert (report.created, report.failed) == (1, 0)
+    [row] = [row for row in report if row.action is Action.CREATED]
+    assert row.number == "1009" and "re-linked" in row.reason
+    link = state.link(host_id, "digitalefactuur", Role.DEBTOR)
+    assert link is not None and link.number == "1009"
+    assert sorted(r["relatienummer"] for r in df_sandbox.relations) == ["1002", "1009"]
+    [flag] = crm.review_flags()
+    assert flag.host_id == host_id and "1002" in flag.reason
+    # The old relation is not pulled back in as a new party, and a rerun is quiet.
+    df_sandbox.edit_relation(df_record(df_sandbox, "1002")["id"], plaats="Delft")
+    again = engine.run()
+    assert (again.created, again.updated, again.failed) == (0, 0, 0)
+    assert len(crm.parties()) == 1
+
+
+def test_a_cleared_debtor_number_unlinks_the_role(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    party = crm.get(host_id)
+    assert party is not None
+    crm.save(party.model_copy(update={"debtor_number": None, "name": "Anders"}))
+
+    report = engine.run()
+
+    [row] = [row for row in report if row.action is Action.UNLINKED]
+    assert "debtor number was cleared" in row.reason and report.failed == 0
+    assert df_record(df_sandbox, "1002")["naam"] == "Garage De Vries"
+    again = engine.run()
+    assert (again.created, again.failed, len(crm.parties())) == (0, 0, 1)

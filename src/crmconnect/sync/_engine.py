@@ -44,6 +44,7 @@ from ._protocols import (
     Party,
     RemotePayment,
     RemoteRelation,
+    RemovingConnector,
     Role,
     StateStore,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "ChangeKind",
     "ConflictPolicy",
     "Flow",
+    "HostRemoval",
     "PlannedChange",
     "SyncEngine",
     "SyncPlan",
@@ -99,6 +101,21 @@ DEFAULT_INTERVALS: Final[Mapping[Flow, dt.timedelta]] = {
 """How often `SyncEngine.run_due` runs each flow: hourly."""
 
 
+class HostRemoval(StrEnum):
+    """What happens remotely to a linked party deleted or deactivated in the host.
+
+    Also applies to a role whose number the host cleared. Either way the link
+    is dropped and the remote relation is *detached*: a pull does not bring it
+    back into the host (until a host party takes its number again).
+    """
+
+    LEAVE = "leave"
+    """The remote relation stays as it is (the default)."""
+    REMOVE = "remove"
+    """The relation is removed remotely where the service allows it
+    (`Capability.RELATION_REMOVAL`), else left."""
+
+
 class ChangeKind(StrEnum):
     """What one `PlannedChange` does."""
 
@@ -110,6 +127,9 @@ class ChangeKind(StrEnum):
     """A linked (or now linked by number) pair: changed fields written each way."""
     UNLINK = "unlink"
     """The remote relation is gone: the link is dropped and the host party flagged."""
+    DETACH = "detach"
+    """The host party is gone, inactive, or lost the number: link dropped, remote left
+    or removed (`HostRemoval`)."""
     BOOK = "book"
     """Sent invoices booked in the service."""
     PAYMENTS = "payments"
@@ -133,6 +153,8 @@ class PlannedChange:
         conflicts: Fields changed on both sides to different values.
         base: The link's values at the last sync (``None``: linked by this change).
         intent_id: An unfinished intent this change resolves.
+        replaces: A link under the party's old number, detached first (the
+            number changed in the host: re-linked under the new one).
         reason: Why, in words.
         invoices: The invoices to book.
         payments: The payment states to record.
@@ -150,6 +172,7 @@ class PlannedChange:
     conflicts: tuple[str, ...] = ()
     base: Link | None = None
     intent_id: int | None = None
+    replaces: Link | None = None
     reason: str = ""
     invoices: tuple[Invoice, ...] = ()
     payments: tuple[RemotePayment, ...] = ()
@@ -215,6 +238,12 @@ RETRY: Final = "retry"
 """Mark kind: a host party whose push failed, tried again next run (key service/host ID)."""
 PAYMENT: Final = "payment"
 """Mark kind: the payment state last recorded in the host, per service/relation/invoice."""
+DETACHED: Final = "detached"
+"""Mark kind: a remote relation detached from a host party (service/role/remote ID)."""
+
+
+def _detached_key(service: str, role: Role, remote_id: str) -> str:
+    return f"{service}/{role.value}/{remote_id}"
 
 
 def _removed_key(service: str, role: Role, host_id: str) -> str:
@@ -233,6 +262,27 @@ def _numbers(party: Party) -> list[tuple[Role, str]]:
     """The roles a party has, with its code in each."""
     found = [(Role.DEBTOR, party.debtor_number), (Role.CREDITOR, party.creditor_number)]
     return [(role, str(number)) for role, number in found if number]
+
+
+def _number(party: Party, role: Role) -> str | None:
+    number = party.debtor_number if role is Role.DEBTOR else party.creditor_number
+    return str(number) if number else None
+
+
+def _is_active(party: Party) -> bool:
+    """Organisations have no active flag; a person is deactivated, not only deleted."""
+    return getattr(party, "active", True) is not False
+
+
+def _gone_reason(party: Party | None, role: Role) -> str | None:
+    """Why a linked party no longer syncs in a role, or ``None`` when it still does."""
+    if party is None:
+        return "deleted in the host"
+    if not _is_active(party):
+        return "deactivated in the host"
+    if _number(party, role) is None:
+        return f"its {role.value} number was cleared in the host"
+    return None
 
 
 def _reason(error: BaseException) -> str:
@@ -259,6 +309,9 @@ class SyncEngine:
             to one still writing. A run renews the lease as it goes; one killed
             blocks others until the lease expires.
         lease_wait: Seconds a run waits for another run's lease before giving up.
+        on_host_removal: What happens remotely to a linked party the host
+            deleted or deactivated, or to a role whose number it cleared
+            (`HostRemoval`: leave, the default, or remove where the service can).
         kvk: The KvK flow (`KvKUpdates`): `run` and `run_due` (once per its
             interval) store pending KvK updates of linked organisations in the
             host, which must then be a `KvKHost`.
@@ -288,6 +341,7 @@ class SyncEngine:
         intervals: Mapping[Flow | str, dt.timedelta] | None = None,
         lease_ttl: dt.timedelta = dt.timedelta(minutes=10),
         lease_wait: float = 0.0,
+        on_host_removal: HostRemoval | str = HostRemoval.LEAVE,
         kvk: KvKUpdates | None = None,
     ) -> None:
         if not isinstance(host, HostCRM):
@@ -310,6 +364,7 @@ class SyncEngine:
             raise ConfigurationError("lease_ttl must be a positive timedelta")
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
+        self.on_host_removal = _host_removal(on_host_removal)
         self._lease_owner: str | None = None
         self._lease_renewed = 0.0
 
@@ -435,6 +490,23 @@ class SyncEngine:
             for connector in self._with(Capability.RELATIONS_TO_REMOTE):
                 for role, number in _numbers(party):
                     self._push_one(connector, party, role, number, report)
+        return report
+
+    def party_removed(self, host_id: str) -> SyncReport:
+        """Apply `on_host_removal` to a party the host deleted or deactivated, now.
+
+        The immediate path a host calls on delete: every link of the party is
+        dropped and its remote relation left or removed (`HostRemoval`). A run
+        also finds such parties by itself, when their remote record changes or
+        when a deactivated party shows among the changed ones.
+        """
+        with self._recorded("remove") as report:
+            for connector in self._with(Capability.RELATIONS_TO_REMOTE):
+                for role in Role:
+                    link = self.state.link(host_id, connector.service, role)
+                    if link is not None:
+                        change = self._detach_change(link, "removed in the host")
+                        self._apply_relation(change, report)
         return report
 
     # -- runs -------------------------------------------------------------------------
@@ -625,8 +697,11 @@ class SyncEngine:
         by_host = {(link.role, link.host_id): link for link in links}
         intents = _create_intents(self.state, service)
         changes = []
+        detached = self.state.marks(DETACHED, f"{service}/")
         for key, remote in listing.items():
             link = by_remote.get(key)
+            if link is None and _detached_key(service, *key) in detached:
+                continue  # detached from its host party: not brought back into the host
             if link is not None and dict(remote.values) == dict(link.remote_values):
                 run.unchanged.add((service, remote.role, link.host_id))
                 settled.add(
@@ -642,6 +717,8 @@ class SyncEngine:
                     Action.FAILED, _reason(exc), side=Side.HOST,
                 )  # fmt: skip
                 continue
+            if change is None:
+                continue  # the host changed the number: the push stage re-links it
             if change.host_id is not None:
                 run.handled.add((service, remote.role, change.host_id))
             changes.append(change)
@@ -655,13 +732,17 @@ class SyncEngine:
         link: Link | None,
         by_host: Mapping[tuple[Role, str], Link],
         intents: Mapping[tuple[Role | None, str | None], int],
-    ) -> PlannedChange:
+    ) -> PlannedChange | None:
         """The change for a listed remote relation that is new or changed since the last sync."""
         service = connector.service
         if link is not None:
             party = self.host.party(link.host_id)
-            if party is None:
-                raise SyncError(f"host party {link.host_id} is gone")
+            gone = _gone_reason(party, link.role)
+            if gone is not None:
+                return self._detach_change(link, gone, remote)
+            assert party is not None
+            if _number(party, link.role) != link.number:
+                return None
             return self._merge_change(connector, party, remote, link)
         party = self.host.find_by_number(remote.role, remote.number)
         if party is None:
@@ -722,8 +803,19 @@ class SyncEngine:
             linked = {(link.role, link.remote_id) for link in links.values()}
             intents = _create_intents(self.state, service)
             covered = set()
+            for link in self._gone_links(service, parties, links):
+                covered.add(link.host_id)
+                if (service, link.role, link.host_id) in run.handled:
+                    continue
+                gone = _gone_reason(self.host.party(link.host_id), link.role)
+                detach = self._detach_change(link, gone or "removed in the host")
+                run.handled.add((service, link.role, link.host_id))
+                changes.append(detach)
+                _preview_change(detach, self.policy, planned)
             for party in parties:
                 assert party.id is not None
+                if not _is_active(party):
+                    continue
                 roles = [
                     (role, number)
                     for role, number in _numbers(party)
@@ -773,6 +865,30 @@ class SyncEngine:
                 parties.append(party)
         return parties, bookmark
 
+    def _gone_links(
+        self, service: str, parties: Sequence[Party], links: Mapping[tuple[Role, str], Link]
+    ) -> list[Link]:
+        """Links of candidates that are inactive or lost a number, and of retried parties gone."""
+        present = {p.id: p for p in parties}
+        retried = _retry_ids(self.state, service)
+        found = []
+        for (role, host_id), link in links.items():
+            party = present.get(host_id)
+            if party is not None and _is_active(party) and _number(party, role) is not None:
+                continue
+            if party is None and (host_id not in retried or self.host.party(host_id)):
+                continue
+            found.append(link)
+        return found
+
+    def _detach_change(
+        self, link: Link, reason: str, remote: RemoteRelation | None = None
+    ) -> PlannedChange:
+        return PlannedChange(
+            ChangeKind.DETACH, link.service, link.role, link.number, link.host_id,
+            remote=remote, base=link, reason=reason,
+        )  # fmt: skip
+
     def _plan_pushed(
         self,
         connector: AccountingConnector,
@@ -788,12 +904,21 @@ class SyncEngine:
         """The change for one host party in one role; ``None`` when there is nothing to do."""
         service = connector.service
         assert party.id is not None
+        if link is not None and link.number != number:
+            # Neither service's connector changes a relation's code: the old record is
+            # left (flagged) and the party is linked or created under the new number.
+            change = self._plan_pushed(
+                connector, party, role, number, None, listing, by_number, linked, intent_id
+            )
+            reason = f"the {role.value} number changed from {link.number} to {number}"
+            if change is None:
+                change = PlannedChange(
+                    ChangeKind.DETACH, service, role, link.number, party.id, base=link,
+                    reason=f"{reason}: unlinked",
+                )  # fmt: skip
+                return change
+            return attrs.evolve(change, replaces=link, reason=f"{reason}: re-linked")
         if link is not None:
-            if link.number != number:
-                raise SyncError(
-                    f"the {role.value} number changed from {link.number} to {number}; "
-                    f"the {service} relation keeps {link.number} until re-linked"
-                )
             remote = listing.get((role, link.remote_id or ""))
             if remote is None:
                 return None  # unlinked by the pull stage
@@ -890,8 +1015,12 @@ class SyncEngine:
         connector = self._connector(change.service)
         rows = SyncReport()
         try:
+            if change.replaces is not None:
+                self._detach_replaced(change)
             if change.kind is ChangeKind.UNLINK:
                 self._unlink(change, rows)
+            elif change.kind is ChangeKind.DETACH:
+                self._detach(connector, change, rows)
             elif change.kind is ChangeKind.CREATE_HOST:
                 self._create_host(connector, change, rows)
             elif change.kind is ChangeKind.CREATE_REMOTE:
@@ -920,6 +1049,49 @@ class SyncEngine:
             change.service, change.role, change.host_id, change.number, Action.UNLINKED,
             change.reason, side=Side.HOST,
         )  # fmt: skip
+
+    def _detach(
+        self, connector: AccountingConnector, change: PlannedChange, rows: SyncReport
+    ) -> None:
+        """Drop the link of a party gone from the host; leave or remove the remote record."""
+        link = change.base
+        assert link is not None and link.remote_id is not None
+        service = change.service
+        outcome = f"left in {service}"
+        if self.on_host_removal is HostRemoval.REMOVE:
+            if Capability.RELATION_REMOVAL in connector.capabilities and isinstance(
+                connector, RemovingConnector
+            ):
+                current = change.remote or RemoteRelation(
+                    link.remote_id, link.number, link.role, link.remote_values, ""
+                )
+                connector.remove_relation(current)
+                outcome = f"removed from {service}"
+            else:
+                outcome = f"left in {service} ({service} cannot remove relations)"
+        self.state.set_mark(
+            DETACHED, _detached_key(service, link.role, link.remote_id), link.host_id
+        )
+        self.state.remove_link(link.host_id, service, link.role)
+        self.state.set_mark(RETRY, f"{service}/{link.host_id}", None)
+        rows.add(
+            service, link.role, link.host_id, link.number, Action.UNLINKED,
+            f"{change.reason}: unlinked, {outcome}", side=Side.REMOTE,
+        )  # fmt: skip
+
+    def _detach_replaced(self, change: PlannedChange) -> None:
+        """The party's old number: its remote record is detached (left) and the party flagged."""
+        old = change.replaces
+        assert old is not None
+        if old.remote_id is not None:
+            key = _detached_key(old.service, old.role, old.remote_id)
+            self.state.set_mark(DETACHED, key, old.host_id)
+        self.state.remove_link(old.host_id, old.service, old.role)
+        self.host.flag_for_review(
+            old.host_id,
+            old.service,
+            f"{change.reason}; the {old.service} relation {old.number} was left as it is",
+        )
 
     def _create_host(
         self, connector: AccountingConnector, change: PlannedChange, rows: SyncReport
@@ -1043,6 +1215,8 @@ class SyncEngine:
             self.state.finish_intent(change.intent_id, link)
         else:
             self.state.save_link(link)
+        if change.base is None:  # linked by number: no longer detached
+            self.state.set_mark(DETACHED, _detached_key(service, role, remote.remote_id), None)
         if kept:
             fields = ", ".join(kept)
             self.host.flag_for_review(host_id, service, f"changed on both sides: {fields}")
@@ -1300,6 +1474,15 @@ def _policy(policy: ConflictPolicy | str) -> ConflictPolicy:
     except ValueError:
         known = ", ".join(p.value for p in ConflictPolicy)
         error = ConfigurationError(f"unknown conflict policy {policy!r} (one of {known})")
+    raise error
+
+
+def _host_removal(value: HostRemoval | str) -> HostRemoval:
+    try:
+        return HostRemoval(value)
+    except ValueError:
+        known = ", ".join(h.value for h in HostRemoval)
+        error = ConfigurationError(f"unknown on_host_removal {value!r} (one of {known})")
     raise error
 
 

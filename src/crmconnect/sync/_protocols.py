@@ -38,6 +38,7 @@ __all__ = [
     "RemoteBooking",
     "RemotePayment",
     "RemoteRelation",
+    "RemovingConnector",
     "Role",
     "RunRecord",
     "StateStore",
@@ -70,6 +71,8 @@ class Capability(StrEnum):
     """Sent invoices are booked remotely."""
     PAYMENTS = "payments"
     """Payment states of booked invoices come back."""
+    RELATION_REMOVAL = "relation_removal"
+    """Relations can be removed remotely (`RemovingConnector.remove_relation`)."""
 
 
 class PaymentState(StrEnum):
@@ -339,6 +342,19 @@ class AccountingConnector(Protocol):
 
     def payment_states(self, pairs: Sequence[tuple[str, str]]) -> Sequence[RemotePayment]:
         """Payment states of ``(relation code, invoice number)`` pairs."""
+        ...
+
+
+@runtime_checkable
+class RemovingConnector(AccountingConnector, Protocol):
+    """A connector that can remove a relation (with `Capability.RELATION_REMOVAL`).
+
+    Used when a host party is deleted or deactivated and the engine is set to
+    remove it remotely (`crmconnect.sync.HostRemoval.REMOVE`).
+    """
+
+    def remove_relation(self, current: RemoteRelation) -> None:
+        """Remove the relation; one already gone is no error."""
         ...
 
 
