@@ -684,6 +684,33 @@ def test_a_run_does_not_resolve_the_intent_of_a_push_still_writing(
         hourly.close()
 
 
+def test_one_engine_shared_by_threads_runs_one_at_a_time(
+    tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    # A scheduler thread's run and a web thread's push_relation on the same engine object.
+    with SqliteCRM(tmp_path / "crm.db") as crm:
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        gated = GatedConnector(df)
+        engine = SyncEngine(crm, [gated], state=tmp_path / "state.db")
+        ran: list[Any] = []
+        running = threading.Thread(target=lambda: ran.append(engine.run()))
+        running.start()
+        try:
+            assert gated.sending.wait(10)
+            with pytest.raises(SyncError, match="another sync run holds the state"):
+                engine.run()
+            deferred = engine.push_relation(host_id)
+            assert deferred.failed == 1 and "next run" in deferred.rows[0].reason
+        finally:
+            gated.gate.set()
+            running.join(10)
+        assert ran[0].created == 1
+        assert engine.run().failed == 0
+        assert [r["relatienummer"] for r in df_sandbox.relations] == ["1002"]
+        assert df_sandbox.stats.requests["klant_aanmaken"] == 1
+        engine.close()
+
+
 def test_push_relation_during_a_run_is_left_for_the_next_run(
     tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
 ) -> None:

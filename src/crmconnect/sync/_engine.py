@@ -246,6 +246,13 @@ def _detached_key(service: str, role: Role, remote_id: str) -> str:
     return f"{service}/{role.value}/{remote_id}"
 
 
+class _Lease(threading.local):
+    """The state store lease this thread's run holds (`SyncEngine.lease_ttl`)."""
+
+    owner: str | None = None
+    renewed: float = 0.0
+
+
 def _removed_key(service: str, role: Role, host_id: str) -> str:
     return f"{service}/{role.value}/{host_id}"
 
@@ -365,8 +372,8 @@ class SyncEngine:
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
         self.on_host_removal = _host_removal(on_host_removal)
-        self._lease_owner: str | None = None
-        self._lease_renewed = 0.0
+        # Per thread: one engine may run in a scheduler thread while web threads push.
+        self._lease = _Lease()
 
     def __repr__(self) -> str:
         services = ", ".join(c.service for c in self.connectors)
@@ -540,7 +547,7 @@ class SyncEngine:
         Raises:
             SyncError: Another run holds the lease (after waiting ``lease_wait``).
         """
-        if self._lease_owner is None and not self._take_lease():
+        if self._lease.owner is None and not self._take_lease():
             raise SyncError("another sync run holds the state store; try again when it has ended")
         try:
             record = self.state.start_run(flow)
@@ -564,24 +571,25 @@ class SyncEngine:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
-        self._lease_owner, self._lease_renewed = owner, time.monotonic()
+        self._lease.owner, self._lease.renewed = owner, time.monotonic()
         return True
 
     def _renew_lease(self) -> None:
         """Renew the lease after a third of its time; a run that lost it stops writing."""
-        owner = self._lease_owner
+        owner = self._lease.owner
         if (
             owner is None
-            or time.monotonic() - self._lease_renewed < self.lease_ttl.total_seconds() / 3
+            or time.monotonic() - self._lease.renewed < self.lease_ttl.total_seconds() / 3
         ):
             return
         if not self.state.acquire_lease(owner, self.lease_ttl):
             raise SyncError("this run's lease on the state store expired and another run took it")
-        self._lease_renewed = time.monotonic()
+        self._lease.renewed = time.monotonic()
 
     def _drop_lease(self) -> None:
-        if self._lease_owner is not None:
-            owner, self._lease_owner = self._lease_owner, None
+        owner = self._lease.owner
+        if owner is not None:
+            self._lease.owner = None
             self.state.release_lease(owner)
 
     def _deferred(self, party: Party) -> SyncReport:
@@ -1223,6 +1231,7 @@ class SyncEngine:
         _report_merge(change, self.policy, rows)
 
     def _book(self, change: PlannedChange, report: SyncReport) -> None:
+        self._renew_lease()
         service = change.service
         try:
             result = self._connector(service).book_invoices(change.invoices)
