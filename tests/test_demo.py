@@ -166,6 +166,7 @@ def test_the_last_run_writes_nothing(story: tuple[DemoStory, str]) -> None:
     assert (last.created, last.updated, last.conflicts, last.failed) == (0, 0, 0, 0)
     assert all(run.failed == 0 for run in done.runs)
     assert "A fourth run with nothing changed: 0 created, 0 updated" in output
+    assert "; 0 writes sent to the services." in output
 
 
 def test_it_runs_without_the_eboekhouden_extra_and_without_network(tmp_path: Path) -> None:
