@@ -28,9 +28,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
-from crmconnect.eboekhouden import EBoekhoudenConnector
+from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.models import Invoice, InvoiceKind, InvoiceLine, Organisation
 from crmconnect.sandbox import (
@@ -130,8 +132,23 @@ def df_id(sandbox: DigitaleFactuurSandbox, number: str) -> str:
     return record["id"]
 
 
+def eb_books(backend: str, url: str) -> BooksClient:
+    """An e-Boekhouden client for the loopback sandbox, with a short timeout."""
+    if backend == "soap":
+        return EBoekhoudenClient(
+            DEMO_CREDENTIALS.username,
+            DEMO_CREDENTIALS.security_code_1,
+            DEMO_CREDENTIALS.security_code_2,
+            base_url=url + "/soap.asmx",
+            timeout=0.5,
+        )
+    assert DEMO_CREDENTIALS.access_token is not None
+    return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, base_url=url, timeout=0.5)
+
+
+@pytest.mark.parametrize("backend", ["rest", "soap"])
 def test_repeated_runs_with_20_percent_faults_write_everything_exactly_once(
-    tmp_path: Path,
+    tmp_path: Path, backend: str
 ) -> None:
     rng = random.Random(2026)
     df_sandbox = DigitaleFactuurSandbox(ACCOUNT, CODE)
@@ -153,14 +170,11 @@ def test_repeated_runs_with_20_percent_faults_write_everything_exactly_once(
         for number, (code, price) in invoices.items():
             crm.add_invoice(sales_invoice(number, code, price))
         df_url, eb_url = urls
-        assert DEMO_CREDENTIALS.access_token is not None
         with (
             DigitaleFactuurClient(
                 ACCOUNT, CODE, base_url=df_url + "/api", timeout=0.5, rate_limit=None
             ) as df_client,
-            EBoekhoudenRestClient(
-                DEMO_CREDENTIALS.access_token, base_url=eb_url, timeout=0.5
-            ) as eb_client,
+            eb_books(backend, eb_url) as eb_client,
             SyncEngine(
                 crm,
                 [
