@@ -888,3 +888,20 @@ def test_a_cleared_debtor_number_unlinks_the_role(
     assert df_record(df_sandbox, "1002")["naam"] == "Garage De Vries"
     again = engine.run()
     assert (again.created, again.failed, len(crm.parties())) == (0, 0, 1)
+
+
+def test_a_failed_party_deactivated_before_the_retry_is_not_sent_nor_kept_for_retry(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    host_id = crm.add(Person(initials="J.", last_name="Jansen", debtor_number="1005"))
+    df_sandbox.fail_next(1, "500", action="klant_aanmaken")
+    assert engine.run().failed == 1
+    assert dict(state.marks("retry")) == {f"digitalefactuur/{host_id}": ""}
+    person = crm.get(host_id)
+    assert isinstance(person, Person)
+    crm.save(person.model_copy(update={"active": False}))
+
+    report = engine.run()
+
+    assert (report.created, report.failed) == (0, 0)
+    assert df_sandbox.relations == [] and dict(state.marks("retry")) == {}

@@ -823,6 +823,7 @@ class SyncEngine:
             for party in parties:
                 assert party.id is not None
                 if not _is_active(party):
+                    covered.add(party.id)  # deactivated: nothing to send, nothing to retry
                     continue
                 roles = [
                     (role, number)
