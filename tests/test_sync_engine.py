@@ -905,3 +905,21 @@ def test_a_failed_party_deactivated_before_the_retry_is_not_sent_nor_kept_for_re
 
     assert (report.created, report.failed) == (0, 0)
     assert df_sandbox.relations == [] and dict(state.marks("retry")) == {}
+
+
+def test_a_relation_gone_on_both_sides_is_unlinked_without_failing(
+    tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    with SqliteCRM(tmp_path / "crm.db") as crm, SqliteStateStore(":memory:") as state:
+        engine = SyncEngine(crm, [df], state=state)
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        engine.run()
+        delete_party(tmp_path / "crm.db", host_id)
+        df.client.delete_relation(df_record(df_sandbox, "1002")["id"])
+
+        report = engine.run()
+
+        [row] = [row for row in report if row.action is Action.UNLINKED]
+        assert "deleted in the host" in row.reason and report.failed == 0
+        assert state.links("digitalefactuur") == []
+        assert engine.run().failed == 0

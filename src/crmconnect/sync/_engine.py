@@ -1049,14 +1049,18 @@ class SyncEngine:
     def _unlink(self, change: PlannedChange, rows: SyncReport) -> None:
         assert change.host_id is not None and change.role is not None
         assert change.number is not None
-        self.host.flag_for_review(change.host_id, change.service, change.reason)
-        self.state.set_mark(
-            REMOVED, _removed_key(change.service, change.role, change.host_id), change.number
-        )
+        reason = change.reason
+        if self.host.party(change.host_id) is None:  # gone on both sides: nobody to flag
+            reason = f"removed in {change.service} and deleted in the host: unlinked"
+        else:
+            self.host.flag_for_review(change.host_id, change.service, change.reason)
+            self.state.set_mark(
+                REMOVED, _removed_key(change.service, change.role, change.host_id), change.number
+            )
         self.state.remove_link(change.host_id, change.service, change.role)
         rows.add(
             change.service, change.role, change.host_id, change.number, Action.UNLINKED,
-            change.reason, side=Side.HOST,
+            reason, side=Side.HOST,
         )  # fmt: skip
 
     def _detach(
