@@ -923,3 +923,39 @@ def test_a_relation_gone_on_both_sides_is_unlinked_without_failing(
         assert "deleted in the host" in row.reason and report.failed == 0
         assert state.links("digitalefactuur") == []
         assert engine.run().failed == 0
+
+
+def test_push_relation_of_a_deactivated_person_applies_the_setting(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    host_id = crm.add(Person(initials="J.", last_name="Jansen", debtor_number="1005"))
+    engine.run()
+    person = crm.get(host_id)
+    assert isinstance(person, Person)
+    crm.save(person.model_copy(update={"active": False, "last_name": "Weg"}))
+
+    report = engine.push_relation(host_id)
+
+    assert [row.action for row in report] == [Action.UNLINKED]
+    assert df_record(df_sandbox, "1005")["naam"] == "J. Jansen"
+    assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is None
+
+
+def test_push_relation_of_a_renumbered_party_links_to_the_new_number_when_it_exists(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine, state: SqliteStateStore
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    df_sandbox.add_relation(relatienummer="1009", naam="Garage De Vries", plaats="Leiden")
+    party = crm.get(host_id)
+    assert party is not None
+    crm.save(party.model_copy(update={"debtor_number": "1009"}))
+
+    report = engine.push_relation(host_id)
+
+    assert (report.created, report.failed) == (0, 0)
+    assert df_sandbox.stats.requests["klant_aanmaken"] == 1  # only the first create
+    link = state.link(host_id, "digitalefactuur", Role.DEBTOR)
+    assert link is not None and link.number == "1009"
+    assert link.remote_id == df_record(df_sandbox, "1009")["id"]
+    assert engine.run().failed == 0 and len(crm.parties()) == 1

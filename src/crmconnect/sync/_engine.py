@@ -493,6 +493,8 @@ class SyncEngine:
             raise SyncError(f"the host has no party with ID {host_id!r}")
         if not self._take_lease():  # a run is busy: it (or the next) sends the party
             return self._deferred(party)
+        if not _is_active(party):  # deactivated: the on_host_removal setting applies
+            return self.party_removed(host_id)
         with self._recorded("push") as report:
             for connector in self._with(Capability.RELATIONS_TO_REMOTE):
                 for role, number in _numbers(party):
@@ -1353,6 +1355,12 @@ class SyncEngine:
             and self.state.link_by_remote(service, role, found.remote_id)
         ):
             linked.add((role, found.remote_id))
+        if link is not None and link.number != number:  # renumbered: the new one may exist
+            renumbered = connector.find_relation(role, number)
+            if renumbered is not None:
+                by_number[(role, number)] = renumbered
+                if self.state.link_by_remote(service, role, renumbered.remote_id):
+                    linked.add((role, renumbered.remote_id))
         intent = _create_intents(self.state, service).get((role, party.id))
         return self._plan_pushed(
             connector, party, role, number, link, listing, by_number, linked, intent
