@@ -48,6 +48,8 @@ ACCOUNT, CODE = "98765", "s3cr3t-access-code-xyz"
 FAULT_KINDS: tuple[FaultKind, ...] = ("500", "503", "timeout", "drop", "drop_after")
 DF, EB = "digitalefactuur", "eboekhouden"
 INVOICE_KIND = "FactuurVerstuurd"
+TIMEOUT = 0.5
+"""Client timeout: an injected timeout costs this; an honest answer on a busy machine is faster."""
 
 
 def organisation(name: str, debtor: str | None, creditor: str | None = None) -> Organisation:
@@ -140,10 +142,10 @@ def eb_books(backend: str, url: str) -> BooksClient:
             DEMO_CREDENTIALS.security_code_1,
             DEMO_CREDENTIALS.security_code_2,
             base_url=url + "/soap.asmx",
-            timeout=0.5,
+            timeout=TIMEOUT,
         )
     assert DEMO_CREDENTIALS.access_token is not None
-    return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, base_url=url, timeout=0.5)
+    return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, base_url=url, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("backend", ["rest", "soap"])
@@ -172,7 +174,7 @@ def test_repeated_runs_with_20_percent_faults_write_everything_exactly_once(
         df_url, eb_url = urls
         with (
             DigitaleFactuurClient(
-                ACCOUNT, CODE, base_url=df_url + "/api", timeout=0.5, rate_limit=None
+                ACCOUNT, CODE, base_url=df_url + "/api", timeout=TIMEOUT, rate_limit=None
             ) as df_client,
             eb_books(backend, eb_url) as eb_client,
             SyncEngine(
@@ -223,7 +225,10 @@ def test_repeated_runs_with_20_percent_faults_write_everything_exactly_once(
             assert set(injected) == set(FAULT_KINDS), injected  # every kind bit
 
             faulty(df_sandbox, eb_sandbox, rate=0.0)
-            final = engine.run()
+            for _ in range(3):  # a slow answer on a busy machine may still time out: next run
+                final = engine.run()
+                if not final.failed:
+                    break
             assert final.failed == 0, final.failures
             again = engine.run()
             assert (again.created, again.updated, again.failed) == (0, 0, 0)
