@@ -9,7 +9,10 @@ counted, not the engine's own bookkeeping.
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -731,6 +734,32 @@ def test_push_relation_during_a_run_is_left_for_the_next_run(
         report = engine.run()
         assert (report.updated, report.failed) == (1, 0)
         assert df_record(df_sandbox, "1002")["naam"] == "Garage De Vries B.V."
+
+
+def test_a_lease_left_by_a_killed_process_on_this_machine_is_taken_over_at_once(
+    tmp_path: Path, crm: SqliteCRM, df: DigitaleFactuurConnector
+) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with SqliteStateStore(tmp_path / "s.db") as state:
+            engine = SyncEngine(crm, [df], state=state)
+            here = socket.gethostname()
+            assert state.acquire_lease(f"{here}/{alive.pid}/x", dt.timedelta(minutes=10))
+            with pytest.raises(SyncError, match="another sync run"):
+                engine.run()  # a live holder is waited for
+            state.release_lease(f"{here}/{alive.pid}/x")
+            assert state.acquire_lease(f"elsewhere/{dead.pid}/x", dt.timedelta(minutes=10))
+            with pytest.raises(SyncError, match="another sync run"):
+                engine.run()  # another machine's process cannot be checked: waited for
+            state.release_lease(f"elsewhere/{dead.pid}/x")
+            assert state.acquire_lease(f"{here}/{dead.pid}/x", dt.timedelta(minutes=10))
+            assert engine.run().failed == 0  # the dead holder's lease is not waited out
+            assert state.runs()[-1].status == "ok"
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_a_run_waits_for_the_lease_up_to_lease_wait(

@@ -248,6 +248,16 @@ class StateStoreContract:
         assert store.acquire_lease("b", ttl)
         assert not store.acquire_lease("a", ttl)
 
+    def test_the_lease_holder_is_known_until_released_or_expired(self, store: StateStore) -> None:
+        assert store.lease_holder() is None
+        assert store.acquire_lease("a", dt.timedelta(minutes=5))
+        assert store.lease_holder() == "a"
+        store.release_lease("a")
+        assert store.lease_holder() is None
+        assert store.acquire_lease("b", dt.timedelta(milliseconds=50))
+        time.sleep(0.1)
+        assert store.lease_holder() is None
+
     def test_an_expired_lease_is_taken_over(self, store: StateStore) -> None:
         assert store.acquire_lease("dead", dt.timedelta(milliseconds=50))
         time.sleep(0.1)

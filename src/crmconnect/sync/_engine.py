@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
@@ -244,6 +245,28 @@ DETACHED: Final = "detached"
 
 def _detached_key(service: str, role: Role, remote_id: str) -> str:
     return f"{service}/{role.value}/{remote_id}"
+
+
+_HOST: Final = socket.gethostname()
+
+
+def _is_dead(holder: str) -> bool:
+    """Whether a lease holder is a process on this machine that no longer exists.
+
+    Unsure (another machine, a PID in use again, no permission) counts as alive:
+    the lease then runs out by itself.
+    """
+    host, _, rest = holder.partition("/")
+    pid = rest.partition("/")[0]
+    if host != _HOST or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class _Lease(threading.local):
@@ -567,9 +590,13 @@ class SyncEngine:
 
     def _take_lease(self) -> bool:
         """Take the state's lease, waiting up to ``lease_wait`` seconds for another run."""
-        owner = f"{os.getpid()}-{uuid.uuid4().hex}"
+        owner = f"{_HOST}/{os.getpid()}/{uuid.uuid4().hex}"
         deadline = time.monotonic() + self.lease_wait
         while not self.state.acquire_lease(owner, self.lease_ttl):
+            holder = self.state.lease_holder()
+            if holder is not None and _is_dead(holder):  # killed: no need to wait it out
+                self.state.release_lease(holder)
+                continue
             if time.monotonic() >= deadline:
                 return False
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))

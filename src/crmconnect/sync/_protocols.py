@@ -418,6 +418,10 @@ class StateStore(Protocol):
         """
         ...
 
+    def lease_holder(self) -> str | None:
+        """The owner of the unexpired lease, or ``None`` when the store is free."""
+        ...
+
     def release_lease(self, owner: str) -> None:
         """Free the store, when ``owner`` holds it."""
         ...

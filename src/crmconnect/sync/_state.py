@@ -332,6 +332,15 @@ class SqliteStateStore:
             )
         return True
 
+    def lease_holder(self) -> str | None:
+        """The owner of the unexpired lease, or ``None`` when the store is free."""
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                "SELECT owner FROM sync_lease WHERE name = ? AND expires > ?",
+                (_LEASE, _stamp("now", _now())),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def release_lease(self, owner: str) -> None:
         """Give the store free again (nothing happens unless ``owner`` holds it)."""
         with self._transaction(write=True) as db:
