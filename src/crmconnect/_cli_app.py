@@ -594,7 +594,7 @@ def template(
 
 @app.command()
 def demo() -> None:
-    """Run the main job offline: match, enrich and check a sample CRM against the KvK sandbox."""
+    """Run the whole koppeling offline: KvK, two-way sync, bookings and payments."""
     from ._demo import run_demo
 
     with user_errors():
