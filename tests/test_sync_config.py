@@ -16,13 +16,14 @@ from typing import Any
 import attrs
 import pytest
 
+from crmconnect._sync_config import DigitaleFactuurConnection, EBoekhoudenConnection
+from crmconnect.config import SyncConfig
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.errors import ConfigurationError
 from crmconnect.mapping import DIGITALEFACTUUR_RELATIONS, Direction, NameStyle
 from crmconnect.models import Organisation
 from crmconnect.sandbox import DEMO_VAT_TABLE, DEMO_VAT_TABLE_TOML, DigitaleFactuurSandbox
-from crmconnect.sync import ConflictPolicy, Flow, SqliteStateStore, SyncConfig, SyncEngine
-from crmconnect.sync._config import DigitaleFactuurConnection, EBoekhoudenConnection
+from crmconnect.sync import ConflictPolicy, Flow, SqliteStateStore, SyncEngine
 
 SECRET = "s3cr3t-never-shown-42"
 ACCOUNT, CODE = "24680", "df-access-code-from-env"

@@ -643,7 +643,7 @@ def sync(
     and tried again next run), 6 when the run did not finish (another run
     holds the state), 1 for a configuration error.
     """
-    from .sync import SyncConfig
+    from .config import SyncConfig
 
     if due and (flow or dry_run):
         raise typer.BadParameter("--due runs what is due: not with --flow or --dry-run")

@@ -4,10 +4,10 @@
 between a `HostCRM` and the `AccountingConnector` of each service, keeping its
 memory in a `StateStore` (`SqliteStateStore` by default) and telling what it
 did in a `SyncReport`. `SyncEngine.plan` is a dry run (`SyncPlan`).
-`SyncConfig` builds all of it from a TOML file (``crmconnect sync --config``).
+`crmconnect.config.SyncConfig` builds all of it from a TOML file
+(``crmconnect sync --config``).
 """
 
-from ._config import SyncConfig, SyncSetup
 from ._engine import (
     DEFAULT_INTERVALS,
     DEFAULT_STATE_PATH,
@@ -73,11 +73,9 @@ __all__ = [
     "Side",
     "SqliteStateStore",
     "StateStore",
-    "SyncConfig",
     "SyncEngine",
     "SyncPlan",
     "SyncReport",
-    "SyncSetup",
     "apply_kvk_update",
 ]
 

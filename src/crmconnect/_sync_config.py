@@ -15,7 +15,7 @@ host, the clients, the connectors and the engine.
 
 Example:
     ```python
-    from crmconnect.sync import SyncConfig
+    from crmconnect.config import SyncConfig
 
     config = SyncConfig.from_toml("crmconnect.toml")
     with config.open() as setup:    # secrets from CRMCONNECT_* variables
@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 import attrs
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from .._model import Model
-from ..errors import ConfigurationError, ValidationError
-from ..mapping import (
+from ._model import Model
+from .errors import ConfigurationError, ValidationError
+from .mapping import (
     DIGITALEFACTUUR_RELATIONS,
     EBOEKHOUDEN_RELATIONS,
     Direction,
@@ -48,14 +48,14 @@ from ..mapping import (
     RelationMapping,
     VatTable,
 )
-from ..mapping._fields import read_toml
-from ._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
-from ._kvk import KvKUpdates
-from ._protocols import AccountingConnector, HostCRM
+from .mapping._fields import read_toml
+from .sync._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
+from .sync._kvk import KvKUpdates
+from .sync._protocols import AccountingConnector, HostCRM
 
 if TYPE_CHECKING:
-    from ..kvk import KvKClient
-    from ..sandbox import DigitaleFactuurSandbox, EBoekhoudenSandbox
+    from .kvk import KvKClient
+    from .sandbox import DigitaleFactuurSandbox, EBoekhoudenSandbox
 
 _T = TypeVar("_T")
 
@@ -649,7 +649,7 @@ def _digitalefactuur(
     env: Mapping[str, str],
     sandboxed: bool,
 ) -> tuple[AccountingConnector, Any, DigitaleFactuurSandbox | None]:
-    from ..digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
+    from .digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 
     settings: dict[str, Any] = {
         "timeout": connection.timeout,
@@ -660,7 +660,7 @@ def _digitalefactuur(
         settings["max_answer_bytes"] = connection.max_answer_bytes
     sandbox = None
     if sandboxed:
-        from ..sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID, DigitaleFactuurSandbox
+        from .sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID, DigitaleFactuurSandbox
 
         sandbox = DigitaleFactuurSandbox()
         account, code = DEMO_ACCOUNT_ID, DEMO_ACCESS_CODE
@@ -691,11 +691,11 @@ def _eboekhouden(
     env: Mapping[str, str],
     sandboxed: bool,
 ) -> tuple[AccountingConnector, Any, EBoekhoudenSandbox | None]:
-    from ..eboekhouden import EBoekhoudenConnector
+    from .eboekhouden import EBoekhoudenConnector
 
     sandbox = None
     if sandboxed:
-        from ..sandbox import DEMO_VAT_TABLE, EBoekhoudenSandbox
+        from .sandbox import DEMO_VAT_TABLE, EBoekhoudenSandbox
 
         sandbox = EBoekhoudenSandbox()
         books = _sandbox_books(connection, sandbox)
@@ -733,7 +733,7 @@ _SOAP_SECRETS: Final[tuple[tuple[str, str], ...]] = (
 
 
 def _books(name: str, connection: EBoekhoudenConnection, env: Mapping[str, str]) -> Any:
-    from ..eboekhouden import EBoekhoudenSettings, connect
+    from .eboekhouden import EBoekhoudenSettings, connect
 
     prefix = connection.env_prefix or EBOEKHOUDEN_ENV
     needed = _REST_SECRETS if connection.backend == "rest" else _SOAP_SECRETS
@@ -743,10 +743,10 @@ def _books(name: str, connection: EBoekhoudenConnection, env: Mapping[str, str])
 
 
 def _sandbox_books(connection: EBoekhoudenConnection, sandbox: EBoekhoudenSandbox) -> Any:
-    from ..sandbox import DEMO_CREDENTIALS
+    from .sandbox import DEMO_CREDENTIALS
 
     if connection.backend == "soap":
-        from ..eboekhouden import EBoekhoudenClient
+        from .eboekhouden import EBoekhoudenClient
 
         return EBoekhoudenClient(
             DEMO_CREDENTIALS.username,
@@ -754,16 +754,16 @@ def _sandbox_books(connection: EBoekhoudenConnection, sandbox: EBoekhoudenSandbo
             DEMO_CREDENTIALS.security_code_2,
             session=sandbox.requests_session(),
         )
-    from ..eboekhouden.rest import EBoekhoudenRestClient
+    from .eboekhouden.rest import EBoekhoudenRestClient
 
     return EBoekhoudenRestClient(DEMO_CREDENTIALS.access_token, transport=sandbox.transport())
 
 
 def _kvk_client(settings: KvKSettings, env: Mapping[str, str], sandboxed: bool) -> KvKClient:
-    from ..kvk import KvKClient
+    from .kvk import KvKClient
 
     if sandboxed:
-        from ..sandbox import KvKSandbox
+        from .sandbox import KvKSandbox
 
         return KvKClient(environment="test", transport=KvKSandbox().transport())
     key = env.get(KVK_API_KEY, "").strip() or None
@@ -780,7 +780,7 @@ def _kvk_client(settings: KvKSettings, env: Mapping[str, str], sandboxed: bool) 
 
 def _host(settings: HostSettings) -> HostCRM:
     if settings.sqlite is not None:
-        from ..contrib.sqlite_crm import SqliteCRM
+        from .contrib.sqlite_crm import SqliteCRM
 
         return SqliteCRM(settings.sqlite)
     assert settings.factory is not None
