@@ -21,8 +21,9 @@ from rich.console import Console
 
 from crmconnect._demo import CONFLICT, CRM_EDIT, DF_EDIT, DemoStory, run_demo
 from crmconnect.contrib.sqlite_crm import SqliteCRM
+from crmconnect.kvk import REGISTRATION_FIELD
 from crmconnect.models import Organisation
-from crmconnect.sync import REGISTRATION_FIELD, Action, PaymentState, Role
+from crmconnect.sync import Action, PaymentState, Role
 
 STEPS = [
     "Step 1: The KvK, DigitaleFactuur and e-Boekhouden sandboxes start",

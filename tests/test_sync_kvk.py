@@ -16,18 +16,21 @@ import pytest
 
 from crmconnect import Address, AddressKind, ConfigurationError, Organisation, Person
 from crmconnect.contrib.sqlite_crm import SqliteCRM
-from crmconnect.kvk import KvKClient, UpdateService
+from crmconnect.kvk import (
+    REGISTRATION_FIELD,
+    KvKClient,
+    KvKUpdates,
+    UpdateService,
+    apply_kvk_update,
+)
 from crmconnect.sandbox import KvKSandbox
 from crmconnect.sync import (
-    REGISTRATION_FIELD,
     Action,
     Flow,
     KvKHost,
-    KvKUpdates,
     SqliteStateStore,
     SyncEngine,
     SyncReport,
-    apply_kvk_update,
 )
 
 DAGOBERT, BOLDERBAST, KATRIEN = "69599084", "69599068", "68727720"

@@ -11,7 +11,7 @@ The story, in the order a CRM user lives it:
    removed from the register), new ones without a KvK number, persons, and
    DigitaleFactuur already holds a few relations the CRM does not have.
 3. The organisations without a KvK number are matched and enriched.
-4. The engine's KvK flow (`crmconnect.sync.KvKUpdates`) checks the linked
+4. The engine's KvK flow (`crmconnect.kvk.KvKUpdates`) checks the linked
    ones against the register: the pending updates and the removal are stored
    in the CRM for a person to review; the person accepts one and rejects one
    (which is not proposed again in the later runs).
@@ -44,7 +44,15 @@ from .contrib.sqlite_crm import SqliteCRM
 from .digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from .eboekhouden import EBoekhoudenConnector
 from .eboekhouden.rest import EBoekhoudenRestClient
-from .kvk import UPDATE_FIELDS, KvKClient, Matcher, MatchResult, format_value
+from .kvk import (
+    REGISTRATION_FIELD,
+    UPDATE_FIELDS,
+    KvKClient,
+    KvKUpdates,
+    Matcher,
+    MatchResult,
+    format_value,
+)
 from .models import (
     Address,
     AddressKind,
@@ -67,9 +75,7 @@ from .sandbox import (
 from .sandbox import Address as RegisterAddress
 from .sandbox._kvk_data import Company, generate_companies, kvk_test_companies
 from .sync import (
-    REGISTRATION_FIELD,
     Action,
-    KvKUpdates,
     PaymentState,
     Role,
     Side,

@@ -40,6 +40,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from ._model import Model
 from .errors import ConfigurationError, ValidationError
+from .kvk import KvKUpdates
 from .mapping import (
     DIGITALEFACTUUR_RELATIONS,
     EBOEKHOUDEN_RELATIONS,
@@ -50,7 +51,6 @@ from .mapping import (
 )
 from .mapping._fields import read_toml
 from .sync._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
-from .sync._kvk import KvKUpdates
 from .sync._protocols import AccountingConnector, HostCRM
 
 if TYPE_CHECKING:

@@ -668,7 +668,7 @@ class SqliteCRM:
     def accept_kvk_update(self, host_id: str, field: str) -> PendingKvkUpdate:
         """Apply a pending update to the party and take it off the list, in one transaction.
 
-        The party takes the register's value (`crmconnect.sync.apply_kvk_update`)
+        The party takes the register's value (`crmconnect.kvk.apply_kvk_update`)
         and counts as changed, so the sync engine sends it on. Accepting a
         removal (field ``"registration"``) only takes it off the list.
 
@@ -688,7 +688,9 @@ class SqliteCRM:
             party = _party(kind, data)
             if not isinstance(party, models.Organisation):
                 raise errors.ValidationError("host_id", host_id, "is not an organisation")
-            self._store(db, sync.apply_kvk_update(party, field, update.kvk_value))
+            from ..kvk import apply_kvk_update  # here: crmconnect.kvk loads httpx
+
+            self._store(db, apply_kvk_update(party, field, update.kvk_value))
         return update
 
     def reject_kvk_update(self, host_id: str, field: str) -> None:

@@ -24,6 +24,13 @@ from ._client import (
     KvKUsage,
 )
 from ._enrich import build_organisation, employee_class
+from ._flow import (
+    DEFAULT_KVK_INTERVAL,
+    KVK_SERVICE,
+    REGISTRATION_FIELD,
+    KvKUpdates,
+    apply_kvk_update,
+)
 from ._matching import (
     AsyncMatcher,
     Candidate,
@@ -76,9 +83,12 @@ from ._updates import (
 )
 
 __all__ = [
+    "DEFAULT_KVK_INTERVAL",
     "ENVIRONMENTS",
+    "KVK_SERVICE",
     "MAX_ANSWER_BYTES",
     "MAX_SEARCH_RESULTS",
+    "REGISTRATION_FIELD",
     "TEST_API_KEY",
     "UPDATE_FIELDS",
     "AsyncKvKClient",
@@ -96,6 +106,7 @@ __all__ = [
     "GeoData",
     "KvKClient",
     "KvKSbiActivity",
+    "KvKUpdates",
     "KvKUsage",
     "MatchResult",
     "MatchSettings",
@@ -119,6 +130,7 @@ __all__ = [
     "UpdateService",
     "UpdateSummary",
     "address_key",
+    "apply_kvk_update",
     "build_organisation",
     "compare",
     "employee_class",

@@ -19,7 +19,6 @@ from ._engine import (
     SyncEngine,
     SyncPlan,
 )
-from ._kvk import REGISTRATION_FIELD, KvKUpdates, apply_kvk_update
 from ._protocols import (
     AccountingConnector,
     BookingResult,
@@ -27,6 +26,7 @@ from ._protocols import (
     FieldValues,
     HostCRM,
     Intent,
+    KvKFlow,
     KvKHost,
     Link,
     Party,
@@ -45,7 +45,6 @@ from ._state import SqliteStateStore
 __all__ = [
     "DEFAULT_INTERVALS",
     "DEFAULT_STATE_PATH",
-    "REGISTRATION_FIELD",
     "AccountingConnector",
     "Action",
     "BookingResult",
@@ -57,8 +56,8 @@ __all__ = [
     "HostCRM",
     "HostRemoval",
     "Intent",
+    "KvKFlow",
     "KvKHost",
-    "KvKUpdates",
     "Link",
     "Party",
     "PaymentState",
@@ -76,7 +75,6 @@ __all__ = [
     "SyncEngine",
     "SyncPlan",
     "SyncReport",
-    "apply_kvk_update",
 ]
 
 for _name in __all__:

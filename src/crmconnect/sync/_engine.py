@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import attrs
 
@@ -40,6 +40,7 @@ from ._protocols import (
     Capability,
     FieldValues,
     HostCRM,
+    KvKFlow,
     KvKHost,
     Link,
     Party,
@@ -51,9 +52,6 @@ from ._protocols import (
 )
 from ._report import Action, Side, SyncReport
 from ._state import SqliteStateStore
-
-if TYPE_CHECKING:
-    from ._kvk import KvKUpdates
 
 __all__ = [
     "DEFAULT_INTERVALS",
@@ -342,9 +340,9 @@ class SyncEngine:
         on_host_removal: What happens remotely to a linked party the host
             deleted or deactivated, or to a role whose number it cleared
             (`HostRemoval`: leave, the default, or remove where the service can).
-        kvk: The KvK flow (`KvKUpdates`): `run` and `run_due` (once per its
-            interval) store pending KvK updates of linked organisations in the
-            host, which must then be a `KvKHost`.
+        kvk: The KvK flow (a `KvKFlow`: `crmconnect.kvk.KvKUpdates`): `run`
+            and `run_due` (once per its interval) store pending KvK updates
+            of linked organisations in the host, which must then be a `KvKHost`.
 
     Raises:
         ConfigurationError: A connector twice, or not an `AccountingConnector`;
@@ -372,7 +370,7 @@ class SyncEngine:
         lease_ttl: dt.timedelta = dt.timedelta(minutes=10),
         lease_wait: float = 0.0,
         on_host_removal: HostRemoval | str = HostRemoval.LEAVE,
-        kvk: KvKUpdates | None = None,
+        kvk: KvKFlow | None = None,
     ) -> None:
         if not isinstance(host, HostCRM):
             raise ConfigurationError(f"the host must be a HostCRM, not {type(host).__name__}")

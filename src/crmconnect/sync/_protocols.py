@@ -17,12 +17,15 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 
 from ..errors import CrmConnectError
 from ..models import Invoice, Organisation, Person
+
+if TYPE_CHECKING:
+    from ._report import SyncReport
 
 __all__ = [
     "AccountingConnector",
@@ -31,6 +34,7 @@ __all__ = [
     "FieldValues",
     "HostCRM",
     "Intent",
+    "KvKFlow",
     "KvKHost",
     "Link",
     "Party",
@@ -269,6 +273,36 @@ class HostCRM(Protocol):
 
     def record_payment(self, service: str, payment: RemotePayment) -> None:
         """Store an invoice's payment state."""
+        ...
+
+
+@runtime_checkable
+@runtime_checkable
+class KvKFlow(Protocol):
+    """A flow the engine runs beside the relations, bookings and payments: the KvK updates.
+
+    Implemented by `crmconnect.kvk.KvKUpdates`; the engine imports no connector.
+
+    Attributes:
+        service: The name its report rows carry (``"kvk"``).
+        interval: How often `SyncEngine.run_due` runs it.
+    """
+
+    @property
+    def service(self) -> str:
+        """The name its report rows carry."""
+        ...
+
+    @property
+    def interval(self) -> dt.timedelta:
+        """How often `SyncEngine.run_due` runs it."""
+        ...
+
+    def run(self, host: HostCRM, report: SyncReport) -> None:
+        """Check the host's linked organisations; store what differs, add a row per one.
+
+        The engine passes its host only when it is a `KvKHost`.
+        """
         ...
 
 

@@ -1,6 +1,6 @@
 """`KvKUpdates`: the KvK flow of the engine, checking every linked organisation on a schedule.
 
-Each run asks the KvK register (through `crmconnect.kvk.UpdateService`) about
+Each run asks the KvK register (through `UpdateService`) about
 every host organisation with a KvK number, and stores what differs in the
 host for a person to review (`KvKHost.store_kvk_update`): one pending update
 per field, and a pending removal (field `REGISTRATION_FIELD`) when the
@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from ..errors import ConfigurationError
 from ..errors import ValidationError as CrmValidationError
 from ..models import Address, AddressKind, Organisation
-from ._protocols import HostCRM, KvKHost
-from ._report import Action, Side, SyncReport
-
-if TYPE_CHECKING:
-    # Imported where used: `crmconnect.kvk` loads httpx and rich, which
-    # `import crmconnect.sync` does not need.
-    from ..kvk import KvKClient, UpdateReport, UpdateService
+from ..sync import Action, HostCRM, KvKHost, Side, SyncReport
+from ._client import KvKClient
+from ._updates import UPDATE_FIELDS, UpdateReport, UpdateService
 
 __all__ = [
     "DEFAULT_KVK_INTERVAL",
@@ -79,8 +75,6 @@ def apply_kvk_update(org: Organisation, field: str, kvk_value: object) -> Organi
         ValidationError: ``field`` is not one the update service compares, or the
             value does not fit the model.
     """
-    from ..kvk import UPDATE_FIELDS
-
     if field == REGISTRATION_FIELD:
         return _apply_registration(org, kvk_value)
     if field not in UPDATE_FIELDS:
@@ -131,8 +125,8 @@ class KvKUpdates:
 
     Example:
         ```python
-        from crmconnect.kvk import KvKClient
-        from crmconnect.sync import KvKUpdates, SyncEngine
+        from crmconnect.kvk import KvKClient, KvKUpdates
+        from crmconnect.sync import SyncEngine
 
         kvk = KvKClient(api_key=...)
         engine = SyncEngine(crm, [df], kvk=KvKUpdates(kvk, interval=dt.timedelta(hours=1)))
@@ -149,8 +143,6 @@ class KvKUpdates:
         interval: dt.timedelta = DEFAULT_KVK_INTERVAL,
         workers: int = 4,
     ) -> None:
-        from ..kvk import KvKClient, UpdateService
-
         if isinstance(updates, KvKClient):
             updates = UpdateService(updates)
         if not isinstance(updates, UpdateService):  # type: ignore[redundant-expr,unused-ignore]
