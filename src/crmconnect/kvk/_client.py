@@ -393,12 +393,12 @@ class _KvKBase:
         return 404, self._empty_page(int(params["pagina"]), int(params["resultatenPerPagina"]))
 
     def _organisation_from(
-        self, kvk: str, profile: BasicProfile, branch: BranchProfile | None, requested: bool
+        self, kvk: str, profile: BasicProfile, branch: BranchProfile | None
     ) -> Organisation:
         if branch is not None:
             self._check_branch_owner(kvk, branch)
         try:
-            return build_organisation(profile, branch, branch_requested=requested)
+            return build_organisation(profile, branch)
         except (pydantic.ValidationError, CrmValidationError) as exc:
             reason = f"the register data does not fit an Organisation: {_first_problem(exc)}"
             body = repr(profile)  # the fields it read; cannot fail, unlike a dump
@@ -753,7 +753,7 @@ class KvKClient(_KvKBase):
             if wanted
             else None
         )
-        return self._organisation_from(kvk, profile, branch, branch_number is not None)
+        return self._organisation_from(kvk, profile, branch)
 
 
 class AsyncKvKClient(_KvKBase):
@@ -904,7 +904,7 @@ class AsyncKvKClient(_KvKBase):
             profile.main_branch.branch_number if profile.main_branch else None
         )
         branch = await self.branch_profile(wanted, fresh=fresh) if wanted else None
-        return self._organisation_from(kvk, profile, branch, branch_number is not None)
+        return self._organisation_from(kvk, profile, branch)
 
 
 def _read(answer: Answer, call: _Call[_ModelT]) -> _ModelT:

@@ -56,28 +56,32 @@ def employee_class(total: int | None) -> str | None:
     return next(code for floor, code in _EMPLOYEE_CLASSES if total >= floor)
 
 
-def build_organisation(
-    profile: BasicProfile, branch: BranchProfile | None, *, branch_requested: bool = False
-) -> Organisation:
+def build_organisation(profile: BasicProfile, branch: BranchProfile | None) -> Organisation:
     """Combine a Basisprofiel and (optionally) a branch profile into an `Organisation`.
+
+    What the record describes depends only on the branch, never on how it was
+    asked for, so that enrichment and the update service always compare like
+    with like: with the main branch (or none) it describes the organisation
+    (the register's name, the company's total of workers over all its
+    branches); with another branch it describes that branch (its first trade
+    name, its own workers).
 
     Args:
         profile: The Basisprofiel of the registration.
         branch: The Vestigingsprofiel of the chosen branch, usually the main one.
-        branch_requested: ``True`` when the caller asked for this branch; then its
-            name and employee count describe the record instead of the company's.
     """
+    own = _describes_branch(profile, branch)
     owner = profile.owner
     raw_addresses = branch.addresses if branch else (owner.addresses if owner else [])
     websites = branch.websites if branch and branch.websites else (owner.websites if owner else [])
     activities = (
         branch.sbi_activities if branch and branch.sbi_activities else profile.sbi_activities
     )
-    total = _employees_total(profile, branch, branch_requested)
+    total = _employees_total(profile, branch, own)
     registration = profile.material_registration
     trade = branch.trade_names if branch and branch.trade_names else profile.trade_names
     return Organisation(
-        name=_name(profile, branch, branch_requested),
+        name=_name(profile, branch, own),
         statutory_name=profile.statutory_name,
         trade_names=[t.name for t in sorted(trade, key=lambda t: t.order or 0)],
         legal_form=(owner.legal_form or owner.extended_legal_form) if owner else None,
@@ -98,16 +102,30 @@ def build_organisation(
     )
 
 
-def _name(profile: BasicProfile, branch: BranchProfile | None, branch_requested: bool) -> str:
-    if branch_requested and branch and branch.first_trade_name:
+def _describes_branch(profile: BasicProfile, branch: BranchProfile | None) -> bool:
+    """Whether a record built from these describes a branch other than the main one.
+
+    Such a record takes the branch's name and workers; any other describes the
+    organisation as a whole.
+    """
+    if branch is None:
+        return False
+    if branch.is_main_branch is not None:
+        return not branch.is_main_branch
+    main = profile.main_branch
+    return main is not None and main.branch_number != branch.branch_number
+
+
+def _name(profile: BasicProfile, branch: BranchProfile | None, own: bool) -> str:
+    if own and branch and branch.first_trade_name:
         return branch.first_trade_name
     return profile.name or (branch.first_trade_name if branch else None) or profile.kvk_number
 
 
-def _employees_total(
-    profile: BasicProfile, branch: BranchProfile | None, branch_requested: bool
-) -> int | None:
-    if branch_requested and branch and branch.employees_total is not None:
+def _employees_total(profile: BasicProfile, branch: BranchProfile | None, own: bool) -> int | None:
+    # One scope per record: a branch's own workers, or the company's over all branches
+    # (the main branch's count stands in only where the register gives no company total).
+    if own and branch is not None:
         return branch.employees_total
     if profile.employees_total is not None:
         return profile.employees_total

@@ -212,6 +212,8 @@ def compare(
 
     Fields the register leaves empty and shielded addresses are not proposed:
     the register not saying something is no reason to erase the CRM's value.
+    Names are compared as matching compares them (`normalise_name`, keeping
+    "Holding"): ``Jansen B.V.``, ``Jansen BV`` and ``JANSEN`` are one name.
 
     Args:
         crm: The CRM record.
@@ -233,16 +235,29 @@ def _value(org: Organisation, field: str) -> Any:
     return getattr(org, field)
 
 
+_NAME_FIELDS = frozenset({"name", "statutory_name"})
+
+
 def _same(field: str, ours: Any, theirs: Any) -> bool:
     if isinstance(theirs, Address):
         return isinstance(ours, Address) and _same_address(ours, theirs)
     if field == "sbi_activities":
         return {(a.code, a.main) for a in ours} == {(a.code, a.main) for a in theirs}
-    if field in {"websites", "trade_names"}:
+    if field == "websites":
         return [_loose(v) for v in ours] == [_loose(v) for v in theirs]
+    if field == "trade_names":
+        return [_name_key(v) for v in ours] == [_name_key(v) for v in theirs]
+    if field in _NAME_FIELDS and isinstance(ours, str) and isinstance(theirs, str):
+        return _name_key(ours) == _name_key(theirs)
     if isinstance(theirs, str) and isinstance(ours, str):
         return " ".join(ours.split()).casefold() == " ".join(theirs.split()).casefold()
     return bool(ours == theirs)
+
+
+def _name_key(name: str) -> str:
+    # As matching compares names: "Jansen B.V.", "Jansen BV" and "JANSEN" are one name
+    # (legal form, case, accents, punctuation); "Jansen Holding" stays another one.
+    return normalise_name(name, strip_holding=False)
 
 
 def _loose(value: str) -> str:
