@@ -9,13 +9,10 @@ from typing import Any
 import pytest
 
 from crmconnect import (
-    Address,
-    AddressKind,
     APIError,
     AuthenticationError,
     ConflictError,
     NotFoundError,
-    Organisation,
 )
 from crmconnect._redact import Redactor
 from crmconnect.eboekhouden import (
@@ -29,7 +26,6 @@ from crmconnect.eboekhouden import (
     Relation,
     error_from_result,
     money,
-    relation_from,
 )
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.errors import ValidationError
@@ -155,33 +151,6 @@ def test_error_patterns_are_data_a_host_can_extend() -> None:
         assert isinstance(found, ConflictError)
     finally:
         ERROR_PATTERNS.pop(0)
-
-
-# -- relation_from ---------------------------------------------------------------------------
-
-
-def test_relation_from_puts_the_postal_address_before_the_invoice_address() -> None:
-    visiting = Address(street="Dorpsstraat", house_number=12, postcode="1234AB", city="Utrecht")
-    po_box = Address(kind=AddressKind.POSTAL, po_box=100, postcode="3500AA", city="Utrecht")
-    invoice = Address(
-        kind=AddressKind.INVOICE,
-        street="Kerkplein",
-        house_number=1,
-        postcode="3511AA",
-        city="Utrecht",
-    )
-    both = relation_from(
-        Organisation(name="Bakkerij", addresses=[visiting, po_box, invoice]), code="1001"
-    )
-    assert (both.address, both.postal_address, both.postal_postcode) == (
-        "Dorpsstraat 12",
-        "Postbus 100",
-        "3500AA",
-    )
-    only_invoice = relation_from(Organisation(name="B", addresses=[visiting, invoice]), code="2")
-    assert only_invoice.postal_address == "Kerkplein 1"
-    no_visiting = relation_from(Organisation(name="B", addresses=[po_box, invoice]), code="3")
-    assert (no_visiting.address, no_visiting.postal_address) == ("Kerkplein 1", "Postbus 100")
 
 
 # -- the shared text rules, lengths and identifiers, the same on both backends ----------------

@@ -111,6 +111,7 @@ if "EBoekhoudenClient" not in globals():
 
 for _name in __all__:
     _obj = globals()[_name]
-    if isinstance(_obj, type):
+    if isinstance(_obj, type) and _obj.__module__.startswith("crmconnect.eboekhouden."):
+        # NameStyle is crmconnect.mapping's, re-exported: it keeps its own module.
         _obj.__module__ = "crmconnect.eboekhouden"
 del _name, _obj
