@@ -168,7 +168,8 @@ def refusal(*rows: FieldRow, kind: PartyKind = PartyKind.ORGANISATION) -> Valida
             "canonical",
         ),
         (FieldRow("kvk_number", "kvk"), PartyKind.PERSON, "canonical"),
-        (FieldRow("bank_accounts.0.iban", "iban"), PartyKind.PERSON, "canonical"),
+        (FieldRow("contacts.0.last_name", "name"), PartyKind.PERSON, "canonical"),
+        (FieldRow("bank_accounts.0.holder", "iban"), PartyKind.PERSON, "canonical"),
         (FieldRow("office_address.city", "city"), PartyKind.ORGANISATION, "canonical"),
         (FieldRow("invoice_address.town", "city"), PartyKind.ORGANISATION, "canonical"),
         (FieldRow("bank_accounts.01.iban", "iban"), PartyKind.ORGANISATION, "canonical"),
@@ -376,27 +377,68 @@ REMOTE_ADDRESS = {
 }
 
 
-def test_the_address_from_remote_goes_to_postal_and_invoice_of_an_organisation() -> None:
-    for mapping in MAPPINGS.values():
-        original = bakery()
-        changed = mapping.organisation.inbound(REMOTE_ADDRESS, original)
-        assert isinstance(changed, Organisation)
-        for kind in (AddressKind.POSTAL, AddressKind.INVOICE):
-            address = changed.address(kind)
-            assert address is not None
-            assert (address.street, address.house_number, address.house_number_addition) == (
-                "Kerkstraat",
-                12,
-                "hs",
-            )
-            assert (address.postcode, address.city, address.country, address.po_box) == (
-                "1234AB",
-                "Ede",
-                "NL",
-                None,
-            )
-        assert changed.visiting_address == original.visiting_address
-        assert original == bakery(), "the party given is not changed"
+def test_the_address_from_df_goes_to_postal_and_invoice_of_an_organisation() -> None:
+    # DigitaleFactuur holds one address; e-Boekhouden has a postal one of its own (below).
+    original = bakery()
+    changed = DIGITALEFACTUUR_RELATIONS.organisation.inbound(REMOTE_ADDRESS, original)
+    assert isinstance(changed, Organisation)
+    for kind in (AddressKind.POSTAL, AddressKind.INVOICE):
+        address = changed.address(kind)
+        assert address is not None
+        assert (address.street, address.house_number, address.house_number_addition) == (
+            "Kerkstraat",
+            12,
+            "hs",
+        )
+        assert (address.postcode, address.city, address.country, address.po_box) == (
+            "1234AB",
+            "Ede",
+            "NL",
+            None,
+        )
+    assert changed.visiting_address == original.visiting_address
+    assert original == bakery(), "the party given is not changed"
+
+
+def test_eboekhouden_keeps_the_po_box_in_its_postal_address_both_ways() -> None:
+    original = bakery()
+    sent = EBOEKHOUDEN_RELATIONS.organisation.outbound(original)
+    assert (sent["address"], sent["city"]) == ("Haagweg 4G-5", "Leiden")  # invoice
+    assert (sent["postal_address"], sent["postal_postcode"], sent["postal_city"]) == (
+        "Postbus 216",
+        "1000AE",
+        "Amsterdam",
+    )
+    changed = EBOEKHOUDEN_RELATIONS.organisation.inbound(REMOTE_ADDRESS, original)
+    assert isinstance(changed, Organisation) and changed.invoice_address is not None
+    assert (changed.invoice_address.street, changed.invoice_address.city) == ("Kerkstraat", "Ede")
+    assert changed.postal_address == original.postal_address  # the PO box stays
+    assert changed.visiting_address == original.visiting_address
+    moved = EBOEKHOUDEN_RELATIONS.organisation.inbound(
+        {"postal_address": "Postbus 9", "postal_city": "Ede"}, original
+    )
+    assert isinstance(moved, Organisation) and moved.postal_address is not None
+    assert (moved.postal_address.po_box, moved.postal_address.city) == (9, "Ede")
+    assert moved.invoice_address == original.invoice_address
+
+
+@pytest.mark.parametrize("service", sorted(MAPPINGS))
+def test_a_persons_bank_account_goes_out_and_comes_back_in(service: str) -> None:
+    table = MAPPINGS[service].person
+    person = private_person(bank_accounts=[{"iban": "NL91 ABNA 0417 1643 00", "bic": "ABNANL2A"}])
+    sent = table.outbound(person)
+    assert (sent["iban"], sent["bic"]) == ("NL91ABNA0417164300", "ABNANL2A")
+    assert table.outbound(private_person())["iban"] is None  # none: the remote one is cleared
+    # In: a new person from the remote texts, and a known one whose account changed.
+    new = table.inbound(sent)
+    assert isinstance(new, Person)
+    assert new.bank_accounts == person.bank_accounts
+    changed = table.inbound({"iban": "de89 3704 0044 0532 0130 00", "bic": None}, person)
+    assert isinstance(changed, Person)
+    assert [(a.iban, a.bic) for a in changed.bank_accounts] == [("DE89370400440532013000", None)]
+    with pytest.raises(ValidationError) as refused:
+        table.inbound({"iban": "NL91ABNA0417164301"}, person)
+    assert (refused.value.field, refused.value.value) == ("iban", "NL91ABNA0417164301")
 
 
 def test_the_address_from_remote_goes_to_the_private_address_of_a_person() -> None:

@@ -203,6 +203,16 @@ def test_bank_account_iban_and_bic() -> None:
     assert refused(BankAccount, iban="NL91ABNA0417164300", bic="ABNA").field == "bic"
 
 
+def test_a_person_holds_bank_accounts_checked_as_an_organisations() -> None:
+    person = Person(last_name="Berg", bank_accounts=[{"iban": "nl91 abna 0417 1643 00"}])
+    assert person.bank_accounts == [BankAccount(iban="NL91ABNA0417164300")]
+    assert Person(last_name="Berg").bank_accounts == []
+    error = refused(Person, last_name="Berg", bank_accounts=[{"iban": "NL91ABNA0417164301"}])
+    assert (error.field, error.value) == ("bank_accounts.0.iban", "NL91ABNA0417164301")
+    bad_bic = [{"iban": "NL91ABNA0417164300", "bic": "ABNAXX2A"}]
+    assert refused(Person, last_name="Berg", bank_accounts=bad_bic).field == "bank_accounts.0.bic"
+
+
 def test_sbi_code_keeps_its_zero_and_refuses_a_group() -> None:
     assert SbiActivity(code="01110").code == "01110"
     assert SbiActivity(code=6201).code == "6201"

@@ -186,6 +186,8 @@ def known_paths(model: type[Organisation] | type[Person]) -> list[str]:
 def _patterns(model: type[Organisation] | type[Person]) -> Iterator[tuple[str, ValueKind]]:
     for kind in AddressKind:
         yield from _address_parts(f"{kind.value}_address.")
+    yield "bank_accounts.0.iban", ValueKind.TEXT  # an organisation's and a person's
+    yield "bank_accounts.0.bic", ValueKind.TEXT
     if model is Person:
         yield from _person_paths()
         return
@@ -193,8 +195,6 @@ def _patterns(model: type[Organisation] | type[Person]) -> Iterator[tuple[str, V
         yield name, ValueKind.TEXT
     for name in _CONTACT:
         yield f"contact.{name}", ValueKind.TEXT
-    yield "bank_accounts.0.iban", ValueKind.TEXT
-    yield "bank_accounts.0.bic", ValueKind.TEXT
     yield from _person_paths("contacts.0.")
 
 

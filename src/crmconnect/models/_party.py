@@ -224,6 +224,8 @@ class Person(CanonicalModel):
         contact: Contact details.
         addresses: Private, postal and invoice addresses.
         share_percentage: Share in the organisation, for UBO checks.
+        bank_accounts: Bank accounts, e.g. of a private customer paying by
+            direct debit; each IBAN and BIC is checked as an organisation's.
         bsn: Citizen service number (9 digits, elfproef); treat as sensitive.
         debtor_number: Debtor number (debiteurnummer), the code of the person
             as a customer in a bookkeeping service: visible text of at most
@@ -251,6 +253,7 @@ class Person(CanonicalModel):
     contact: ContactDetails = Field(default_factory=ContactDetails)
     addresses: list[Address] = Field(default_factory=list)
     share_percentage: Decimal | None = Field(default=None, ge=0, le=100)
+    bank_accounts: list[BankAccount] = Field(default_factory=list)
     bsn: Bsn | None = Field(default=None, repr=False)
     debtor_number: RelationNumber = None
     creditor_number: RelationNumber = None
