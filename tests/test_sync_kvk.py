@@ -115,13 +115,13 @@ def test_a_register_change_becomes_one_pending_update(
 
     sandbox.update(DAGOBERT, rsin=NEW_RSIN)
     second = sync.run()
-    assert kvk_rows(second, Action.CREATED) == [(DAGOBERT, ("rsin",))]
+    assert kvk_rows(second, Action.PENDING) == [(DAGOBERT, ("rsin",))]
     assert pending(crm) == [(linked[DAGOBERT], "rsin", NEW_RSIN)]
-    assert (second.created, second.failed) == (1, 0)
+    assert (second.pending, second.created, second.failed) == (1, 0, 0)
 
     third = sync.run()
-    assert kvk_rows(third, Action.CREATED) == [], "still pending: not proposed anew"
-    assert third.created == 0
+    assert kvk_rows(third, Action.PENDING) == [], "still pending: not proposed anew"
+    assert third.pending == 0
     assert len(crm.pending_kvk_updates()) == 1
 
 
@@ -139,7 +139,7 @@ def test_accepting_applies_the_register_value(
     assert isinstance(org, Organisation) and org.rsin == NEW_RSIN
     assert [p.id for p in crm.changed_parties(mark)[0]] == [linked[DAGOBERT]], "sent on by sync"
     after = sync.run()
-    assert pending(crm) == [] and kvk_rows(after, Action.CREATED) == []
+    assert pending(crm) == [] and kvk_rows(after, Action.PENDING) == []
 
 
 def test_an_accepted_address_and_date_arrive_as_model_values(crm: SqliteCRM) -> None:
@@ -181,13 +181,13 @@ def test_a_rejected_change_is_not_proposed_again_until_kvk_changes_it(
     crm.reject_kvk_update(linked[DAGOBERT], "rsin")
 
     again = sync.run()
-    assert pending(crm) == [] and kvk_rows(again, Action.CREATED) == []
+    assert pending(crm) == [] and kvk_rows(again, Action.PENDING) == []
     org = crm.get(linked[DAGOBERT])
     assert isinstance(org, Organisation) and org.rsin != NEW_RSIN, "rejected: not applied"
 
     sandbox.update(DAGOBERT, rsin=LATER_RSIN)
     changed = sync.run()
-    assert kvk_rows(changed, Action.CREATED) == [(DAGOBERT, ("rsin",))]
+    assert kvk_rows(changed, Action.PENDING) == [(DAGOBERT, ("rsin",))]
     assert pending(crm) == [(linked[DAGOBERT], "rsin", LATER_RSIN)]
 
 
@@ -200,20 +200,20 @@ def test_deregistration_and_removal_become_pending_removals(
 
     report = sync.run()
 
-    rows = dict(kvk_rows(report, Action.CREATED))
+    rows = dict(kvk_rows(report, Action.PENDING))
     assert rows == {BOLDERBAST: (REGISTRATION_FIELD,), KATRIEN: (REGISTRATION_FIELD,)}
     assert sorted(pending(crm)) == sorted([
         (linked[BOLDERBAST], REGISTRATION_FIELD, {"status": "ended", "end_date": "2026-01-31"}),
         (linked[KATRIEN], REGISTRATION_FIELD, {"status": "removed"}),
     ])  # fmt: skip
-    assert kvk_rows(sync.run(), Action.CREATED) == [], "pending: not proposed anew"
+    assert kvk_rows(sync.run(), Action.PENDING) == [], "pending: not proposed anew"
 
     crm.accept_kvk_update(linked[BOLDERBAST], REGISTRATION_FIELD)
     ended = crm.get(linked[BOLDERBAST])
     assert isinstance(ended, Organisation) and ended.end_date == dt.date(2026, 1, 31)
     assert ended.kvk_number == BOLDERBAST, "an ended registration stays linked"
     later = sync.run()
-    assert kvk_rows(later, Action.CREATED) == [] and len(kvk_rows(later)) == 3
+    assert kvk_rows(later, Action.PENDING) == [] and len(kvk_rows(later)) == 3
 
 
 def test_a_removal_accepted_unlinks_and_one_rejected_is_not_proposed_again(
@@ -230,7 +230,7 @@ def test_a_removal_accepted_unlinks_and_one_rejected_is_not_proposed_again(
     unlinked = crm.get(linked[BOLDERBAST])
     assert isinstance(unlinked, Organisation) and unlinked.kvk_number is None
     later = sync.run()
-    assert pending(crm) == [] and kvk_rows(later, Action.CREATED) == []
+    assert pending(crm) == [] and kvk_rows(later, Action.PENDING) == []
     assert {number for number, _ in kvk_rows(later)} == {DAGOBERT, KATRIEN}, "unlinked: not checked"
 
 
@@ -252,7 +252,7 @@ def test_a_kvk_failure_for_one_organisation_stops_no_other(
     ]
     assert "ServerError" in failed[0].reason
     assert secret not in failed[0].reason
-    assert kvk_rows(report, Action.CREATED) == [(DAGOBERT, ("rsin",))]
+    assert kvk_rows(report, Action.PENDING) == [(DAGOBERT, ("rsin",))]
     assert sync.state.runs()[-1].status == "failed", "the run says a record failed"
     sandbox.faults.clear()
 
@@ -334,7 +334,7 @@ def test_a_host_failure_for_one_organisation_stops_no_other(
 
         report = engine(crm, kvk).run()
 
-        assert kvk_rows(report, Action.CREATED) == [(KATRIEN, (REGISTRATION_FIELD,))]
+        assert kvk_rows(report, Action.PENDING) == [(KATRIEN, (REGISTRATION_FIELD,))]
         failed = [row for row in report if row.action is Action.FAILED]
         assert [row.number for row in failed] == [DAGOBERT]
         assert "database is locked" in failed[0].reason

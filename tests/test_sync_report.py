@@ -49,6 +49,9 @@ def a_report() -> SyncReport:
         DF, Role.DEBTOR, "48", "1007", Action.UNLINKED, "removed in DigitaleFactuur", side=Side.HOST
     )
     report.add(EB, None, None, "F2026-1", Action.CREATED, side=Side.REMOTE, kind="invoice")
+    report.add(
+        "kvk", None, "42", "69599084", Action.PENDING, fields=["rsin"], side=Side.HOST, kind="kvk"
+    )
     return report
 
 
@@ -57,35 +60,39 @@ def test_counts_per_action() -> None:
     got = (
         report.created,
         report.updated,
+        report.pending,
         report.unchanged,
         report.conflicts,
         report.failed,
         report.unlinked,
     )
-    assert got == (3, 1, 2, 1, 1, 1)
+    assert got == (3, 1, 1, 2, 1, 1, 1)
     assert report.counts == {
         Action.CREATED: 3,
         Action.UPDATED: 1,
+        Action.PENDING: 1,
         Action.UNCHANGED: 2,
         Action.CONFLICT: 1,
         Action.FAILED: 1,
         Action.UNLINKED: 1,
     }
-    assert len(report) == 9
+    assert len(report) == 10
     assert [row.number for row in report][:2] == ["1001", "1002"]
 
 
 def test_an_empty_report_counts_zero_everywhere() -> None:
     report = SyncReport()
     assert set(report.counts.values()) == {0}
-    assert str(report) == "0 created, 0 updated, 0 unchanged, 0 conflicts, 0 failed, 0 unlinked"
+    assert str(report) == (
+        "0 created, 0 updated, 0 pending, 0 unchanged, 0 conflicts, 0 failed, 0 unlinked"
+    )
     assert report.failures == []
 
 
 def test_str_is_one_line_of_counts() -> None:
     text = str(a_report())
-    assert text == "3 created, 1 updated, 2 unchanged, 1 conflict, 1 failed, 1 unlinked"
-    assert repr(a_report()) == f"<SyncReport 9 rows: {text}>"
+    assert text == "3 created, 1 updated, 1 pending, 2 unchanged, 1 conflict, 1 failed, 1 unlinked"
+    assert repr(a_report()) == f"<SyncReport 10 rows: {text}>"
     report = a_report()
     report.add(
         DF, Role.DEBTOR, "50", "1010", Action.CONFLICT, "host wins", ["city"], side=Side.REMOTE
@@ -184,7 +191,7 @@ def test_merge_keeps_every_row_in_order_and_changes_no_report() -> None:
     merged = relations.merge(bookings, payments)
     assert merged.rows == [*relations.rows, *bookings.rows, *payments.rows]
     assert (merged.created, merged.updated) == (4, 2)
-    assert (len(relations), len(bookings), len(payments)) == (9, 1, 1)
+    assert (len(relations), len(bookings), len(payments)) == (10, 1, 1)
     assert relations.merge().rows == relations.rows
     assert relations.merge().rows is not relations.rows
 
@@ -200,8 +207,8 @@ def rendered(renderable: Any, width: int = 160) -> str:
 
 def test_the_rich_table_shows_each_row_but_the_unchanged_ones() -> None:
     text = rendered(a_report())
-    assert "3 created, 1 updated, 2 unchanged" in text
-    for number in ("1001", "1002", "1004", "1005", "1006", "1007", "F2026-1"):
+    assert "3 created, 1 updated, 1 pending, 2 unchanged" in text
+    for number in ("1001", "1002", "1004", "1005", "1006", "1007", "F2026-1", "69599084"):
         assert number in text
     assert "2001" not in text and "1003" not in text
     assert "2 unchanged rows not shown" in text
@@ -216,7 +223,7 @@ def test_the_rich_table_can_show_everything_or_fewer_rows() -> None:
     assert "not shown" not in everything
     few = rendered(report.to_table(max_rows=2))
     assert "1001" in few and "1002" in few and "1004" not in few
-    assert "5 more rows not shown" in few
+    assert "6 more rows not shown" in few
 
 
 def test_rich_markup_in_a_reason_is_shown_as_text() -> None:
@@ -241,6 +248,7 @@ def test_the_actions_are_coloured_in_a_terminal() -> None:
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\x1b[1;31mfailed" in out  # bold red
     assert "\x1b[32mcreated" in out  # green
+    assert "\x1b[34mpending" in out  # blue
 
 
 def test_without_rich_the_table_fails_politely(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,7 +276,7 @@ def test_importing_the_sync_package_does_not_import_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.splitlines() == [
-        "0 created, 0 updated, 0 unchanged, 0 conflicts, 0 failed, 0 unlinked <div",
+        "0 created, 0 updated, 0 pending, 0 unchanged, 0 conflicts, 0 failed, 0 unlinked <div",
         "[]",
     ]
 
@@ -318,12 +326,22 @@ def test_html_shows_a_header_and_a_row_per_shown_record() -> None:
         "Fields",
         "Reason",
     ]
-    assert [row[2] for row in rows] == ["1001", "1002", "1004", "1005", "1006", "1007", "F2026-1"]
+    assert [row[2] for row in rows] == [
+        "1001",
+        "1002",
+        "1004",
+        "1005",
+        "1006",
+        "1007",
+        "F2026-1",
+        "69599084",
+    ]
     assert rows[0] == [DF, "debtor", "1001", "42", "remote", "created", "name, city", ""]
     assert rows[3][5:] == ["failed", "", "HTTP 503: try again later"]
     text = "".join(cells.text)
-    assert rows[-1][:3] == [EB, "invoice", "F2026-1"]  # not a relation: its kind, not a role
-    assert "3 created" in text and "1 conflict" in text
+    assert rows[-2][:3] == [EB, "invoice", "F2026-1"]  # not a relation: its kind, not a role
+    assert rows[-1][5:] == ["pending", "rsin", ""]
+    assert "3 created" in text and "1 conflict" in text and "1 pending" in text
     assert "2 unchanged rows not shown" in text
 
 
@@ -384,3 +402,10 @@ def run(code: str) -> list[str]:
     with contextlib.redirect_stdout(out):
         exec(code, {})
     return out.getvalue().splitlines()
+
+
+def test_html_tints_the_rows_a_person_should_look_at() -> None:
+    markup = a_report().to_html()
+    tinted = re.findall(r'<tr style="background:[^"]*">(.*?)</tr>', markup)
+    actions = [a for row in tinted for a in ("conflict", "failed", "pending") if f">{a}<" in row]
+    assert actions == ["conflict", "failed", "pending"]

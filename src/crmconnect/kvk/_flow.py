@@ -162,9 +162,10 @@ class KvKUpdates:
     def run(self, host: HostCRM, report: SyncReport) -> None:
         """Check every host organisation with a KvK number; store what differs in the host.
 
-        One row per organisation: ``created`` (fields newly pending, named in
-        the row), ``unchanged`` (nothing new), or ``failed`` (KvK or the host
-        failed for it; the others go on, and it is checked again next run).
+        One row per organisation: ``pending`` (fields newly stored for a
+        person to review, named in the row; `SyncReport.pending` counts them),
+        ``unchanged`` (nothing new), or ``failed`` (KvK or the host failed for
+        it; the others go on, and it is checked again next run).
 
         Raises:
             ConfigurationError: The host is not a `KvKHost`.
@@ -193,8 +194,8 @@ class KvKUpdates:
         if not stored:
             report.add(KVK_SERVICE, None, host_id, number, Action.UNCHANGED, **_ROW)
             return
-        reason = "pending review" + (f"; {checked.reason}" if checked.reason else "")
-        report.add(KVK_SERVICE, None, host_id, number, Action.CREATED, reason, stored, **_ROW)
+        reason = checked.reason or ""
+        report.add(KVK_SERVICE, None, host_id, number, Action.PENDING, reason, stored, **_ROW)
 
 
 _ROW: Final[dict[str, Any]] = {"side": Side.HOST, "kind": "kvk_update"}

@@ -30,6 +30,8 @@ class Action(StrEnum):
 
     CREATED = "created"
     UPDATED = "updated"
+    PENDING = "pending"
+    """Stored in the host for a person to review (e.g. a KvK update); nothing changed yet."""
     UNCHANGED = "unchanged"
     CONFLICT = "conflict"
     """Changed on both sides in the same field; settled by the policy or left for review."""
@@ -113,6 +115,7 @@ class ReportRow:
 _STYLES: Final = {
     Action.CREATED: ("green", "#e6f4ea", "#137333"),
     Action.UPDATED: ("cyan", "#e8f0fe", "#1a57b0"),
+    Action.PENDING: ("blue", "#eef0fb", "#3949ab"),
     Action.UNCHANGED: ("dim", "#ffffff", "#5f6368"),
     Action.CONFLICT: ("yellow", "#fef7e0", "#8a5a00"),
     Action.FAILED: ("bold red", "#fce8e6", "#b3261e"),
@@ -120,7 +123,7 @@ _STYLES: Final = {
 }
 """Per action: the rich style, and the HTML background and text colours."""
 
-_TINTED: Final = frozenset({Action.CONFLICT, Action.FAILED})
+_TINTED: Final = frozenset({Action.PENDING, Action.CONFLICT, Action.FAILED})
 """Rows a person should look at: their whole row is tinted in HTML."""
 
 _HEADERS: Final = ("Service", "Record", "Number", "Host ID", "Side", "Action", "Fields", "Reason")
@@ -142,7 +145,7 @@ class SyncReport:
         report.add("digitalefactuur", Role.DEBTOR, "43", "1002", Action.FAILED,
                    "HTTP 503", side=Side.REMOTE)
         print(report)
-        # 1 created, 0 updated, 0 unchanged, 0 conflicts, 1 failed, 0 unlinked
+        # 1 created, 0 updated, 0 pending, 0 unchanged, 0 conflicts, 1 failed, 0 unlinked
         ```
 
     Attributes:
@@ -201,6 +204,11 @@ class SyncReport:
     def updated(self) -> int:
         """Records updated."""
         return self._count(Action.UPDATED)
+
+    @property
+    def pending(self) -> int:
+        """Records stored in the host for a person to review (KvK updates and removals)."""
+        return self._count(Action.PENDING)
 
     @property
     def unchanged(self) -> int:
