@@ -43,7 +43,7 @@ from ..errors import (
 from ..errors import ValidationError as CrmValidationError
 from ..models import Organisation
 from ._enrich import build_organisation
-from ._errors import NO_RESULTS, parse_kvk_error
+from ._errors import NO_RESULTS
 from ._models import (
     BasicProfile,
     BranchList,
@@ -54,6 +54,7 @@ from ._models import (
     SearchPage,
     SearchResult,
 )
+from ._signals import AsyncSignalsMixin, SignalsMixin, parse_kvk_answer_error
 
 __all__ = [
     "ENVIRONMENTS",
@@ -109,11 +110,13 @@ class KvKUsage:
         search_calls: Zoeken requests sent (free).
         profile_calls: Profile requests sent (paid per query).
         cache_hits: Answers served from the cache instead.
+        signal_calls: Mutatieservice requests sent (its own contract, not per query).
     """
 
     search_calls: int = 0
     profile_calls: int = 0
     cache_hits: int = 0
+    signal_calls: int = 0
     _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False, eq=False)
 
     def count(self, *, paid: bool, cached: bool) -> None:
@@ -125,6 +128,11 @@ class KvKUsage:
                 self.profile_calls += 1
             else:
                 self.search_calls += 1
+
+    def count_signal_call(self) -> None:
+        """Record one Mutatieservice request."""
+        with self._lock:
+            self.signal_calls += 1
 
 
 def url_secrets(url: str) -> list[str]:
@@ -200,7 +208,7 @@ class _KvKBase:
         self._settings = HTTPSettings(
             service="kvk",
             base_url=self.base_url,
-            error_parser=parse_kvk_error,
+            error_parser=parse_kvk_answer_error,
             headers={"apikey": self._api_key, "Accept": accept},
             timeout=timeout if timeout is not None else httpx.Timeout(30.0, connect=10.0),
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
@@ -490,8 +498,8 @@ def _number(field: str, value: int | str, highest: int = 99999) -> int:
     return number
 
 
-class KvKClient(_KvKBase):
-    """Blocking client for KvK's Zoeken, Basisprofiel, Vestigingsprofiel and Naamgeving APIs.
+class KvKClient(SignalsMixin, _KvKBase):
+    """Blocking client for KvK's Zoeken, profile, Naamgeving and Mutatieservice APIs.
 
     Args:
         api_key: Your KvK API key. Falls back to ``CRMCONNECT_KVK_API_KEY``, and in
@@ -756,7 +764,7 @@ class KvKClient(_KvKBase):
         return self._organisation_from(kvk, profile, branch)
 
 
-class AsyncKvKClient(_KvKBase):
+class AsyncKvKClient(AsyncSignalsMixin, _KvKBase):
     """Asynchronous twin of `KvKClient`: the same arguments and methods, awaitable.
 
     Example:
