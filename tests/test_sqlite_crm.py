@@ -16,7 +16,7 @@ import pytest
 
 from crmconnect.contrib import sqlite_crm
 from crmconnect.contrib.sqlite_crm import SqliteCRM
-from crmconnect.errors import ValidationError
+from crmconnect.errors import ConfigurationError, ValidationError
 from crmconnect.models import (
     Address,
     AddressKind,
@@ -117,6 +117,7 @@ def full_person() -> Person:
             )
         ],
         share_percentage=Decimal("33.333333"),
+        bank_accounts=[BankAccount(iban="NL91ABNA0417164300", bic="ABNANL2A")],
         bsn="111222333",
         debtor_number="1002",
         relation_type=RelationType.TO_ASSESS,
@@ -712,3 +713,144 @@ def test_texts_sqlite_cannot_encode_are_stored(crm: SqliteCRM) -> None:
     assert [u.kvk_value for u in crm.pending_kvk_updates()] == ["B\ud83d"]
     crm.reject_kvk_update(host_id, "name")
     assert crm.is_rejected(host_id, "name", "B\ud83d")
+
+
+# --- deleted parties ------------------------------------------------------------------------------
+
+
+def test_a_deleted_party_is_gone_with_its_flags_and_kvk_updates(crm: SqliteCRM) -> None:
+    a = crm.add(full_organisation())
+    b = crm.add(Organisation(name="B"))
+    crm.flag_for_review(a, "kvk", "removed from the register")
+    crm.flag_for_review(b, "kvk", "removed from the register")
+    crm.store_kvk_update(a, "rsin", None, "857587973")
+    crm.store_kvk_update(a, "name", "A", "B")
+    crm.reject_kvk_update(a, "name")
+
+    crm.delete(a)
+
+    assert crm.get(a) is None
+    assert [p.id for p in crm.parties()] == [b]
+    assert [f.host_id for f in crm.review_flags()] == [b]
+    assert crm.pending_kvk_updates() == []
+    assert not crm.is_rejected(a, "name", "B")
+    assert crm.deleted_parties(None) == [a]
+
+
+@pytest.mark.parametrize("host_id", ["7", "nope", ""])
+def test_deleting_an_unknown_party_is_refused_naming_the_id(crm: SqliteCRM, host_id: str) -> None:
+    crm.add(Organisation(name="A"))
+    with pytest.raises(ValidationError) as refused:
+        crm.delete(host_id)
+    assert (refused.value.field, refused.value.value) == ("id", host_id)
+    assert len(crm.parties()) == 1 and crm.deleted_parties(None) == []
+
+
+def test_a_party_deleted_before_is_refused_as_deleted(crm: SqliteCRM) -> None:
+    host_id = crm.add(Organisation(name="A"))
+    crm.delete(host_id)
+    for act in (crm.delete, lambda i: crm.save(Organisation(id=i, name="A2"))):
+        with pytest.raises(ValidationError, match="deleted") as refused:
+            act(host_id)
+        assert (refused.value.field, refused.value.value) == ("id", host_id)
+    assert crm.deleted_parties(None) == [host_id], "one tombstone"
+
+
+def test_deletions_and_changes_share_one_bookmark(crm: SqliteCRM) -> None:
+    a, b, c = (crm.add(Organisation(name=n)) for n in "ABC")
+    _, start = crm.changed_parties(None)
+    assert crm.deleted_parties(start) == []
+
+    crm.delete(b)
+    changed, after_b = crm.changed_parties(start)
+    assert changed == [] and int(after_b) > int(start), "a deletion moves the bookmark"
+    assert crm.deleted_parties(start) == [b]
+    assert crm.deleted_parties(after_b) == []
+    assert crm.changed_parties(after_b) == ([], after_b)
+
+    crm.save(org(crm, a).model_copy(update={"name": "A2"}))
+    crm.delete(c)
+    d = crm.add(Person(last_name="D"))
+    changed, later = crm.changed_parties(after_b)
+    assert [p.id for p in changed] == [a, d]
+    assert crm.deleted_parties(after_b) == [c]
+    assert crm.deleted_parties(None) == [b, c], "in the order deleted"
+    assert crm.deleted_parties(later) == []
+    assert crm.changed_parties(later) == ([], later)
+
+
+def test_deleted_parties_refuses_a_bookmark_not_given(crm: SqliteCRM) -> None:
+    crm.delete(crm.add(Organisation(name="A")))
+    for bookmark, reason in (("x", "not a bookmark"), ("99", "ahead")):
+        with pytest.raises(ValidationError, match=reason) as refused:
+            crm.deleted_parties(bookmark)
+        assert (refused.value.field, refused.value.value) == ("bookmark", bookmark)
+
+
+def test_a_deleted_partys_invoices_stay_and_its_number_is_free(customers: SqliteCRM) -> None:
+    book(customers, "X1", "1001")
+    [a] = [p.id for p in customers.parties() if p.debtor_number == "1001"]
+    assert a is not None
+    customers.delete(a)
+
+    # Bookkeeping history: the invoice, its booking and its payment state stay.
+    assert customers.invoice("X1").relation_code == "1001"
+    assert customers.booking_reference("eboekhouden", "X1") == "M-X1-1001"
+    assert customers.open_invoices("eboekhouden") == [("1001", "X1")]
+    customers.record_payment(
+        "eboekhouden", RemotePayment("X1", "1001", PaymentState.PAID, Decimal("0.00"))
+    )
+    assert customers.payment_state("X1") is PaymentState.PAID
+    with pytest.raises(ValidationError):
+        customers.add_invoice(sales_invoice("X2", "1001"))  # no party has the number
+    assert customers.find_by_number(Role.DEBTOR, "1001") is None
+    again = customers.add(Organisation(name="A again", debtor_number="1001"))
+    assert again != a and id_of(customers.find_by_number(Role.DEBTOR, "1001")) == again
+
+
+def test_deletions_survive_reopening_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    with SqliteCRM(path) as crm:
+        a, b = crm.add(Organisation(name="A")), crm.add(full_person())
+        _, mark = crm.changed_parties(None)
+        crm.delete(b)
+    with SqliteCRM(path) as crm:
+        assert crm.get(b) is None and [p.id for p in crm.parties()] == [a]
+        assert crm.deleted_parties(mark) == [b]
+        _, later = crm.changed_parties(mark)
+        assert crm.deleted_parties(later) == []
+        c = crm.add(Organisation(name="C"))
+        assert c not in (a, b), "an ID is never given out again"
+
+
+def test_a_file_of_schema_version_0_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    with SqliteCRM(path) as crm:
+        a = crm.add(Organisation(name="A", debtor_number="1001"))
+        crm.add_invoice(sales_invoice("X1", "1001"))
+        _, mark = crm.changed_parties(None)
+    with sqlite3.connect(path) as old:  # as the files were before deletions were kept
+        old.execute("DROP TABLE deleted_parties")
+        old.execute("PRAGMA user_version = 0")
+    old.close()
+
+    with SqliteCRM(path) as crm:
+        assert org(crm, a).debtor_number == "1001"
+        assert crm.invoice("X1").relation_code == "1001"
+        assert crm.changed_parties(mark) == ([], mark)
+        assert crm.deleted_parties(None) == []
+        crm.delete(a)
+        assert crm.deleted_parties(mark) == [a]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (sqlite_crm.SCHEMA_VERSION,)
+    db.close()
+
+
+def test_a_file_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "crm.sqlite"
+    SqliteCRM(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {sqlite_crm.SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(ConfigurationError, match="newer"):
+        SqliteCRM(path)

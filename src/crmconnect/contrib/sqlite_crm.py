@@ -3,9 +3,11 @@
 `SqliteCRM` keeps organisations and persons (with their addresses, contact
 details, bank accounts and debtor and creditor numbers), invoices with their
 lines, bookings per bookkeeping service, payment states, relations flagged
-for review and pending KvK updates with the rejected ones remembered. The
-demo, the tests and the benchmarks use it; a host copies it, or the guide
-"Writing a HostCRM adapter" built on it, to connect its own CRM.
+for review, pending KvK updates with the rejected ones remembered, and the
+parties deleted (`delete`, `deleted_parties`, for the engine's
+``DeletionTrackingHost``). The demo, the tests and the benchmarks use it; a
+host copies it, or the guide "Writing a HostCRM adapter" built on it, to
+connect its own CRM.
 
 Only the standard library's `sqlite3` is used. How it is kept:
 
@@ -19,7 +21,14 @@ Only the standard library's `sqlite3` is used. How it is kept:
   (the last counter seen) never skips a change made by another connection or
   process, which a wall-clock "modified since" can (clocks step back, and a
   transaction that started earlier may commit later).
+- A deleted party leaves a tombstone (its ID, kind and numbers) with the
+  next value of the same counter, so one bookmark covers both changes and
+  deletions. Its flags and KvK updates go with it; its invoices, bookings and
+  payment states stay (they are bookkeeping history, kept by relation code).
 - Every write is one transaction: it happens whole or not at all.
+- The schema's version is the file's ``PRAGMA user_version``: opening an
+  older file brings it up to date (a file of version 0 gets the tombstone
+  table); a file of a newer crmconnect is refused.
 
 Example:
     >>> from crmconnect.contrib.sqlite_crm import SqliteCRM
@@ -50,7 +59,13 @@ if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from types import TracebackType
 
-__all__ = ["PendingKvkUpdate", "ReviewFlag", "SqliteCRM"]
+__all__ = ["SCHEMA_VERSION", "PendingKvkUpdate", "ReviewFlag", "SqliteCRM"]
+
+SCHEMA_VERSION = 1
+"""The version of the tables this code writes (the file's ``PRAGMA user_version``).
+
+0: no tombstones (before `SqliteCRM.delete`); 1: ``deleted_parties``.
+"""
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -64,6 +79,15 @@ _SCHEMA = (
         change INTEGER NOT NULL,
         data TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS parties_by_change ON parties (change)",
+    # A party deleted, under the change counter of its deletion (version 1).
+    """CREATE TABLE IF NOT EXISTS deleted_parties (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        debtor_number TEXT,
+        creditor_number TEXT,
+        change INTEGER NOT NULL,
+        deleted_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS deleted_parties_by_change ON deleted_parties (change)",
     """CREATE TABLE IF NOT EXISTS review_flags (
         host_id INTEGER NOT NULL REFERENCES parties (id),
         service TEXT NOT NULL,
@@ -149,6 +173,10 @@ class PendingKvkUpdate:
 class SqliteCRM:
     """A small CRM in one SQLite file, implementing `crmconnect.sync.HostCRM`.
 
+    It also tells which parties were deleted (`deleted_parties`), the
+    ``DeletionTrackingHost`` protocol the sync engine uses to apply its
+    ``on_host_removal`` setting.
+
     Safe to share between threads; several instances (in several processes)
     may open one file at once: a write waits for the one before it, up to
     ``timeout`` seconds.
@@ -160,6 +188,10 @@ class SqliteCRM:
 
     Attributes:
         path: The database file, as given.
+
+    Raises:
+        ConfigurationError: The file was written by a newer crmconnect
+            (its schema version is higher than `SCHEMA_VERSION`).
 
     Example:
         ```python
@@ -177,9 +209,12 @@ class SqliteCRM:
         )
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")  # readers do not wait for the writer
-        with self._write() as db:
-            for statement in _SCHEMA:
-                db.execute(statement)
+        try:
+            with self._write() as db:
+                _migrate(db, self.path)
+        except BaseException:
+            self._db.close()
+            raise
 
     # --- lifetime ------------------------------------------------------------------------
 
@@ -302,24 +337,76 @@ class SqliteCRM:
     def changed_parties(self, bookmark: str | None) -> tuple[list[sync.Party], str]:
         """Parties added or changed after ``bookmark`` (all when ``None``), and the new bookmark.
 
-        The bookmark is the change counter of the last change returned: pass it
-        to the next call to get only what changed since.
+        The bookmark is the change counter of the last change or deletion
+        seen: pass it to the next call to get only what changed since. Call
+        `deleted_parties` with the same ``bookmark`` as this call, after it:
+        every deletion the new bookmark covers is in that answer.
 
         Raises:
             ValidationError: ``bookmark`` is not one this CRM gave.
         """
         after = _bookmark(bookmark)
         with self._read() as db:
-            (current,) = db.execute("SELECT value FROM counter WHERE name = 'changes'").fetchone()
+            _check_not_ahead(db, after, bookmark)
             rows = db.execute(
                 "SELECT kind, data, change FROM parties WHERE change > ? ORDER BY change", (after,)
             ).fetchall()
-        if after > current:
-            raise errors.ValidationError(
-                "bookmark", bookmark, f"is ahead of this CRM's last change ({current})"
-            )
-        last = rows[-1][2] if rows else after
+            (deleted,) = db.execute(
+                "SELECT max(change) FROM deleted_parties WHERE change > ?", (after,)
+            ).fetchone()
+        last = max(rows[-1][2] if rows else after, deleted or after)
         return [_party(kind, data) for kind, data, _ in rows], str(last)
+
+    def delete(self, host_id: str) -> None:
+        """Delete a party, leaving a tombstone that `deleted_parties` reports.
+
+        Its addresses, contact persons and bank accounts go with it (they are
+        part of the party's record), and so do its review flags and its
+        pending and rejected KvK updates. Its invoices, bookings and payment
+        states stay: they are bookkeeping history, found by relation code, and
+        payment states of its booked invoices still come in. Its debtor and
+        creditor numbers are free again; a party that takes one over takes
+        over the invoices filed under it. An ID is never given out again.
+
+        Raises:
+            ValidationError: No party has this ID (field ``id``), also when
+                it was deleted before.
+        """
+        row_id = _row_id(host_id)
+        with self._write() as db:
+            row = db.execute(
+                "SELECT kind, debtor_number, creditor_number FROM parties WHERE id = ?", (row_id,)
+            ).fetchone()
+            if row is None:
+                raise errors.ValidationError("id", host_id, _unknown_party(db, row_id))
+            for table in ("review_flags", "kvk_updates", "kvk_rejections"):
+                db.execute(f"DELETE FROM {table} WHERE host_id = ?", (row_id,))
+            db.execute("DELETE FROM parties WHERE id = ?", (row_id,))
+            (change,) = db.execute(
+                "UPDATE counter SET value = value + 1 WHERE name = 'changes' RETURNING value"
+            ).fetchone()
+            db.execute(
+                "INSERT INTO deleted_parties VALUES (?, ?, ?, ?, ?, ?)",
+                (row_id, *row, change, _now()),
+            )
+
+    def deleted_parties(self, bookmark: str | None) -> list[str]:
+        """The IDs of parties deleted after ``bookmark`` (all when ``None``), in deletion order.
+
+        ``bookmark`` is one `changed_parties` gave: changes and deletions
+        share one counter. Pass the bookmark given to `changed_parties`, not
+        the one it returned.
+
+        Raises:
+            ValidationError: ``bookmark`` is not one this CRM gave.
+        """
+        after = _bookmark(bookmark)
+        with self._read() as db:
+            _check_not_ahead(db, after, bookmark)
+            rows = db.execute(
+                "SELECT id FROM deleted_parties WHERE change > ? ORDER BY change", (after,)
+            ).fetchall()
+        return [str(row_id) for (row_id,) in rows]
 
     def find_by_number(self, role: sync.Role, number: str) -> sync.Party | None:
         """The party whose debtor (or creditor) number is ``number``, or ``None``."""
@@ -379,9 +466,10 @@ class SqliteCRM:
 
     @staticmethod
     def _stored_kind(db: sqlite3.Connection, host_id: str | None) -> str:
-        row = db.execute("SELECT kind FROM parties WHERE id = ?", (_row_id(host_id),)).fetchone()
+        row_id = _row_id(host_id)
+        row = db.execute("SELECT kind FROM parties WHERE id = ?", (row_id,)).fetchone()
         if row is None:
-            raise errors.ValidationError("id", host_id, "is not the ID of a party in this CRM")
+            raise errors.ValidationError("id", host_id, _unknown_party(db, row_id))
         return str(row[0])
 
     def _db_row(self, query: str, *params: object) -> tuple[typing.Any, ...] | None:
@@ -732,6 +820,40 @@ class SqliteCRM:
         return PendingKvkUpdate(
             str(host), field, json.loads(crm), json.loads(kvk), dt.datetime.fromisoformat(stored)
         )
+
+
+def _migrate(db: sqlite3.Connection, path: str) -> None:
+    """Create the tables, or bring a file of an older schema version up to `SCHEMA_VERSION`.
+
+    Every statement is ``IF NOT EXISTS``: a version 0 file gains the tombstone
+    table and keeps everything else.
+    """
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise errors.ConfigurationError(
+            f"{path!r} is a SqliteCRM of schema version {version}, newer than this "
+            f"crmconnect's ({SCHEMA_VERSION}): upgrade crmconnect to open it"
+        )
+    for statement in _SCHEMA:
+        db.execute(statement)
+    if version < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _check_not_ahead(db: sqlite3.Connection, after: int, bookmark: str | None) -> None:
+    (current,) = db.execute("SELECT value FROM counter WHERE name = 'changes'").fetchone()
+    if after > current:
+        # E.g. the engine's state belongs to another database: "after 10" would miss 1..10.
+        raise errors.ValidationError(
+            "bookmark", bookmark, f"is ahead of this CRM's last change ({current})"
+        )
+
+
+def _unknown_party(db: sqlite3.Connection, row_id: int | None) -> str:
+    """Why an ID names no party: deleted, or never one of ours."""
+    if db.execute("SELECT 1 FROM deleted_parties WHERE id = ?", (row_id,)).fetchone():
+        return "is the ID of a party deleted from this CRM"
+    return "is not the ID of a party in this CRM"
 
 
 def _kind(party: object) -> str:
