@@ -120,4 +120,6 @@ def test_names_keep_their_public_module(module: str) -> None:
     for name in imported.__all__:
         value = getattr(imported, name)
         if isinstance(value, type):
-            assert value.__module__ == module, name
+            # NameStyle is crmconnect.mapping's, re-exported: it shows its own module.
+            home = "crmconnect.mapping" if name == "NameStyle" else module
+            assert value.__module__ == home, name
