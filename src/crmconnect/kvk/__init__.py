@@ -71,6 +71,19 @@ from ._normalise import (
     normalise_name,
     same_city,
 )
+from ._officers import (
+    CONTACTS_FIELD,
+    OFFICER_ATTRIBUTES,
+    OFFICER_FIELDS,
+    PERFECTVIEW_CONTACT_FUNCTIONS,
+    PREPROD_BASE_URL,
+    ContactFunctions,
+    Officer,
+    OfficerField,
+    OfficerList,
+    OfficerTable,
+    read_officers,
+)
 from ._signal_models import (
     SIGNAL_NAMES,
     Signal,
@@ -94,11 +107,16 @@ from ._updates import (
 )
 
 __all__ = [
+    "CONTACTS_FIELD",
     "DEFAULT_KVK_INTERVAL",
     "ENVIRONMENTS",
     "KVK_SERVICE",
     "MAX_ANSWER_BYTES",
     "MAX_SEARCH_RESULTS",
+    "OFFICER_ATTRIBUTES",
+    "OFFICER_FIELDS",
+    "PERFECTVIEW_CONTACT_FUNCTIONS",
+    "PREPROD_BASE_URL",
     "REGISTRATION_FIELD",
     "SIGNAL_NAMES",
     "TEST_API_KEY",
@@ -111,6 +129,7 @@ __all__ = [
     "BranchSummary",
     "Cache",
     "Candidate",
+    "ContactFunctions",
     "DiskCache",
     "Environment",
     "FieldChange",
@@ -128,6 +147,10 @@ __all__ = [
     "MemoryCache",
     "Naming",
     "NamingBranch",
+    "Officer",
+    "OfficerField",
+    "OfficerList",
+    "OfficerTable",
     "Owner",
     "ProgressCallback",
     "RegisterAddress",
@@ -161,6 +184,7 @@ __all__ = [
     "parse_kvk_date",
     "parse_kvk_flag",
     "query_name",
+    "read_officers",
     "same_city",
     "score_result",
 ]

@@ -54,6 +54,7 @@ from ._models import (
     SearchPage,
     SearchResult,
 )
+from ._officers import AsyncOfficers, ContactFunctions, Officers, OfficerTable
 from ._signals import AsyncSignalsMixin, SignalsMixin, parse_kvk_answer_error
 
 __all__ = [
@@ -498,7 +499,7 @@ def _number(field: str, value: int | str, highest: int = 99999) -> int:
     return number
 
 
-class KvKClient(SignalsMixin, _KvKBase):
+class KvKClient(Officers, SignalsMixin, _KvKBase):
     """Blocking client for KvK's Zoeken, profile, Naamgeving and Mutatieservice APIs.
 
     Args:
@@ -520,6 +521,11 @@ class KvKClient(SignalsMixin, _KvKBase):
         max_answer_bytes: The largest answer read (4 MiB by default); a larger
             one, like any answer that is not a valid one, raises
             `crmconnect.errors.MalformedResponseError` and is not cached.
+        officer_fields: The field names Functionarissen answers are read with
+            (`OFFICER_FIELDS`, assumed, by default).
+        contact_functions: Which officers `organisation` adds to ``contacts``
+            (e.g. `PERFECTVIEW_CONTACT_FUNCTIONS`); ``None``, the default,
+            fetches no officers and leaves ``contacts`` empty.
 
     Example:
         ```python
@@ -547,6 +553,8 @@ class KvKClient(SignalsMixin, _KvKBase):
         cache: Cache | None = None,
         cache_searches: bool = False,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        officer_fields: OfficerTable | None = None,
+        contact_functions: ContactFunctions | Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -565,6 +573,7 @@ class KvKClient(SignalsMixin, _KvKBase):
         )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._setup_officers(officer_fields, contact_functions)
 
     def __enter__(self) -> KvKClient:
         return self
@@ -761,10 +770,11 @@ class KvKClient(SignalsMixin, _KvKBase):
             if wanted
             else None
         )
-        return self._organisation_from(kvk, profile, branch)
+        org = self._organisation_from(kvk, profile, branch)
+        return self._with_contacts(org, fresh=fresh, since=since)
 
 
-class AsyncKvKClient(AsyncSignalsMixin, _KvKBase):
+class AsyncKvKClient(AsyncOfficers, AsyncSignalsMixin, _KvKBase):
     """Asynchronous twin of `KvKClient`: the same arguments and methods, awaitable.
 
     Example:
@@ -789,6 +799,8 @@ class AsyncKvKClient(AsyncSignalsMixin, _KvKBase):
         cache: Cache | None = None,
         cache_searches: bool = False,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        officer_fields: OfficerTable | None = None,
+        contact_functions: ContactFunctions | Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -806,6 +818,7 @@ class AsyncKvKClient(AsyncSignalsMixin, _KvKBase):
             self._settings, self._redact, http_client=http_client, transport=transport
         )
         self._locks: dict[str, anyio.Lock] = {}
+        self._setup_officers(officer_fields, contact_functions)
 
     async def __aenter__(self) -> AsyncKvKClient:
         return self
@@ -912,7 +925,7 @@ class AsyncKvKClient(AsyncSignalsMixin, _KvKBase):
             profile.main_branch.branch_number if profile.main_branch else None
         )
         branch = await self.branch_profile(wanted, fresh=fresh) if wanted else None
-        return self._organisation_from(kvk, profile, branch)
+        return await self._with_contacts(self._organisation_from(kvk, profile, branch), fresh=fresh)
 
 
 def _read(answer: Answer, call: _Call[_ModelT]) -> _ModelT:
