@@ -301,6 +301,9 @@ class Organisation(CanonicalModel):
             checked by that state's rules and written compact with its country
             code (``"NL004495445B01"``); one of another country is kept as written.
         registration_date: Start of the registration (``materieleRegistratie.datumAanvang``).
+        establishment_date: Start of the branch this record describes (vestigingsdatum:
+            its own ``materieleRegistratie.datumAanvang``), beside the company's
+            registration date.
         end_date: End of the registration, when it ended.
         addresses: Visiting, postal and invoice addresses.
         sbi_activities: Business activities, the main one marked.
@@ -340,6 +343,7 @@ class Organisation(CanonicalModel):
     rsin: Rsin | None = None
     vat_number: VatNumber | None = None
     registration_date: dt.date | None = None
+    establishment_date: dt.date | None = None
     end_date: dt.date | None = None
     addresses: list[Address] = Field(default_factory=list)
     sbi_activities: list[SbiActivity] = Field(default_factory=list)
