@@ -31,6 +31,7 @@ from ._kvk_data import (
     as_kvk_date,
     kvk_test_companies,
 )
+from ._kvk_signals import SignalFeed
 
 __all__ = ["DEMO_API_KEY", "MAX_RESULTS", "TEST_API_KEY", "KvKSandbox"]
 
@@ -344,6 +345,7 @@ class KvKSandbox:
         register: The indexed register (see `add`, `update` and friends).
         faults: Latency, rate limit and injected faults; change them any time.
         stats: Counters of what was answered.
+        signals: The Mutatieservice: a signal for every change made through this sandbox.
 
     Example:
         ```python
@@ -373,6 +375,7 @@ class KvKSandbox:
         self.faults = Faults(latency=latency, rate_limit=rate_limit)
         self.stats = SandboxStats()
         self.deprecation_warning = deprecation_warning
+        self.signals = SignalFeed()
 
     def __repr__(self) -> str:
         return f"KvKSandbox(companies={len(self.register)}, faults={self.faults!r})"
@@ -412,6 +415,7 @@ class KvKSandbox:
             ValueError: When its KvK number or a branch number is taken.
         """
         self.register.add(company)
+        self.signals.record(None, company)
 
     def update(self, kvk_number: str, /, **changes: Any) -> Company:
         """Change fields of a registration (attribute names of `Company`).
@@ -431,6 +435,7 @@ class KvKSandbox:
             company = self._company(kvk_number)
             changed = attrs.evolve(company, **changes)
             self.register.replace(changed)
+            self.signals.record(company, changed)
             return changed
 
     def deregister(self, kvk_number: str, date: str | dt.date | None = None) -> Company:
@@ -461,7 +466,9 @@ class KvKSandbox:
         Raises:
             KeyError: When the KvK number is not registered.
         """
-        return self.register.remove(kvk_number)
+        removed = self.register.remove(kvk_number)
+        self.signals.record(removed, None)
+        return removed
 
     def close_branch(self, branch_number: str, date: str | dt.date | None = None) -> Branch:
         """Close a branch: it leaves ``/vestigingen`` and Zoeken; its profile shows ``datumEinde``.
@@ -490,6 +497,10 @@ class KvKSandbox:
 
     def __call__(self, request: SandboxRequest) -> SandboxResponse:
         """Answer one request as KvK would."""
+        if self.signals.serves(request.path):
+            accept = _flavour(request.headers.get("accept"))
+            headers = self._common_headers(request)
+            return self.signals.answer(request, self.api_keys, accept, headers)
         try:
             call = self._accept(request)
             family, method, identifier = _route(call.route) or self._no_route(call)
@@ -506,6 +517,9 @@ class KvKSandbox:
         self, request: SandboxRequest, status: int, retry_after: int | None = None
     ) -> SandboxResponse:
         """Answer an injected 429, 500 or 503 in KvK's error format."""
+        if self.signals.serves(request.path):  # the Mutatieservice's: ProblemDetail
+            headers = self._common_headers(request)
+            return self.signals.render_error(request, status, retry_after, headers)
         if status == 429:
             # Assumption: KvK documents no 429; answer its error shape without an IPD code.
             seconds = retry_after or 1
@@ -524,6 +538,8 @@ class KvKSandbox:
 
     def path_family(self, path: str) -> str:
         """Name the endpoint of a path for `SandboxStats`, e.g. ``"zoeken"``."""
+        if self.signals.serves(path):
+            return "mutatieservice"
         split = _split_prefix(path)
         routed = _route(split[1]) if split else None
         return routed[0] if routed else "other"
