@@ -31,6 +31,7 @@ from ._kvk_data import (
     as_kvk_date,
     kvk_test_companies,
 )
+from ._kvk_officers import KvKOfficers
 from ._kvk_signals import SignalFeed
 
 __all__ = ["DEMO_API_KEY", "MAX_RESULTS", "TEST_API_KEY", "KvKSandbox"]
@@ -52,6 +53,7 @@ API_VERSIONS = {
     "basisprofiel": "1.5.0",  # recorded
     "vestigingsprofiel": "1.5.0",  # recorded (the spec says 1.4)
     "naamgeving": "1.1.1",  # the spec version; no recording
+    "functionarissen": "1.0",  # the spec's info.version; no recording
 }
 
 Flavour = Literal["json", "hal"]
@@ -183,12 +185,18 @@ _ROUTES: list[tuple[re.Pattern[str], str, str]] = [
     ),
     (re.compile(r"/v1/vestigingsprofielen/([^/]*)"), "vestigingsprofiel", "_vestigingsprofiel"),
     (re.compile(r"/v1/naamgevingen/kvknummer/([^/]*)"), "naamgeving", "_naamgeving"),
+    (
+        re.compile(r"/v1/functionarissen/kvknummer/([^/]*)"),
+        "functionarissen",
+        "_functionarissen",
+    ),
 ]
 _ENDPOINTS = {
     "zoeken": "/v2/zoeken",
     "basisprofiel": "/v1/basisprofielen",
     "vestigingsprofiel": "/v1/vestigingsprofielen",
     "naamgeving": "/v1/naamgevingen/kvknummer",
+    "functionarissen": "/v1/functionarissen/kvknummer",
 }
 
 
@@ -324,7 +332,7 @@ def _set_if(body: dict[str, Any], key: str, value: Any) -> None:
         body[key] = value
 
 
-class KvKSandbox:
+class KvKSandbox(KvKOfficers):
     """An offline KvK: Zoeken, Basisprofiel, Vestigingsprofiel and Naamgeving.
 
     Serves ``/test/api/...`` (test environment) and ``/api/...`` (production)
@@ -346,6 +354,8 @@ class KvKSandbox:
         faults: Latency, rate limit and injected faults; change them any time.
         stats: Counters of what was answered.
         signals: The Mutatieservice: a signal for every change made through this sandbox.
+        officer_fields: The table Functionarissen answers are written with (see
+            `officers`, `add_officer`, `remove_officer`).
 
     Example:
         ```python
