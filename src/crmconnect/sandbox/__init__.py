@@ -113,6 +113,7 @@ from ._kvk_data import (
     generate_companies,
     kvk_test_companies,
 )
+from ._kvk_officers_data import OfficerRecord
 from ._vies import VIES_PATH, VIES_TEST_NUMBERS, ViesSandbox, ViesTrader
 
 __all__ = [
@@ -157,6 +158,7 @@ __all__ = [
     "LedgerRecord",
     "LineRecord",
     "MutationRecord",
+    "OfficerRecord",
     "OpenItemRecord",
     "Register",
     "RelationRecord",
