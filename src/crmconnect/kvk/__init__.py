@@ -95,6 +95,12 @@ from ._signal_models import (
     Subscription,
     SubscriptionList,
 )
+from ._signal_updates import (
+    DEFAULT_SIGNAL_OVERLAP,
+    SignalBookmark,
+    SignalUpdates,
+    SignalUpdateService,
+)
 from ._updates import (
     UPDATE_FIELDS,
     FieldChange,
@@ -109,6 +115,7 @@ from ._updates import (
 __all__ = [
     "CONTACTS_FIELD",
     "DEFAULT_KVK_INTERVAL",
+    "DEFAULT_SIGNAL_OVERLAP",
     "ENVIRONMENTS",
     "KVK_SERVICE",
     "MAX_ANSWER_BYTES",
@@ -160,11 +167,14 @@ __all__ = [
     "SearchPage",
     "SearchResult",
     "Signal",
+    "SignalBookmark",
     "SignalDetail",
     "SignalKind",
     "SignalNames",
     "SignalPage",
     "SignalType",
+    "SignalUpdateService",
+    "SignalUpdates",
     "Strategy",
     "Subscription",
     "SubscriptionList",
