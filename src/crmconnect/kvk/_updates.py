@@ -27,9 +27,16 @@ import attrs
 
 from ..errors import CrmConnectError, NotFoundError
 from ..errors import ValidationError as CrmValidationError
-from ..models import Address, AddressKind, Organisation
+from ..models import Address, AddressKind, Organisation, Person
 from ._client import KvKClient
 from ._normalise import normalise_name, same_city
+from ._officers import (
+    CONTACTS_FIELD,
+    apply_contact_changes,
+    contact_changes,
+    describe_person,
+    is_contact_field,
+)
 
 __all__ = [
     "UPDATE_FIELDS",
@@ -143,7 +150,9 @@ class UpdateReport:
 
         Args:
             org: The record to update; defaults to the one checked.
-            accept: Field names from `compared` (those in `fields` change).
+            accept: Field names from `compared` (those in `fields` change);
+                ``"contacts"`` takes every officer who joined or left, a change's
+                own field (``"contacts:joined:J. Jansen (Bestuurder)"``) that one.
 
         Raises:
             ValidationError: A name is not a field this check compares (a typo).
@@ -152,7 +161,10 @@ class UpdateReport:
         by_field = {change.field: change for change in self.changes}
         update: dict[str, Any] = {}
         addresses = list(base.addresses)
-        for name in [accept] if isinstance(accept, str) else accept:
+        names = [accept] if isinstance(accept, str) else list(accept)
+        for name in names:
+            if is_contact_field(name) and CONTACTS_FIELD in self.compared:
+                continue  # taken over below, officer by officer
             if name not in self.compared:
                 raise CrmValidationError(
                     "accept", name, f"not a field this check compares: {list(self.compared)}"
@@ -165,6 +177,11 @@ class UpdateReport:
                 update["addresses"] = addresses
             else:
                 update[name] = value
+        contact_updates = [
+            (c.field, c.crm_value, c.kvk_value) for c in self.changes if is_contact_field(c.field)
+        ]
+        if contact_updates:
+            update["contacts"] = apply_contact_changes(base.contacts, contact_updates, names)
         return base.model_copy(update=update, deep=True)
 
     def _repr_html_(self) -> str:
@@ -314,16 +331,32 @@ class UpdateService:
                 "kvk_number", org.kvk_number, "the record is not linked to KvK"
             )
         start = time.monotonic() if since is None else since
+        compared = self._compared()
         try:
             register = self.client._organisation(org.kvk_number, org.branch_number, since=start)
         except NotFoundError as exc:
             reason = exc.remote_message or str(exc)
-            return UpdateReport(org, None, RegistrationStatus.REMOVED, reason=reason)
-        changes = compare(org, register)
+            removed = RegistrationStatus.REMOVED
+            return UpdateReport(org, None, removed, reason=reason, compared=compared)
+        changes = compare(org, register) + self._contact_changes(org, register)
         if register.end_date is not None:
             reason = f"registration ended on {register.end_date.isoformat()}"
-            return UpdateReport(org, register, RegistrationStatus.ENDED, changes, reason)
-        return UpdateReport(org, register, RegistrationStatus.ACTIVE, changes)
+            ended = RegistrationStatus.ENDED
+            return UpdateReport(org, register, ended, changes, reason, compared=compared)
+        return UpdateReport(org, register, RegistrationStatus.ACTIVE, changes, compared=compared)
+
+    def _compared(self) -> tuple[str, ...]:
+        """The fields a check compares: contacts too when the client fetches officers."""
+        contacts = (CONTACTS_FIELD,) if self.client.contact_functions is not None else ()
+        return (*UPDATE_FIELDS, *contacts)
+
+    def _contact_changes(self, org: Organisation, theirs: Organisation) -> tuple[FieldChange, ...]:
+        """Officers who joined or left, each a change a person accepts or rejects."""
+        functions = self.client.contact_functions
+        if functions is None:
+            return ()
+        found = contact_changes(org.contacts, theirs.contacts, functions)
+        return tuple(FieldChange(*change) for change in found)
 
     def check_updates_many(
         self,
@@ -368,6 +401,8 @@ def format_value(value: Any) -> str:
         return ""
     if isinstance(value, Address):
         return value.one_line()
+    if isinstance(value, Person):
+        return describe_person(value)
     if isinstance(value, list):
         return ", ".join(
             f"{v.code}{' (main)' if v.main else ''}" if hasattr(v, "code") else str(v)
@@ -387,6 +422,12 @@ def _report_html(report: UpdateReport) -> str:
         style = ' style="background:#fff3cd;font-weight:bold"' if field in changed else ""
         rows.append(
             f"<tr{style}><td>{esc(label)}</td><td>{esc(ours)}</td><td>{esc(theirs)}</td></tr>"
+        )
+    for change in (c for c in report.changes if is_contact_field(c.field)):
+        ours, theirs = format_value(change.crm_value) or "—", format_value(change.kvk_value) or "—"
+        rows.append(
+            f'<tr style="background:#fff3cd;font-weight:bold"><td>{esc(change.label)}</td>'
+            f"<td>{esc(ours)}</td><td>{esc(theirs)}</td></tr>"
         )
     status = esc(report.status.value) + (f": {esc(report.reason)}" if report.reason else "")
     return (
