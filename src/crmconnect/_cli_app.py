@@ -664,3 +664,6 @@ def sync(
     console.print(table)
     if report.failed:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+from . import _cli_officers  # noqa: E402, F401  (registers kvk inspect-officers)

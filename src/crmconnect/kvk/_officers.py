@@ -72,6 +72,7 @@ __all__ = [
     "apply_contact_changes",
     "contact_changes",
     "describe_person",
+    "field_at",
     "is_contact_field",
     "read_officers",
 ]
@@ -408,7 +409,7 @@ def read_officers(data: Mapping[str, Any], table: OfficerTable = OFFICER_FIELDS)
     for key, value in data.items():
         if key not in listed and key != top and key not in _LINK_KEYS:
             unknown[key] = value
-    kvk = _get(data, table.kvk_number)
+    kvk = field_at(data, table.kvk_number)
     return OfficerList(
         kvk_number=str(kvk) if isinstance(kvk, str | int) and not isinstance(kvk, bool) else None,
         officers=tuple(officers),
@@ -421,7 +422,7 @@ def _officer(item: dict[str, Any], table: OfficerTable, default_kind: str | None
     values: dict[str, Any] = {}
     used: set[str] = set()
     for spec in table.fields:
-        raw = _get(item, spec.path)
+        raw = field_at(item, spec.path)
         value = _date(raw) if spec.attribute.endswith("_date") else _text(raw)
         if value is not None:
             values[spec.attribute] = value
@@ -453,7 +454,8 @@ def _name(values: Mapping[str, Any]) -> PersonName:
     return PersonName()
 
 
-def _get(data: Mapping[str, Any], path: str) -> Any:
+def field_at(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of an answer's object; ``None`` where there is none."""
     value: Any = data
     for part in path.split("."):
         if not isinstance(value, dict):

@@ -54,11 +54,10 @@ def render_officers(
     lists = [key for key, _ in table]
     generic = next((key for key, kind in table if kind is None), None)
     by_kind = {kind.casefold(): key for key, kind in table if kind}
-    for key in lists:
-        body.setdefault(key, [])
+    body[generic or lists[0]] = []  # an empty list says: no officers
     for record in records:
         key = generic or by_kind.get((record.kind or "").casefold(), lists[0])
-        body[key].append(_item(record, table))
+        body.setdefault(key, []).append(_item(record, table))
     return body
 
 
