@@ -289,7 +289,7 @@ class SignalFeed:
     def _page(
         self, request: SandboxRequest, base: str, subscription: str, flavour: Flavour
     ) -> dict[str, Any]:
-        window = _Window.of(request, self.clock())
+        window = _Window.of(request)
         visible = self._window(window)
         pages = math.ceil(len(visible) / window.per_page)
         start = (window.page - 1) * window.per_page
@@ -316,7 +316,11 @@ class SignalFeed:
         now = self.clock()
         with self._lock:
             low = bisect.bisect_left(self._signals, window.since, key=lambda e: e[0])
-            high = bisect.bisect_left(self._signals, window.until, key=lambda e: e[0])
+            high = (
+                bisect.bisect_left(self._signals, window.until, key=lambda e: e[0])
+                if window.until is not None
+                else len(self._signals)
+            )
             chosen = [signal for _, _, signal in self._signals[low:high]]
         return [s for s in chosen if s.timestamp + self.delay <= now]
 
@@ -361,12 +365,13 @@ def _route(path: str) -> tuple[str, list[str]] | None:
 @attrs.frozen
 class _Window:
     since: dt.datetime
-    until: dt.datetime
+    until: dt.datetime | None
+    """``None``: an open window, up to the newest visible signal."""
     page: int
     per_page: int
 
     @classmethod
-    def of(cls, request: SandboxRequest, now: dt.datetime) -> _Window:
+    def of(cls, request: SandboxRequest) -> _Window:
         unknown = sorted({name for name, _ in request.query} - set(_PARAMETERS))
         if unknown:  # Assumption: like Zoeken, unknown parameters are refused
             raise _Problem(400, f"Onbekende parameter(s): {', '.join(unknown)}")
@@ -374,8 +379,8 @@ class _Window:
         if "vanaf" not in values:  # Assumption: vanaf is required
             raise _Problem(400, "De parameter vanaf is verplicht")
         since = _instant(values["vanaf"], "vanaf")
-        until = _instant(values["tot"], "tot") if "tot" in values else now
-        if until <= since:
+        until = _instant(values["tot"], "tot") if "tot" in values else None
+        if until is not None and until <= since:
             raise _Problem(400, "De parameter tot moet na vanaf liggen")
         page = _whole(values.get("pagina"), "pagina", 1, 1, 10**6)
         per_page = _whole(
@@ -384,10 +389,8 @@ class _Window:
         return cls(since, until, page, per_page)
 
     def link(self, base: str, page: int) -> str:
-        return (
-            f"{base}?vanaf={_wire_time(self.since)}&tot={_wire_time(self.until)}"
-            f"&pagina={page}&aantal={self.per_page}"
-        )
+        until = f"&tot={_wire_time(self.until)}" if self.until is not None else ""
+        return f"{base}?vanaf={_wire_time(self.since)}{until}&pagina={page}&aantal={self.per_page}"
 
 
 def _instant(text: str, name: str) -> dt.datetime:
