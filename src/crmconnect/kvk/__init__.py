@@ -23,7 +23,14 @@ from ._client import (
     KvKClient,
     KvKUsage,
 )
-from ._enrich import build_organisation, employee_class
+from ._enrich import (
+    ENRICHMENT_FIELDS,
+    INVOICE_ADDRESS_FROM,
+    PERFECTVIEW_FIELDS,
+    EnrichmentSettings,
+    build_organisation,
+    employee_class,
+)
 from ._flow import (
     DEFAULT_KVK_INTERVAL,
     KVK_SERVICE,
@@ -116,13 +123,16 @@ __all__ = [
     "CONTACTS_FIELD",
     "DEFAULT_KVK_INTERVAL",
     "DEFAULT_SIGNAL_OVERLAP",
+    "ENRICHMENT_FIELDS",
     "ENVIRONMENTS",
+    "INVOICE_ADDRESS_FROM",
     "KVK_SERVICE",
     "MAX_ANSWER_BYTES",
     "MAX_SEARCH_RESULTS",
     "OFFICER_ATTRIBUTES",
     "OFFICER_FIELDS",
     "PERFECTVIEW_CONTACT_FUNCTIONS",
+    "PERFECTVIEW_FIELDS",
     "PREPROD_BASE_URL",
     "REGISTRATION_FIELD",
     "SIGNAL_NAMES",
@@ -138,6 +148,7 @@ __all__ = [
     "Candidate",
     "ContactFunctions",
     "DiskCache",
+    "EnrichmentSettings",
     "Environment",
     "FieldChange",
     "ForeignAddress",

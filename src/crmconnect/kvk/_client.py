@@ -42,7 +42,7 @@ from ..errors import (
 )
 from ..errors import ValidationError as CrmValidationError
 from ..models import Organisation
-from ._enrich import build_organisation
+from ._enrich import EnrichmentSettings, branch_to_fetch, build_organisation, enrichment_settings
 from ._errors import NO_RESULTS
 from ._models import (
     BasicProfile,
@@ -174,6 +174,9 @@ def _positive(value: object) -> bool:
 
 class _KvKBase:
     """Configuration, parameter checks and parsing shared by both clients."""
+
+    enrichment: EnrichmentSettings
+    """What `organisation` fills (set by each client)."""
 
     def __init__(
         self,
@@ -407,7 +410,8 @@ class _KvKBase:
         if branch is not None:
             self._check_branch_owner(kvk, branch)
         try:
-            return build_organisation(profile, branch)
+            rule = self.enrichment.invoice_address_from
+            return build_organisation(profile, branch, invoice_address_from=rule)
         except (pydantic.ValidationError, CrmValidationError) as exc:
             reason = f"the register data does not fit an Organisation: {_first_problem(exc)}"
             body = repr(profile)  # the fields it read; cannot fail, unlike a dump
@@ -526,6 +530,8 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
         contact_functions: Which officers `organisation` adds to ``contacts``
             (e.g. `PERFECTVIEW_CONTACT_FUNCTIONS`); ``None``, the default,
             fetches no officers and leaves ``contacts`` empty.
+        enrichment: The fields `organisation` is to fill (`EnrichmentSettings`,
+            PerfectView's by default) and the invoice-address rule.
 
     Example:
         ```python
@@ -555,6 +561,7 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         officer_fields: OfficerTable | None = None,
         contact_functions: ContactFunctions | Sequence[str] | None = None,
+        enrichment: EnrichmentSettings | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -574,6 +581,7 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._setup_officers(officer_fields, contact_functions)
+        self.enrichment = enrichment_settings(enrichment)
 
     def __enter__(self) -> KvKClient:
         return self
@@ -730,8 +738,10 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
     ) -> Organisation:
         """Everything the register says about an organisation, as an `Organisation`.
 
-        Fetches the Basisprofiel and the profile of the given branch, or of the
-        main branch when none is given (two paid calls, each at most once per client).
+        Fetches the Basisprofiel (a paid call, at most once per client), and the
+        profile of the given branch only where it is needed: for a branch other
+        than the main one, or for a field of `enrichment` the Basisprofiel's
+        main branch lacks (a second paid call; see `EnrichmentSettings`).
 
         Args:
             kvk_number: The 8-digit KvK number (a string, or an int).
@@ -762,9 +772,7 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
         """
         kvk = validation.kvk_number(kvk_number)
         profile = self._run(self._profile_call(BasicProfile, kvk), fresh=fresh, since=since)
-        wanted = branch_number or (
-            profile.main_branch.branch_number if profile.main_branch else None
-        )
+        wanted = branch_to_fetch(profile, branch_number, self.enrichment.fields)
         branch = (
             self._run(self._branch_call(wanted, False), fresh=fresh, since=since)
             if wanted
@@ -801,6 +809,7 @@ class AsyncKvKClient(AsyncOfficers, AsyncSignalsMixin, _KvKBase):
         max_answer_bytes: int = MAX_ANSWER_BYTES,
         officer_fields: OfficerTable | None = None,
         contact_functions: ContactFunctions | Sequence[str] | None = None,
+        enrichment: EnrichmentSettings | None = None,
     ) -> None:
         super().__init__(
             api_key,
@@ -819,6 +828,7 @@ class AsyncKvKClient(AsyncOfficers, AsyncSignalsMixin, _KvKBase):
         )
         self._locks: dict[str, anyio.Lock] = {}
         self._setup_officers(officer_fields, contact_functions)
+        self.enrichment = enrichment_settings(enrichment)
 
     async def __aenter__(self) -> AsyncKvKClient:
         return self
@@ -921,9 +931,7 @@ class AsyncKvKClient(AsyncOfficers, AsyncSignalsMixin, _KvKBase):
         """Everything the register says about an organisation (see `KvKClient.organisation`)."""
         kvk = validation.kvk_number(kvk_number)
         profile = await self.basic_profile(kvk, fresh=fresh)
-        wanted = branch_number or (
-            profile.main_branch.branch_number if profile.main_branch else None
-        )
+        wanted = branch_to_fetch(profile, branch_number, self.enrichment.fields)
         branch = await self.branch_profile(wanted, fresh=fresh) if wanted else None
         return await self._with_contacts(self._organisation_from(kvk, profile, branch), fresh=fresh)
 

@@ -1,9 +1,15 @@
-"""Register data → canonical `Organisation` (pure, no I/O).
+"""Register data → canonical `Organisation` (pure, no I/O), and what to fetch for it.
 
-These are the fields PerfectView's KvK koppeling fills: name, visiting and
-postal address, SBI codes with the main activity, employees (total,
-full-time) and size class, KvK and branch number, registration date, RSIN,
-legal form, websites and the non-mailing indication.
+PerfectView's KvK koppeling fills name, visiting, postal and invoice address,
+SBI codes with the main activity, employees (total, full-time) and size
+class, KvK and branch number, registration and establishment date, RSIN,
+legal form, websites and the non-mailing indication (`PERFECTVIEW_FIELDS`).
+
+The Basisprofiel (one paid call) embeds the main branch, but a reduced one:
+no trade names (KvK's spec) and, in KvK's recorded answers, no full-time/
+part-time split. `branch_to_fetch` says when the branch profile (a second paid
+call) is needed for the fields a host wants: for another branch than the main
+one, or for a wanted field the embedded main branch does not carry.
 
 Owner names: the current KvK APIs (Basisprofiel ``eigenaar``) give the legal
 form and RSIN of the owner, not a natural person's name; KvK's coming
@@ -13,12 +19,181 @@ Functionarissen API will. Until then ``contacts`` stays as the CRM had it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Final
 
+import attrs
+
+from .. import validation
+from ..errors import ConfigurationError
+from ..errors import ValidationError as CrmValidationError
 from ..models import Address, AddressKind, Organisation, SbiActivity
 from ._models import BasicProfile, BranchProfile, KvKSbiActivity, RegisterAddress
 
-__all__ = ["build_organisation", "employee_class"]
+__all__ = [
+    "ENRICHMENT_FIELDS",
+    "INVOICE_ADDRESS_FROM",
+    "PERFECTVIEW_FIELDS",
+    "EnrichmentSettings",
+    "build_organisation",
+    "employee_class",
+]
+
+ENRICHMENT_FIELDS: Final[tuple[str, ...]] = (
+    "name",
+    "statutory_name",
+    "trade_names",
+    "legal_form",
+    "kvk_number",
+    "branch_number",
+    "rsin",
+    "registration_date",
+    "establishment_date",
+    "end_date",
+    "visiting_address",
+    "postal_address",
+    "invoice_address",
+    "sbi_activities",
+    "employees_total",
+    "employees_full_time",
+    "employees_part_time",
+    "employee_class",
+    "websites",
+    "non_mailing",
+    "is_main_branch",
+)
+"""Every `Organisation` field enrichment fills: the names `EnrichmentSettings.fields` takes."""
+
+PERFECTVIEW_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "name",
+        "visiting_address",
+        "postal_address",
+        "invoice_address",
+        "sbi_activities",
+        "employees_total",
+        "employees_full_time",
+        "employee_class",
+        "kvk_number",
+        "branch_number",
+        "registration_date",
+        "establishment_date",
+        "rsin",
+        "legal_form",
+        "websites",
+        "non_mailing",
+    }
+)
+"""The fields PerfectView's KvK koppeling fills: the default of `EnrichmentSettings.fields`."""
+
+INVOICE_ADDRESS_FROM: Final[tuple[AddressKind, ...]] = (AddressKind.POSTAL, AddressKind.VISITING)
+"""The default rule for the invoice address KvK does not hold: postal, else visiting."""
+
+_MAIN_BRANCH_SOURCES: Final[dict[str, str]] = {
+    "employees_full_time": "employees_full_time",
+    "employees_part_time": "employees_part_time",
+    "trade_names": "trade_names",
+    "establishment_date": "material_registration",
+}
+"""Fields of the main branch the Basisprofiel may not carry, by the `BranchProfile` attribute
+that gives them. KvK's spec leaves trade names out of its embedded main branch; KvK's recorded
+answers also lack the full-time/part-time split (which the branch profile recorded at the same
+time gives), and an older one the start date. Each is taken from the Basisprofiel when its
+embedded main branch does carry it, so the second call is saved wherever KvK sends more.
+Websites are in the embedded main branch by the spec (absent when there are none). Correct
+this table if KvK's answers show otherwise."""
+
+
+def _fields(value: Collection[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        value = [value]
+    unknown = sorted(set(value) - set(ENRICHMENT_FIELDS))
+    if unknown:
+        raise CrmValidationError(
+            "fields", unknown[0], f"not a field enrichment fills: {list(ENRICHMENT_FIELDS)}"
+        )
+    return frozenset(value)
+
+
+def _kinds(value: Sequence[AddressKind | str]) -> tuple[AddressKind, ...]:
+    kinds = [value] if isinstance(value, str) else value
+    allowed = (AddressKind.POSTAL, AddressKind.VISITING)
+    for kind in kinds:
+        if kind not in allowed:
+            raise CrmValidationError("invoice_address_from", kind, "postal or visiting")
+    return tuple(AddressKind(kind) for kind in kinds)
+
+
+@attrs.frozen
+class EnrichmentSettings:
+    """What enrichment (`KvKClient.organisation`) fills, and so what it pays for.
+
+    Attributes:
+        fields: The fields the host wants (names from `ENRICHMENT_FIELDS`);
+            PerfectView's by default. A branch profile (a second paid call) is
+            fetched only where one of them is not in the Basisprofiel.
+        invoice_address_from: The invoice address, which KvK does not hold, is
+            a copy of the first of these register addresses that is given and
+            not shielded: postal, else visiting (the default); ``()`` leaves
+            it empty.
+
+    Raises:
+        ValidationError: An unknown field name, or an address kind other than
+            postal or visiting.
+
+    Example:
+        ```python
+        settings = EnrichmentSettings(fields=PERFECTVIEW_FIELDS - {"employees_full_time"})
+        kvk = KvKClient(enrichment=settings)   # main branches: one paid call each
+        ```
+    """
+
+    fields: frozenset[str] = attrs.field(default=PERFECTVIEW_FIELDS, converter=_fields)
+    invoice_address_from: tuple[AddressKind, ...] = attrs.field(
+        default=INVOICE_ADDRESS_FROM, converter=_kinds
+    )
+
+
+def enrichment_settings(value: object) -> EnrichmentSettings:
+    """The client's ``enrichment`` setting: PerfectView's when ``None``.
+
+    Raises:
+        ConfigurationError: It is not an `EnrichmentSettings`.
+    """
+    if value is None:
+        return EnrichmentSettings()
+    if not isinstance(value, EnrichmentSettings):
+        kind = type(value).__name__
+        raise ConfigurationError(f"enrichment must be an EnrichmentSettings, not {kind}")
+    return value
+
+
+def branch_to_fetch(
+    profile: BasicProfile, branch_number: str | int | None, fields: Collection[str]
+) -> str | int | None:
+    """The branch whose profile enrichment must fetch, or ``None`` when the Basisprofiel does.
+
+    Another branch than the main one is only described by its own profile.
+    For the main branch (asked for, or by default) the branch profile is
+    fetched only when a wanted field is one the embedded main branch may
+    lack and this answer's does lack.
+
+    Args:
+        profile: The Basisprofiel, already fetched.
+        branch_number: The branch asked for; ``None`` for the main branch.
+        fields: The wanted fields (`EnrichmentSettings.fields`).
+    """
+    main = profile.main_branch
+    if branch_number is not None and (
+        main is None or validation.branch_number(branch_number) != main.branch_number
+    ):
+        return branch_number
+    if main is None:
+        return None
+    sources = {_MAIN_BRANCH_SOURCES[f] for f in fields if f in _MAIN_BRANCH_SOURCES}
+    lacking = sources - main.model_fields_set
+    return main.branch_number if lacking else None
+
 
 # KvK Handelsregister "klasse werkzame personen" (SUWI gegevensregister, code → lowest count).
 _EMPLOYEE_CLASSES: tuple[tuple[int, str], ...] = (
@@ -56,50 +231,95 @@ def employee_class(total: int | None) -> str | None:
     return next(code for floor, code in _EMPLOYEE_CLASSES if total >= floor)
 
 
-def build_organisation(profile: BasicProfile, branch: BranchProfile | None) -> Organisation:
+def build_organisation(
+    profile: BasicProfile,
+    branch: BranchProfile | None,
+    *,
+    invoice_address_from: Sequence[AddressKind] = INVOICE_ADDRESS_FROM,
+) -> Organisation:
     """Combine a Basisprofiel and (optionally) a branch profile into an `Organisation`.
 
     What the record describes depends only on the branch, never on how it was
     asked for, so that enrichment and the update service always compare like
     with like: with the main branch (or none) it describes the organisation
     (the register's name, the company's total of workers over all its
-    branches); with another branch it describes that branch (its first trade
-    name, its own workers).
+    branches, its activities); with another branch it describes that branch
+    (its first trade name, its own workers and activities).
+
+    Without a branch profile the main branch embedded in the Basisprofiel
+    stands in for it: its addresses, number, start date and whatever else
+    KvK put in it.
 
     Args:
         profile: The Basisprofiel of the registration.
         branch: The Vestigingsprofiel of the chosen branch, usually the main one.
+        invoice_address_from: The rule for the invoice address, which KvK does
+            not hold: a copy of the first of these kinds the register gives
+            unshielded (postal, else visiting, by default); ``()`` leaves it empty.
     """
     own = _describes_branch(profile, branch)
+    source = branch or profile.main_branch
     owner = profile.owner
-    raw_addresses = branch.addresses if branch else (owner.addresses if owner else [])
-    websites = branch.websites if branch and branch.websites else (owner.websites if owner else [])
-    activities = (
-        branch.sbi_activities if branch and branch.sbi_activities else profile.sbi_activities
-    )
-    total = _employees_total(profile, branch, own)
+    addresses = [a for a in (_address(raw) for raw in _raw_addresses(profile, source)) if a]
+    total = _employees_total(profile, source, own)
     registration = profile.material_registration
     trade = branch.trade_names if branch and branch.trade_names else profile.trade_names
     return Organisation(
-        name=_name(profile, branch, own),
+        name=_name(profile, source, own),
         statutory_name=profile.statutory_name,
         trade_names=[t.name for t in sorted(trade, key=lambda t: t.order or 0)],
         legal_form=(owner.legal_form or owner.extended_legal_form) if owner else None,
         kvk_number=profile.kvk_number,
-        branch_number=branch.branch_number if branch else None,
+        branch_number=source.branch_number if source else None,
         rsin=(owner.rsin if owner and owner.rsin else branch.rsin if branch else None),
         registration_date=registration.start_date if registration else None,
-        end_date=_end_date(profile, branch),
-        addresses=[a for a in (_address(raw) for raw in raw_addresses) if a is not None],
-        sbi_activities=_activities(activities),
+        establishment_date=_start_date(source),
+        end_date=_end_date(profile, source),
+        addresses=[*addresses, *_invoice_address(addresses, invoice_address_from)],
+        sbi_activities=_activities(_pick(own, source, profile, "sbi_activities")),
         employees_total=total,
-        employees_full_time=branch.employees_full_time if branch else None,
-        employees_part_time=branch.employees_part_time if branch else None,
+        employees_full_time=source.employees_full_time if source else None,
+        employees_part_time=source.employees_part_time if source else None,
         employee_class=employee_class(total),
-        websites=list(websites),
-        non_mailing=_non_mailing(profile, branch),
-        is_main_branch=branch.is_main_branch if branch else None,
+        websites=list(_websites(profile, source)),
+        non_mailing=_pick(own, source, profile, "non_mailing"),
+        is_main_branch=source.is_main_branch if source else None,
     )
+
+
+def _raw_addresses(profile: BasicProfile, source: BranchProfile | None) -> list[RegisterAddress]:
+    if source is not None:
+        return source.addresses
+    return profile.owner.addresses if profile.owner else []  # no branches: the owner's
+
+
+def _websites(profile: BasicProfile, source: BranchProfile | None) -> list[str]:
+    if source is not None and source.websites:
+        return source.websites
+    return profile.owner.websites if profile.owner else []
+
+
+def _pick(own: bool, source: BranchProfile | None, profile: BasicProfile, field: str) -> Any:
+    """A field both profiles have: the branch's for a branch record, else the company's."""
+    first, second = (source, profile) if own else (profile, source)
+    value = getattr(first, field) if first is not None else None
+    if value in (None, []) and second is not None:
+        return getattr(second, field)
+    return value
+
+
+def _invoice_address(addresses: list[Address], kinds: Sequence[AddressKind]) -> list[Address]:
+    """KvK has no invoice address: a copy of the first usable address of the given kinds."""
+    for kind in kinds:
+        found = next((a for a in addresses if a.kind == kind and not a.shielded), None)
+        if found is not None:
+            return [found.model_copy(update={"kind": AddressKind.INVOICE})]
+    return []
+
+
+def _start_date(branch: BranchProfile | None) -> dt.date | None:
+    registration = branch.material_registration if branch else None
+    return registration.start_date if registration else None
 
 
 def _describes_branch(profile: BasicProfile, branch: BranchProfile | None) -> bool:
@@ -139,12 +359,6 @@ def _end_date(profile: BasicProfile, branch: BranchProfile | None) -> dt.date | 
         branch.material_registration.end_date if branch and branch.material_registration else None,
     ]
     return next((date for date in candidates if date is not None), None)
-
-
-def _non_mailing(profile: BasicProfile, branch: BranchProfile | None) -> bool | None:
-    if branch and branch.non_mailing is not None:
-        return branch.non_mailing
-    return profile.non_mailing
 
 
 def _activities(raw: Iterable[KvKSbiActivity]) -> list[SbiActivity]:

@@ -57,6 +57,7 @@ UPDATE_FIELDS: dict[str, str] = {
     "branch_number": "Branch number",
     "rsin": "RSIN",
     "registration_date": "Registration date",
+    "establishment_date": "Establishment date",
     "end_date": "End date",
     "visiting_address": "Visiting address",
     "postal_address": "Postal address",
