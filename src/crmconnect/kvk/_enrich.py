@@ -11,9 +11,11 @@ part-time split. `branch_to_fetch` says when the branch profile (a second paid
 call) is needed for the fields a host wants: for another branch than the main
 one, or for a wanted field the embedded main branch does not carry.
 
-Owner names: the current KvK APIs (Basisprofiel ``eigenaar``) give the legal
-form and RSIN of the owner, not a natural person's name; KvK's coming
-Functionarissen API will. Until then ``contacts`` stays as the CRM had it.
+Owner names: the Basisprofiel's ``eigenaar`` gives the legal form and RSIN of
+the owner, never a person's name, so nothing here fills ``contacts``. The
+owner of an eenmanszaak and the other officers come from the Functionarissen
+API (`crmconnect.kvk._officers`): the client adds them to ``contacts`` when
+its ``contact_functions`` setting names the functions that count.
 """
 
 from __future__ import annotations
