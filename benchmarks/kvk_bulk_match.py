@@ -2,14 +2,18 @@
 
 The sandbox runs in its own process (``python -m crmconnect.sandbox kvk``) with
 20 ms latency and KvK's limit of 100 requests per second. The script prints, for
-the concurrent `Matcher.match_many` (with enrichment of clear matches), for a
-second run with the same disk cache, and for a plain sequential loop:
-wall time, calls per record (free and paid), HTTP 429s seen, peak memory, and
-the ratio of wall time to the rate-limit floor (calls / 100 per second).
+the concurrent `Matcher.match_many` (with enrichment of clear matches) with
+PerfectView's fields (the default `EnrichmentSettings`), for a second run with
+the same disk cache, for a first run with PerfectView's fields but without the
+full-time/part-time split, and for a plain sequential loop: wall time, calls
+per record (free and paid), paid calls per enriched organisation (and how many
+of those are main branches), HTTP 429s seen, peak memory, and the ratio of wall
+time to the rate-limit floor (calls / 100 per second).
 
 Goals: ratio <= 1.15, no 429 reaching the caller, peak memory < 300 MB, the
-second run making 0 paid calls. Run with ``make bench`` or
-``python benchmarks/kvk_bulk_match.py --records 10000``.
+second run making 0 paid calls, at most 1.05 paid calls per enriched main-branch
+organisation where the Basisprofiel holds the wanted fields. Run with
+``make bench`` or ``python benchmarks/kvk_bulk_match.py --records 10000``.
 """
 
 from __future__ import annotations
@@ -26,10 +30,20 @@ import httpx
 from sandbox_process import start_sandbox
 
 from crmconnect import Address, Organisation
-from crmconnect.kvk import DiskCache, KvKClient, Matcher, MatchResult
+from crmconnect.kvk import (
+    PERFECTVIEW_FIELDS,
+    DiskCache,
+    EnrichmentSettings,
+    KvKClient,
+    Matcher,
+    MatchResult,
+)
 from crmconnect.sandbox import TEST_API_KEY, generate_companies
 
 RATE = 100.0
+WITHOUT_SPLIT = EnrichmentSettings(
+    fields=PERFECTVIEW_FIELDS - {"employees_full_time", "employees_part_time"}
+)
 
 
 def crm_records(count: int, seed: int) -> list[Organisation]:
@@ -75,13 +89,24 @@ class Counter429:
 
 
 def run(
-    label: str, url: str, records: list[Organisation], cache_path: Path, *, concurrent: bool
+    label: str,
+    url: str,
+    records: list[Organisation],
+    cache_path: Path,
+    *,
+    concurrent: bool,
+    enrichment: EnrichmentSettings | None = None,
 ) -> None:
     seen = Counter429()
     http = httpx.Client(timeout=30, event_hooks={"response": [seen]})
     cache = DiskCache(cache_path)
     kvk = KvKClient(
-        TEST_API_KEY, environment="test", base_url=f"{url}/test/api", http_client=http, cache=cache
+        TEST_API_KEY,
+        environment="test",
+        base_url=f"{url}/test/api",
+        http_client=http,
+        cache=cache,
+        enrichment=enrichment,
     )
     matcher = Matcher(kvk, enrich=True)
     started = time.perf_counter()
@@ -114,6 +139,12 @@ def report(
     print(
         f"calls per record     {calls / n:8.2f}  (free {usage.search_calls / n:.2f}, paid {usage.profile_calls / n:.2f})"
     )
+    enriched = [r.enriched for r in results if r.enriched is not None]
+    main = sum(1 for org in enriched if org.is_main_branch)
+    per_enriched = usage.profile_calls / len(enriched) if enriched else float("nan")
+    print(
+        f"paid per enriched    {per_enriched:8.2f}  ({len(enriched)} enriched, {main} of them main branches)"
+    )
     print(f"HTTP 429 seen        {seen_429:8d}  (errors reaching the caller: {errors})")
     print(
         f"rate-limit floor     {floor:8.1f} s   ratio wall/floor {wall / floor if floor else float('nan'):.3f}"
@@ -138,8 +169,16 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             cache = Path(folder) / "kvk.sqlite"
-            run("match_many, first run", url, records, cache, concurrent=True)
+            run("match_many, PerfectView's fields, first run", url, records, cache, concurrent=True)
             run("match_many, second run (disk cache)", url, records, cache, concurrent=True)
+            run(
+                "match_many, PerfectView's fields without the full-time/part-time split, first run",
+                url,
+                records,
+                Path(folder) / "without_split.sqlite",
+                concurrent=True,
+                enrichment=WITHOUT_SPLIT,
+            )
             run(
                 "plain sequential loop",
                 url,
