@@ -515,3 +515,56 @@ def test_inspect_officers_refuses_a_bad_number() -> None:
     assert result.exit_code == 1
     result = runner.invoke(app, ["kvk", "inspect-officers", "12345678", "--sandbox"])
     assert result.exit_code == 3, result.output
+
+
+# --- the sync engine's KvK flow ------------------------------------------------------------
+
+
+def test_the_kvk_flow_stores_contact_changes_a_person_accepts_or_rejects(
+    kvk: KvKClient, sandbox: KvKSandbox
+) -> None:
+    from crmconnect.contrib.sqlite_crm import SqliteCRM
+    from crmconnect.kvk import KvKUpdates
+    from crmconnect.sync import SqliteStateStore, SyncEngine
+
+    with SqliteCRM(":memory:") as crm:
+        host_id = crm.add(kvk.organisation("68750110"))
+        sync = SyncEngine(crm, [], state=SqliteStateStore(":memory:"), kvk=KvKUpdates(kvk))
+        assert sync.run().pending == 0
+        sandbox.add_officer(
+            "68750110",
+            OfficerRecord("Bestuurder", first_names="Jan", infix="van", last_name="Dijk"),
+        )
+        sandbox.remove_officer("68750110", "Duck", "Donald")
+        assert sync.run().pending == 1  # one organisation, two fields pending
+        joined, left = (
+            "contacts:joined:J. van Dijk (Bestuurder)",
+            "contacts:left:D. Duck (Directeur)",
+        )
+        assert sorted(u.field for u in crm.pending_kvk_updates()) == [joined, left]
+
+        crm.accept_kvk_update(host_id, joined)
+        crm.reject_kvk_update(host_id, left)
+        org = crm.get(host_id)
+        assert isinstance(org, Organisation)
+        assert [(p.full_name(), p.active) for p in org.contacts] == [
+            ("Donald Duck", True),
+            ("Jan van Dijk", True),
+        ]
+        assert sync.run().pending == 0, "a rejected departure is not proposed again"
+        assert crm.pending_kvk_updates() == []
+
+
+def test_an_accepted_departure_makes_the_contact_inactive(
+    kvk: KvKClient, sandbox: KvKSandbox
+) -> None:
+    from crmconnect.kvk import apply_kvk_update
+
+    org = kvk.organisation("68750110")
+    sandbox.remove_officer("68750110", "Duck", "Donald")
+    (change,) = UpdateService(kvk).check_updates(org).changes
+    stored = change.kvk_value.model_dump(mode="json")  # as a host keeps it
+    updated = apply_kvk_update(org, change.field, stored)
+    assert [(p.full_name(), p.active) for p in updated.contacts] == [("Donald Duck", False)]
+    with pytest.raises(ValidationError):
+        apply_kvk_update(org, change.field, {"colour": "blue"})

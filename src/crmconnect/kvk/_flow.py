@@ -25,6 +25,7 @@ from ..errors import ValidationError as CrmValidationError
 from ..models import Address, AddressKind, Organisation
 from ..sync import Action, HostCRM, KvKHost, Side, SyncReport
 from ._client import KvKClient
+from ._officers import apply_contact_update, is_contact_field
 from ._updates import UPDATE_FIELDS, UpdateReport, UpdateService
 
 __all__ = [
@@ -67,8 +68,8 @@ def apply_kvk_update(org: Organisation, field: str, kvk_value: object) -> Organi
 
     Args:
         org: The host's organisation.
-        field: An `Organisation` attribute the update service compares, or
-            `REGISTRATION_FIELD`.
+        field: An `Organisation` attribute the update service compares,
+            `REGISTRATION_FIELD`, or a contact change (``contacts:joined:...``).
         kvk_value: The register's value.
 
     Raises:
@@ -77,6 +78,8 @@ def apply_kvk_update(org: Organisation, field: str, kvk_value: object) -> Organi
     """
     if field == REGISTRATION_FIELD:
         return _apply_registration(org, kvk_value)
+    if is_contact_field(field):  # an officer who joined or left (contacts:joined:<name>)
+        return apply_contact_update(org, field, kvk_value)
     if field not in UPDATE_FIELDS:
         known = [*UPDATE_FIELDS, REGISTRATION_FIELD]
         raise CrmValidationError("field", field, f"not a field KvK updates: {known}")

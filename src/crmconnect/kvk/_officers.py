@@ -70,6 +70,7 @@ __all__ = [
     "OfficerTable",
     "Officers",
     "apply_contact_changes",
+    "apply_contact_update",
     "contact_changes",
     "describe_person",
     "field_at",
@@ -587,10 +588,11 @@ partnership (vennoot, maat); not supervisors, liquidators or other representativ
 
 
 def describe_person(person: Person) -> str:
-    """A person on one line: ``"J.P. van der Berg (Bestuurder)"``."""
+    """A person on one line: ``"J.P. van der Berg (Bestuurder)"``, ``", left"`` when inactive."""
     name = " ".join(p for p in (person.initials or person.first_name, person.infix) if p)
     name = " ".join(p for p in (name, person.last_name) if p)
-    return f"{name} ({person.role})" if person.role else name
+    text = f"{name} ({person.role})" if person.role else name
+    return text if person.active else f"{text}, left"
 
 
 def is_contact_field(name: str) -> bool:
@@ -621,9 +623,10 @@ def contact_changes(
     """Officers who joined or left: ``(field, label, crm_value, register_value)`` each.
 
     Joined: a counted officer no active CRM contact matches (by last name,
-    infix and initials). Left: an active CRM contact whose role counts and
-    whom no counted officer matches. Contacts with other roles (or none) are
-    the CRM's own and never proposed for removal.
+    infix and initials); the register's value is the officer. Left: an active
+    CRM contact whose role counts and whom no counted officer matches; the
+    register's value is that contact made inactive. Contacts with other roles
+    (or none) are the CRM's own and never proposed for removal.
     """
     active = [p for p in crm if p.active]
     changes: list[tuple[str, str, Person | None, Person | None]] = []
@@ -635,7 +638,7 @@ def contact_changes(
         counted = functions.counts_role(mine.role)
         if counted and not any(_same_person(mine, person) for person in register):
             field = f"{CONTACTS_FIELD}:left:{describe_person(mine)}"
-            changes.append((field, "Contact left", mine, None))
+            changes.append((field, "Contact left", mine, mine.model_copy(update={"active": False})))
     return changes
 
 
@@ -653,18 +656,35 @@ def apply_contact_changes(
     """
     wanted = set(accepted)
     result = list(contacts)
-    for field, crm_person, register_person in changes:
-        if CONTACTS_FIELD not in wanted and field not in wanted:
+    for field, _crm_person, register_person in changes:
+        if register_person is None or (CONTACTS_FIELD not in wanted and field not in wanted):
             continue
-        if register_person is not None:
+        if register_person.active:
             result = _joined(result, register_person)
-        elif crm_person is not None:
+        else:
             result = [
-                p.model_copy(update={"active": False}) if p.active and _same_person(p, crm_person)
+                p.model_copy(update={"active": False})
+                if p.active and _same_person(p, register_person)
                 else p
                 for p in result
-            ]  # fmt: skip
+            ]
     return result
+
+
+def apply_contact_update(org: Organisation, field: str, kvk_value: object) -> Organisation:
+    """A copy of ``org`` with one accepted contact change, as the KvK flow stored it.
+
+    Args:
+        org: The host's organisation.
+        field: The change's field, e.g. ``"contacts:joined:J. Jansen (Bestuurder)"``.
+        kvk_value: The register's value: a `Person`, or its JSON form as a host stored it.
+
+    Raises:
+        ValidationError: The value is not a person.
+    """
+    person = kvk_value if isinstance(kvk_value, Person) else Person.model_validate(kvk_value)
+    contacts = apply_contact_changes(org.contacts, [(field, None, person)], [field])
+    return org.model_copy(update={"contacts": contacts})
 
 
 def _joined(contacts: list[Person], person: Person) -> list[Person]:
