@@ -1007,7 +1007,7 @@ class _Synthesiser:
         return (_SBI_MAIN[main], *(_SBI_SIDE[code] for code in extra if code != main))
 
     def website(self, name: str) -> str:
-        slug = "-".join(name_words(name.replace("&", " ")))
+        slug = "-".join(sorted(name_words(name.replace("&", " "))))  # a set: sorted, or it varies
         return f"www.{slug[:40].strip('-')}.nl"
 
     def rsin(self) -> str:
