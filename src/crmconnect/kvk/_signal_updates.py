@@ -278,7 +278,8 @@ class SignalUpdateService:
                 previous.subscription_id,
                 f"belongs to another subscription than {subscription}",
             )
-        until = _whole_seconds(self.clock())
+        # Up to the next whole second: a change made just before the run is in its window.
+        until = _whole_seconds(self.clock() + dt.timedelta(seconds=1))
         since = (previous.until if previous else until) - self.overlap
         until = max(until, since + dt.timedelta(seconds=1))  # a clock set back: a tiny window
         read = list(
