@@ -422,24 +422,27 @@ def test_repr_and_missing_credentials() -> None:
 # -- change detection -----------------------------------------------------------------------
 
 
-def test_snapshot_fingerprints_change_with_mapped_fields_only(
+def test_snapshot_digests_change_with_the_record_and_fingerprints_with_its_values(
     sandbox: DigitaleFactuurSandbox, df: DigitaleFactuurClient
 ) -> None:
     for values in generate_relations(120):
         sandbox.add_relation(**values)
-    before = df.relations_snapshot()
+    before, index = df.relations_snapshot(), df.relations_index()
     relation = df.relations()[5]
     assert relation.id is not None
-    assert before[relation.id] == relation_fingerprint(
+    assert index[relation.id].fingerprint == relation_fingerprint(
         relation.model_dump(exclude={"id", "unknown"})
     )
     df.update_relation(
         relation.model_copy(update={"postcode": (relation.postcode or "").lower().replace(" ", "")})
     )
-    assert df.relations_snapshot() == before  # only the spelling of the postcode changed
+    respelled = df.relations_snapshot()  # the record's bytes changed: its digest shows it
+    assert {key for key in before if before[key] != respelled[key]} == {relation.id}
+    assert df.relations_index()[relation.id].fingerprint == index[relation.id].fingerprint
     df.update_relation(relation.model_copy(update={"city": "Elders"}))
     after = df.relations_snapshot()
     assert {key for key in before if before[key] != after[key]} == {relation.id}
+    assert df.relations_index()[relation.id].fingerprint != index[relation.id].fingerprint
 
 
 def test_dates_amounts_and_statuses_in_both_spellings() -> None:

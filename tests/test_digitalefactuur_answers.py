@@ -95,7 +95,6 @@ def test_a_maintenance_page_is_a_malformed_answer_with_context() -> None:
         ("<klant><id></id></klant>", "without <id>"),
         ("<klanten><klant><naam>Geen id</naam></klant></klanten>", "without <id>"),
         ("<klanten><product><id>1</id></product></klanten>", "<product> where a <klant>"),
-        ("<klanten><klant><id>1</id>" + "<a>" * 50 + "</a>" * 50 + "</klant></klanten>", "deeper"),
         ("<klanten>" + "<klant>" * 3 + "</klant>" * 3 + "</klanten>", "without <id>"),
         ("<klanten><klant><id>1</id>", "not well-formed"),
         (f"<klanten><klant><id>{'9' * 10_000}</id></klant></klanten>", "10000 characters"),
@@ -114,6 +113,27 @@ def test_wrong_roots_empty_ids_and_deep_xml_fail_every_read(body: str, reason: s
     ]
     for call in reads:
         with mock(always(body)) as df, pytest.raises(MalformedResponseError, match=reason):
+            call(df)
+
+
+def test_a_record_nested_too_deep_is_listed_and_fails_where_its_values_are_read() -> None:
+    """A listing reads IDs and digests only: the record fails when its values are read."""
+    deep = "<klant><id>2</id>" + "<a>" * 50 + "</a>" * 50 + "</klant>"
+    body = f"<klanten><klant><id>1</id><naam>Vlak</naam></klant>{deep}</klanten>"
+    with mock(always(body)) as df:
+        assert list(df.relations_snapshot()) == ["1", "2"]
+        index = df.relations_index(fields={"name"})
+        assert index.relation(1).name == "Vlak"
+        with pytest.raises(MalformedResponseError, match="relation 2: nested deeper"):
+            index.relation(2)
+    values: list[Callable[[DigitaleFactuurClient], object]] = [
+        lambda df: df.relations(),
+        lambda df: df.relation(2),
+        lambda df: df.relations_by_number([1001]),
+    ]
+    body = f"<klanten>{deep}</klanten>".replace("</id>", "</id><relatienummer>1001</relatienummer>")
+    for call in values:
+        with mock(always(body)) as df, pytest.raises(MalformedResponseError, match="deeper"):
             call(df)
 
 
@@ -399,7 +419,7 @@ def test_text_sent_follows_the_shared_rules(
 # -- the snapshot path gives the models' fingerprints ---------------------------------------------
 
 
-def test_the_snapshot_fingerprints_equal_the_models_fingerprints() -> None:
+def test_the_index_fingerprints_of_odd_records_equal_the_models_fingerprints() -> None:
     odd = [
         ("naam", "  Bakkerij \t De\n Zon  "),
         ("naam", "Bakkerij&#x200b; &#x80;De Zon"),
@@ -416,13 +436,13 @@ def test_the_snapshot_fingerprints_equal_the_models_fingerprints() -> None:
         for n, (e, v) in enumerate(odd, 1)
     ) + "</klanten>"  # fmt: skip
     with mock(always(body)) as df:
-        snapshot = df.relations_snapshot()
+        snapshot, index = df.relations_snapshot(), df.relations_index()
         relations = df.relations()
-    assert len(snapshot) == len(odd)
+    assert list(snapshot) == [relation.id for relation in relations] == list(index)
     for relation in relations:
         assert relation.id is not None
         expected = relation_fingerprint(relation.model_dump(exclude={"id", "unknown"}))
-        assert snapshot[relation.id] == expected, relation
+        assert index[relation.id].fingerprint == expected, relation
 
 
 # -- the sweep of hostile bodies ----------------------------------------------------------------

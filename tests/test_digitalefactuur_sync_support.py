@@ -3,6 +3,8 @@ number, and updates that change some fields only (read-modify-write), against th
 
 from __future__ import annotations
 
+import re
+
 import doctest
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -75,7 +77,8 @@ def test_the_index_gives_id_number_and_the_owned_fingerprint_in_one_listing(
         assert entry.fingerprint == relation_fingerprint(relation, fields=OWNED)
         assert entry.fingerprint != relation_fingerprint(relation)  # not every field
     everything = df.relations_index()
-    assert {key: e.fingerprint for key, e in everything.items()} == df.relations_snapshot()
+    assert {key: e.digest for key, e in everything.items()} == df.relations_snapshot()
+    assert all(re.fullmatch("[0-9a-f]{32}", e.digest) for e in everything.values())
 
 
 def test_a_change_to_a_field_the_caller_does_not_own_leaves_its_fingerprint(
@@ -86,9 +89,11 @@ def test_a_change_to_a_field_the_caller_does_not_own_leaves_its_fingerprint(
     sandbox.edit_relation(first, telefoonnummer="030 123 45 67", kvk_nummer="69599084")
     sandbox.edit_relation(second, plaats="Elders")
     after = df.relations_index(fields=OWNED)
-    changed = {key for key in before if before[key] != after[key]}
+    changed = {key for key in before if before[key].fingerprint != after[key].fingerprint}
     assert changed == {second}
-    assert df.relations_snapshot()[first] != snapshot[first]  # the full fingerprint sees both
+    assert {key for key in before if before[key].digest != after[key].digest} == {first, second}
+    now = df.relations_snapshot()
+    assert {key for key in snapshot if snapshot[key] != now[key]} == {first, second}
 
 
 def test_the_index_fingerprint_is_the_models_for_odd_values_too() -> None:

@@ -38,12 +38,13 @@ import os
 import re
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar, cast
 
 import attrs
 import httpx
+import xxhash
 
 from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from .._http import AsyncHTTP, HTTPSettings, SyncHTTP
@@ -63,7 +64,7 @@ from ..errors import (
 )
 from ._errors import UnknownRouteError, coded_error, parse_http_error
 from ._fields import ANSWER_ELEMENTS, INVOICE_FIELDS, LINE_FIELDS, RELATION_FIELDS, FieldTable
-from ._index import RelationIndex, RelationIndexEntry
+from ._index import ListedRecord, RelationIndex
 from ._models import (
     ID_LENGTH,
     NUMBER_LENGTH,
@@ -74,7 +75,7 @@ from ._models import (
     Relation,
     listed_number,
 )
-from ._xml import MalformedAnswer, Record, Shape, build, parse, read
+from ._xml import MalformedAnswer, Record, Shape, build, parse, read, read_record, split_plain
 
 __all__ = ["DEFAULT_URL", "MAX_PAGES", "AsyncDigitaleFactuurClient", "DigitaleFactuurClient"]
 
@@ -280,33 +281,54 @@ class _DigitaleFactuurBase:
             for r in self._read(answer, self._relations, "klanten")
         ]
 
-    def _read_fingerprints(self, answer: Answer) -> list[tuple[str, str]]:
-        """``(id, fingerprint)`` per relation: checked like any answer, no model built."""
-        fingerprint, id_element = self._fingerprint, self._id
-        return [
-            (r.elements[id_element], fingerprint(r.elements))
-            for r in self._read(answer, self._relations, "klanten")
-        ]
+    def _read_page(self, answer: Answer, *, numbers: bool = True) -> list[_Page]:
+        """A page's relations as columns (none for an empty page): checked, no value read.
 
-    def _read_index(
-        self, answer: Answer, fingerprint: Fingerprinter
-    ) -> list[tuple[RelationIndexEntry, dict[str, str]]]:
-        """Per relation its index entry and its element texts: checked, no model built."""
-        id_element, number_element = self._id, self._number
-        return [
-            (
-                RelationIndexEntry(
-                    elements[id_element],
-                    listed_number(elements.get(number_element)),
-                    fingerprint(elements),
-                ),
-                elements,
+        A plain page (`split_plain`) is cut into its records' bytes, each
+        digested as listed; any other page is read exactly, and each record's
+        digest taken over its element texts. ``numbers=False`` leaves the
+        numbers out (``None``): a snapshot needs IDs and digests only.
+        """
+        keys = (self._id, self._number) if numbers and self._number else (self._id,)
+        plain = split_plain(answer.body, self._relations, keys, raws=numbers)
+        if plain is None:
+            records = [r.elements for r in self._read(answer, self._relations, "klanten")]
+            page = _Page(
+                [elements[self._id] for elements in records],
+                [listed_number(elements.get(self._number)) for elements in records],
+                [_elements_digest(elements) for elements in records],
+                records,
             )
-            for elements in (r.elements for r in self._read(answer, self._relations, "klanten"))
+        else:
+            ids = cast(list[str], plain.keys[0])  # split_plain holds every ID present
+            listed = _listed_numbers(plain.keys[1]) if len(keys) > 1 else [None] * len(ids)
+            page = _Page(ids, listed, plain.digests, plain.raws or [])
+        return [page] if page.ids else []
+
+    def _read_listing(self, answer: Answer) -> list[ListedRecord]:
+        """Per relation its ID, number, digest and bytes (or element texts)."""
+        return [
+            ListedRecord(*row)
+            for page in self._read_page(answer)
+            for row in zip(page.ids, page.numbers, page.digests, page.sources, strict=True)
         ]
 
-    def _read_elements(self, answer: Answer) -> list[dict[str, str]]:
-        return [r.elements for r in self._read(answer, self._relations, "klanten")]
+    def _listed_elements(self, record: ListedRecord) -> Mapping[str, str]:
+        """A listed record's element texts: a plain one read exactly now, held to its keys."""
+        if not isinstance(record.source, bytes):
+            return record.source
+        try:
+            elements = read_record(record.source, self._relations).elements
+        except MalformedAnswer as malformed:
+            reason = f"relation {record.id}: {malformed}"
+        else:
+            if elements.get(self._id) == record.id and (
+                listed_number(elements.get(self._number)) == record.number or not self._number
+            ):
+                return elements
+            reason = f"relation {record.id}: its ID or number is not a plain leaf of the record"
+        answer = Answer(SERVICE, 200, record.source, self._redact)
+        raise self._malformed(answer, "klanten", reason)
 
     def _listed_relation(self, elements: Mapping[str, str]) -> Relation:
         """The model of one listed relation; a refused value is a malformed answer."""
@@ -321,16 +343,18 @@ class _DigitaleFactuurBase:
         return (yield from self._pages("klanten", (), self._read_relations))
 
     def _snapshot_flow(self) -> Flow[dict[str, str]]:
-        pairs = yield from self._pages("klanten", (), self._read_fingerprints)
-        return dict(pairs)
+        read = functools.partial(self._read_page, numbers=False)
+        pages = yield from self._pages("klanten", (), read)
+        return {k: d for page in pages for k, d in zip(page.ids, page.digests, strict=True)}
 
     def _index_flow(self, fields: Iterable[str] | None) -> Flow[RelationIndex]:
         fingerprint = (
             self._fingerprint if fields is None else Fingerprinter(self.relation_fields, fields)
         )
-        read = functools.partial(self._read_index, fingerprint=fingerprint)
-        entries = yield from self._pages("klanten", (), read)
-        return RelationIndex(entries, fingerprint.fields, self._listed_relation)
+        records = yield from self._pages("klanten", (), self._read_listing)
+        return RelationIndex(
+            records, fingerprint.fields, self._listed_elements, fingerprint, self._listed_relation
+        )
 
     def _relation_flow(self, relation_id: int | str) -> Flow[Relation | None]:
         wanted = _key(relation_id, "relation_id", ID_LENGTH)
@@ -347,13 +371,12 @@ class _DigitaleFactuurBase:
         DF documents no filter on ``klanten``: the numbers are looked up in the
         full list. A number listed twice gives its first relation.
         """
-        listed = yield from self._pages("klanten", (), self._read_elements)
-        found: dict[str, Mapping[str, str]] = {}
-        for elements in listed:
-            number = listed_number(elements.get(self._number))
-            if number in wanted and number not in found:
-                found[number] = elements
-        return {number: self._listed_relation(elements) for number, elements in found.items()}
+        index = yield from self._index_flow(())
+        found = {}
+        for entry in index.values():
+            if entry.number in wanted and entry.number not in found:
+                found[entry.number] = index.relation(entry.id)
+        return found
 
     def _by_number_flow(self, number: int | str) -> Flow[Relation | None]:
         wanted = _key(number, "number", NUMBER_LENGTH)
@@ -680,6 +703,29 @@ def _payment(value: Decimal | str | int) -> Decimal:
             "amount", value, f"must be an amount above 0 and below {MAX_PAYMENT:,}"
         )
     return amount
+
+
+class _Page(NamedTuple):
+    """The relations of one listing page, as columns (cheap for ten thousand)."""
+
+    ids: list[str]
+    numbers: list[str | None]
+    digests: list[str]
+    sources: Sequence[bytes | Mapping[str, str]]
+
+
+def _listed_numbers(texts: list[str | None]) -> list[str | None]:
+    """`listed_number` of each text; C loops only where every text is a plain number."""
+    present = [text for text in texts if text]
+    if all(map(str.isprintable, present)) and max(map(len, present), default=0) <= NUMBER_LENGTH:
+        return [text or None for text in texts]
+    return [listed_number(text) for text in texts]
+
+
+def _elements_digest(elements: Mapping[str, str]) -> str:
+    """The digest of a record read exactly (a page that was not plain), over its texts."""
+    text = "".join(f"{name}\x1f{value}\x1e" for name, value in elements.items())
+    return xxhash.xxh3_128_hexdigest(text.encode())
 
 
 def _revalidated(relation: Relation) -> Relation:
