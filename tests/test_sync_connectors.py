@@ -19,7 +19,7 @@ from crmconnect import ConfigurationError, ValidationError
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
-from crmconnect.errors import MappingError
+from crmconnect.errors import MalformedResponseError, MappingError
 from crmconnect.mapping import DIGITALEFACTUUR_RELATIONS, RelationMapping, VatRow, VatTable
 from crmconnect.models import (
     Invoice,
@@ -35,7 +35,14 @@ from crmconnect.sandbox import (
     DigitaleFactuurSandbox,
     EBoekhoudenSandbox,
 )
-from crmconnect.sync import AccountingConnector, Capability, PaymentState, RemoteRelation, Role
+from crmconnect.sync import (
+    AccountingConnector,
+    Capability,
+    PaymentState,
+    RemoteRelation,
+    RemovingConnector,
+    Role,
+)
 
 ACCOUNT, CODE = "98765", "s3cr3t-access-code-xyz"
 SECRETS = [
@@ -127,9 +134,13 @@ def test_df_is_an_accounting_connector_with_the_directions_asked(
     df_client: DigitaleFactuurClient,
 ) -> None:
     both = DigitaleFactuurConnector(df_client)
-    assert isinstance(both, AccountingConnector)
+    assert isinstance(both, AccountingConnector) and isinstance(both, RemovingConnector)
     assert both.service == "digitalefactuur"
-    assert both.capabilities == {Capability.RELATIONS_TO_REMOTE, Capability.RELATIONS_FROM_REMOTE}
+    assert both.capabilities == {
+        Capability.RELATIONS_TO_REMOTE,
+        Capability.RELATIONS_FROM_REMOTE,
+        Capability.RELATION_REMOVAL,  # klant_verwijderen, for on_host_removal="remove"
+    }
     pull_only = DigitaleFactuurConnector(df_client, to_remote=False)
     assert pull_only.capabilities == {Capability.RELATIONS_FROM_REMOTE}
     assert CODE not in repr(both)
@@ -166,13 +177,18 @@ def test_df_an_unreadable_relation_fails_alone_and_is_named(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     odd = df_sandbox.add_relation(relatienummer="1500", naam="x" * 300)  # typed into DF
-    listing = df.relations()
-    assert sorted(r.number for r in listing) == ["1001", "2001", "5001"]
-    assert list(df.unreadable) == [odd["id"]]
-    error = df.unreadable[odd["id"]]
-    assert "name" in str(error)
-    assert CODE not in str(error) and CODE not in caplog.text
-    assert odd["id"] in caplog.text
+    outside = df_sandbox.add_relation(relatienummer="7001", naam="y" * 300)  # in no range
+    listing = {remote.number: remote for remote in df.relations()}
+    assert sorted(listing) == ["1001", "1500", "2001", "5001"]  # read when its values are
+    assert listing["1001"].values["name"] and listing["1500"].digest
+    with pytest.raises(MalformedResponseError) as caught:
+        dict(listing["1500"].values)
+    assert "name" in str(caught.value) and odd["id"] in str(caught.value)
+    assert CODE not in str(caught.value)
+    # A number in no range needs DF's type, so its values are read at once: it is left out.
+    assert list(df.unreadable) == [outside["id"]]
+    assert CODE not in str(df.unreadable[outside["id"]]) and CODE not in caplog.text
+    assert outside["id"] in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -193,7 +209,9 @@ def test_df_create_then_list_gives_the_values_written_no_echo(
     assert (created.remote_id, created.number, created.role) == (stored["id"], number, role)
     assert stored["type"] == kind
     listed = by_id(list(df.relations()))[created.remote_id]
-    assert listed == created  # the same values, the same fingerprint
+    assert listed == created
+    assert listed.fingerprint == created.fingerprint  # the same values, the same fingerprint
+    assert created.digest is None and listed.digest  # only a listing knows the record's bytes
     assert {name: listed.values[name] for name in wanted} == wanted  # what the host would write
 
 

@@ -46,7 +46,6 @@ from crmconnect.sync import (
     ConflictPolicy,
     HostRemoval,
     PaymentState,
-    RemoteRelation,
     Role,
     Side,
     SqliteStateStore,
@@ -201,6 +200,60 @@ def test_a_relation_created_in_df_arrives_in_the_host_as_a_debtor(
     assert len(crm.parties()) == 2
 
 
+def test_unchanged_df_records_are_known_by_their_digest_from_the_second_run(
+    crm: SqliteCRM,
+    df_sandbox: DigitaleFactuurSandbox,
+    state: SqliteStateStore,
+    engine: SyncEngine,
+) -> None:
+    pulled = df_sandbox.add_relation(
+        relatienummer="1001", naam="Bakkerij Jansen", postcode="3511 AA"
+    )
+    crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    digests = {link.number: link.remote_digest for link in state.links("digitalefactuur")}
+    # Created in the host from the listing: its digest is known. Written by the engine: not yet.
+    assert digests["1001"] is not None and digests["1002"] is None
+
+    second = engine.run()
+    assert (second.unchanged, second.updated, df_writes(df_sandbox)) == (2, 0, 1)
+    listed = DigitaleFactuurConnector(df_sandbox_client(df_sandbox)).relations()
+    now = {remote.number: remote.digest for remote in listed}
+    stored = {link.number: link.remote_digest for link in state.links("digitalefactuur")}
+    assert stored == now  # both known now: a third run reads no values
+
+    df_sandbox.edit_relation(pulled["id"], postcode="3511aa")  # another spelling, the same value
+    third = engine.run()
+    assert (third.unchanged, third.updated, third.failed) == (2, 0, 0)
+    [link] = [link for link in state.links("digitalefactuur") if link.number == "1001"]
+    assert link.remote_digest not in (None, stored["1001"])  # the new spelling's digest
+
+
+def test_a_linked_df_record_that_cannot_be_read_fails_alone_and_stays_linked(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, state: SqliteStateStore, engine: SyncEngine
+) -> None:
+    odd = df_sandbox.add_relation(relatienummer="1001", naam="Bakkerij Jansen")
+    df_sandbox.add_relation(relatienummer="1002", naam="Garage De Vries")
+    engine.run()
+    df_sandbox.edit_relation(odd["id"], naam="x" * 300)  # typed into DF's screens: too long
+
+    report = engine.run()
+    [failed] = [row for row in report if row.action is Action.FAILED]
+    assert (failed.number, failed.side) == ("1001", Side.HOST)
+    assert "name" in failed.reason and odd["id"] in failed.reason
+    assert report.unlinked == 0 and len(state.links("digitalefactuur")) == 2
+    assert crm.find_by_number(Role.DEBTOR, "1001").name == "Bakkerij Jansen"  # type: ignore[union-attr]
+
+    df_sandbox.edit_relation(odd["id"], naam="Bakkerij Jansen & Zn")
+    fixed = engine.run()
+    assert (fixed.failed, fixed.updated) == (0, 1)
+    assert crm.find_by_number(Role.DEBTOR, "1001").name == "Bakkerij Jansen & Zn"  # type: ignore[union-attr]
+
+
+def df_sandbox_client(sandbox: DigitaleFactuurSandbox) -> DigitaleFactuurClient:
+    return DigitaleFactuurClient(ACCOUNT, CODE, transport=sandbox.transport(), rate_limit=None)
+
+
 def test_a_host_party_with_a_debtor_number_reaches_df_and_a_rerun_writes_nothing(
     crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, engine: SyncEngine
 ) -> None:
@@ -308,6 +361,43 @@ def test_review_writes_neither_side_flags_the_party_and_keeps_the_conflict(
         assert [(f.host_id, f.service) for f in crm.review_flags()] == [
             (host_id, "digitalefactuur")
         ]
+
+
+def test_a_party_deleted_in_the_host_is_unlinked_by_the_next_run_and_left_in_df(
+    crm: SqliteCRM, df_sandbox: DigitaleFactuurSandbox, state: SqliteStateStore, engine: SyncEngine
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    kept = crm.add(organisation("Bakkerij Jansen", "1003"))
+    engine.run()
+    crm.delete(host_id)  # SqliteCRM tells the engine (DeletionTrackingHost): no call needed
+
+    report = engine.run()
+    [row] = [row for row in report if row.action is Action.UNLINKED]
+    assert (row.host_id, row.number) == (host_id, "1002")
+    assert "deleted in the host" in row.reason and "left in digitalefactuur" in row.reason
+    assert [link.host_id for link in state.links("digitalefactuur")] == [kept]
+    assert len(df_sandbox.relations) == 2  # the default: left in DF
+    again = engine.run()
+    assert (again.created, again.unlinked, again.failed) == (0, 0, 0)
+    assert [party.id for party in crm.parties()] == [kept]  # not pulled back into the host
+
+
+def test_a_party_deleted_in_the_host_is_removed_from_df_when_the_setting_says_so(
+    crm: SqliteCRM,
+    df_sandbox: DigitaleFactuurSandbox,
+    df: DigitaleFactuurConnector,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [df], state=state, on_host_removal="remove")
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    crm.delete(host_id)
+
+    report = engine.run()
+    [row] = [row for row in report if row.action is Action.UNLINKED]
+    assert "removed from digitalefactuur" in row.reason
+    assert df_sandbox.relations == [] and state.links("digitalefactuur") == []
+    assert engine.run().failed == 0
 
 
 def test_a_relation_removed_in_df_is_unlinked_flagged_and_not_created_again(
@@ -777,7 +867,7 @@ def test_a_run_waits_for_the_lease_up_to_lease_wait(
 
 
 def delete_party(crm_path: Path, host_id: str) -> None:
-    """Delete a party as a host would (SqliteCRM has no delete of its own)."""
+    """Delete a party behind SqliteCRM's back: as a host that does not track deletions."""
     db = sqlite3.connect(crm_path)
     with db:
         db.execute("DELETE FROM review_flags WHERE host_id = ?", (host_id,))
@@ -785,19 +875,16 @@ def delete_party(crm_path: Path, host_id: str) -> None:
     db.close()
 
 
-class RemovingDF:
-    """DigitaleFactuur's connector with removal (``klant_verwijderen``) switched on."""
+class KeepingDF:
+    """DigitaleFactuur's connector as a service that cannot remove relations."""
 
     def __init__(self, inner: DigitaleFactuurConnector) -> None:
         self.inner = inner
         self.service = inner.service
-        self.capabilities = inner.capabilities | {Capability.RELATION_REMOVAL}
+        self.capabilities = inner.capabilities - {Capability.RELATION_REMOVAL}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
-
-    def remove_relation(self, current: RemoteRelation) -> None:
-        self.inner.client.delete_relation(current.remote_id)
 
 
 def test_a_party_deleted_in_the_host_is_unlinked_and_left_and_no_run_fails(
@@ -830,8 +917,7 @@ def test_a_party_deleted_in_the_host_is_removed_where_the_service_allows_it(
     tmp_path: Path, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
 ) -> None:
     with SqliteCRM(tmp_path / "crm.db") as crm, SqliteStateStore(":memory:") as state:
-        removing = RemovingDF(df)
-        engine = SyncEngine(crm, [removing], state=state, on_host_removal="remove")
+        engine = SyncEngine(crm, [df], state=state, on_host_removal="remove")
         host_id = crm.add(organisation("Garage De Vries", "1002"))
         engine.run()
         delete_party(tmp_path / "crm.db", host_id)
@@ -844,7 +930,8 @@ def test_a_party_deleted_in_the_host_is_removed_where_the_service_allows_it(
         assert engine.run().failed == 0
         # Without the capability the setting falls back to leaving it, and says so.
         host_id = crm.add(organisation("Bakkerij Jansen", "1003"))
-        plain = SyncEngine(crm, [df], state=state, on_host_removal=HostRemoval.REMOVE)
+        keeping = KeepingDF(df)
+        plain = SyncEngine(crm, [keeping], state=state, on_host_removal=HostRemoval.REMOVE)
         plain.run()
         delete_party(tmp_path / "crm.db", host_id)
         [row] = plain.party_removed(host_id).rows

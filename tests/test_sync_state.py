@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from crmconnect.errors import ConfigurationError, CrmConnectError, SyncError, ValidationError
@@ -158,6 +159,20 @@ class StateStoreContract:
         assert store.link("43", DF, Role.DEBTOR) is None
         found = store.link_by_remote(DF, Role.DEBTOR, "7")
         assert found is not None and found.host_id == "42"
+
+    def test_remote_digests_are_stored_for_the_links_as_read(self, store: StateStore) -> None:
+        first, second, third = a_link("1"), a_link("2"), a_link("3", remote_digest="old")
+        for link in (first, second, third):
+            store.save_link(link)
+        rewritten = attrs.evolve(second, remote_values={"name": "Nieuw"}, synced_at=None)
+        store.save_link(rewritten)  # written since it was read: its digest is not set
+        store.set_remote_digests([(first, "d1"), (second, "d2"), (third, "d3")])
+        digests = {link.host_id: link.remote_digest for link in store.links(DF)}
+        assert digests == {"1": "d1", "2": None, "3": "d3"}
+        assert store.link("1", DF, Role.DEBTOR) == attrs.evolve(first, remote_digest="d1")
+        store.save_link(attrs.evolve(first, remote_values={"name": "Anders"}))
+        saved = store.link("1", DF, Role.DEBTOR)
+        assert saved is not None and saved.remote_digest is None  # a save says what it knows
 
     def test_remove_link(self, store: StateStore) -> None:
         store.save_link(a_link("42"))
@@ -524,6 +539,7 @@ def test_a_version_1_store_is_upgraded_and_its_marks_move_out_of_the_bookmarks(
     with db:
         db.execute("DROP TABLE sync_marks")
         db.execute("DROP TABLE sync_lease")
+        db.execute("ALTER TABLE sync_links DROP COLUMN remote_digest")
         db.execute("UPDATE sync_schema_version SET version = 1")
         db.executemany(
             "INSERT INTO sync_bookmarks (name, value) VALUES (?, ?)",
@@ -543,8 +559,23 @@ def test_a_version_1_store_is_upgraded_and_its_marks_move_out_of_the_bookmarks(
         assert dict(store.marks("payment")) == {"eb/1001/F1": "paid|0.00"}
         assert store.acquire_lease("a", dt.timedelta(minutes=1))
     db = sqlite3.connect(path)
-    assert db.execute("SELECT version FROM sync_schema_version").fetchall() == [(2,)]
+    assert db.execute("SELECT version FROM sync_schema_version").fetchall() == [(SCHEMA_VERSION,)]
     db.close()
+
+
+def test_a_version_2_store_gets_the_remote_digest_and_keeps_its_links(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStateStore(path) as store:
+        store.save_link(a_link("7"))
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("ALTER TABLE sync_links DROP COLUMN remote_digest")
+        db.execute("UPDATE sync_schema_version SET version = 2")
+    db.close()
+    with SqliteStateStore(path) as store:
+        assert store.links(DF) == [a_link("7")]
+        store.set_remote_digests([(a_link("7"), "d7")])
+        assert [link.remote_digest for link in store.links(DF)] == ["d7"]
 
 
 def test_a_newer_schema_is_refused_clearly(tmp_path: Path) -> None:

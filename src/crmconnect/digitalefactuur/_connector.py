@@ -10,7 +10,10 @@ not come back as a change.
 Remote quirks handled here:
 
 * DF has no filter and no version on ``klanten``: one listing per run
-  (`DigitaleFactuurClient.relations_index`), no call per relation;
+  (`DigitaleFactuurClient.relations_index`), no call per relation; each
+  relation carries the digest of its record as listed, and its values are
+  read only when the engine asks for them (the digest differs from the
+  link's, or the relation is new);
 * ``klant_updaten`` replaces the whole record: an update is read-modify-write
   over the record of this run's listing (or of this connector's own last
   write), read fresh when that listing is older than ``listing_max_age``;
@@ -22,14 +25,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from ..errors import ConfigurationError, CrmConnectError, MalformedResponseError, SyncError
+import attrs
+
+from ..errors import (
+    ConfigurationError,
+    CrmConnectError,
+    MalformedResponseError,
+    NotFoundError,
+    SyncError,
+)
 from ..mapping import DIGITALEFACTUUR_RELATIONS, NameStyle, RelationMapping
 from ..mapping._adapters import (
     checked_values,
     field_normalisers,
-    fingerprint,
     inbound_party,
     normalised,
     with_name_style,
@@ -118,6 +128,7 @@ class DigitaleFactuurConnector:
         directions = {
             Capability.RELATIONS_TO_REMOTE: to_remote,
             Capability.RELATIONS_FROM_REMOTE: from_remote,
+            Capability.RELATION_REMOVAL: to_remote,
         }
         self.capabilities = frozenset(flow for flow, on in directions.items() if on)
         self._normalisers = field_normalisers(
@@ -156,11 +167,15 @@ class DigitaleFactuurConnector:
     def relations(self) -> Sequence[RemoteRelation]:
         """Every DF relation with a number, from one listing (``klanten``, every page).
 
-        A relation without a number DF accepts as one cannot be linked and is
-        left out. A relation whose values the model refuses (e.g. a name
-        longer than DF's assumed 255 characters, typed into DF's screens) fails
-        alone: it is left out and kept in `unreadable` with its error, and
-        the others are listed. The listing is kept for this run's updates.
+        Each relation's values are read from the listing when first used (the
+        engine compares digests first: an unchanged record is never read). A
+        relation without a number DF accepts as one cannot be linked and is
+        left out. A relation whose values cannot be read (a name longer than
+        DF's assumed 255 characters, typed into DF's screens) fails alone, when
+        they are read, with a `MalformedResponseError` naming it; the others
+        are listed. Only a relation whose number lies in no range of the
+        mapping is read at once, for its ``type``; if that fails it is left out
+        and kept in `unreadable`. The listing is kept for this run's updates.
 
         Raises:
             CrmConnectError: The listing failed: nothing is known.
@@ -173,13 +188,23 @@ class DigitaleFactuurConnector:
         for entry in index.values():
             if entry.number is None:
                 continue
+            role = self.mapping.role_for_number(entry.number)
             try:
-                listed.append(self._remote(index.relation(entry.id)))
+                listed.append(self._listed(index, entry.id, entry.number, role, entry.digest))
             except MalformedResponseError as error:
                 logger.warning("DigitaleFactuur relation %s is not listed: %s", entry.id, error)
                 unreadable[entry.id] = error
         self.unreadable = unreadable
         return listed
+
+    def _listed(
+        self, index: RelationIndex, remote_id: str, number: str, role: Role | None, digest: str
+    ) -> RemoteRelation:
+        """A listed relation; its values read on first use, unless its role needs them now."""
+        if role is None:  # no number range says it: DF's type does
+            return attrs.evolve(self._remote(index.relation(remote_id)), digest=digest)
+        values = _ReadOnUse(lambda: self._values(index.relation(remote_id)))
+        return RemoteRelation(remote_id, number, role, values, digest)
 
     def find_relation(self, role: Role, number: str) -> RemoteRelation | None:
         """The DF relation with this number (one listing), or ``None``.
@@ -235,6 +260,18 @@ class DigitaleFactuurConnector:
             self._written[written.id] = written
         return self._remote(written)
 
+    def remove_relation(self, current: RemoteRelation) -> None:
+        """Remove the DF relation (``klant_verwijderen``), for ``on_host_removal="remove"``.
+
+        Sent once (a delete is not retried); a relation DF no longer holds
+        counts as removed.
+        """
+        try:
+            self.client.delete_relation(current.remote_id)
+        except NotFoundError:
+            logger.info("DigitaleFactuur relation %s was removed already", current.remote_id)
+        self._written.pop(current.remote_id, None)
+
     # -- what DF does not do through this connector ---------------------------------
 
     def book_invoices(self, invoices: Sequence[Invoice]) -> BookingResult:
@@ -255,15 +292,16 @@ class DigitaleFactuurConnector:
     def _remote(self, relation: Relation) -> RemoteRelation:
         if relation.id is None or relation.number is None:  # pragma: no cover
             raise SyncError("DigitaleFactuur answered a relation without ID or number")
-        values = normalised(
-            self._normalisers, {name: getattr(relation, name) for name in self._normalisers}
-        )
         return RemoteRelation(
             remote_id=relation.id,
             number=relation.number,
             role=self.mapping.role_for_number(relation.number) or _ROLE_OF_KIND[relation.kind],
-            values=values,
-            fingerprint=fingerprint(values),
+            values=self._values(relation),
+        )
+
+    def _values(self, relation: Relation) -> FieldValues:
+        return normalised(
+            self._normalisers, {name: getattr(relation, name) for name in self._normalisers}
         )
 
     def _current(self, remote_id: str) -> Relation | None:
@@ -274,3 +312,30 @@ class DigitaleFactuurConnector:
         if self._index is not None and fresh and remote_id in self._index:
             return self._index.relation(remote_id)
         return None
+
+
+class _ReadOnUse(Mapping[str, "str | None"]):
+    """Field values read when first used (the engine skips unchanged records unread)."""
+
+    __slots__ = ("_read", "_values")
+
+    def __init__(self, read: Callable[[], FieldValues]) -> None:
+        self._read: Callable[[], FieldValues] | None = read
+        self._values: FieldValues = {}
+
+    def _loaded(self) -> FieldValues:
+        if self._read is not None:
+            self._values, self._read = self._read(), None
+        return self._values
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
+
+    def __repr__(self) -> str:
+        return "<values not read yet>" if self._read is not None else repr(dict(self._values))

@@ -44,7 +44,6 @@ from ..mapping._adapters import (
     Normaliser,
     checked_values,
     field_normalisers,
-    fingerprint,
     inbound_party,
     normalised,
     with_name_style,
@@ -347,7 +346,6 @@ class EBoekhoudenConnector:
             number=relation.code or "",
             role=role,
             values=values,
-            fingerprint=fingerprint(values),
         )
 
 

@@ -10,7 +10,6 @@ per field: the transform of the table rows that map it (``3511 aa`` and
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,6 @@ __all__ = [
     "Normaliser",
     "checked_values",
     "field_normalisers",
-    "fingerprint",
     "inbound_party",
     "normalised",
     "with_name_style",
@@ -121,12 +119,6 @@ def normalised(
             text = "" if value is None else str(value)
             found[name] = (normalise(text) or None) if text else None
     return found
-
-
-def fingerprint(values: Mapping[str, str | None]) -> str:
-    """A hash of the non-empty values: equal values, equal fingerprints."""
-    parts = [f"{name}\x1f{text}\x1e" for name, text in sorted(values.items()) if text]
-    return hashlib.blake2b("".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def checked_values(values: object, fields: Collection[str]) -> dict[str, str | None]:

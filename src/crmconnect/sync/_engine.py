@@ -38,6 +38,7 @@ from ..models import Invoice
 from ._protocols import (
     AccountingConnector,
     Capability,
+    DeletionTrackingHost,
     FieldValues,
     HostCRM,
     KvKFlow,
@@ -192,6 +193,9 @@ class SyncPlan:
         planned: Rows the changes would give once applied.
         bookmarks: Host change bookmarks to store once applied, by name.
         candidates: Per service, the host IDs whose push this plan covers.
+        digests: Links whose remote record is unchanged in values but not in
+            digest (`Link.remote_digest`), with the digest listed: stored
+            once applied, so the next run skips reading them.
     """
 
     flow: str
@@ -200,6 +204,7 @@ class SyncPlan:
     planned: SyncReport = attrs.field(factory=SyncReport)
     bookmarks: Mapping[str, str] = attrs.field(factory=dict)
     candidates: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+    digests: tuple[tuple[Link, str], ...] = ()
 
     @property
     def preview(self) -> SyncReport:
@@ -229,6 +234,8 @@ class _Run:
     """Records a stage of this run planned a change for: later stages leave them be."""
     unchanged: set[tuple[str, Role, str]] = attrs.field(factory=set)
     """Records the pull found unchanged remotely (reported so once, pushed if the host changed)."""
+    links: dict[str, Sequence[Link]] = attrs.field(factory=dict)
+    """Each service's links, read once; dropped when a stage wrote to the service."""
 
 
 REMOVED: Final = "removed"
@@ -311,6 +318,21 @@ def _gone_reason(party: Party | None, role: Role) -> str | None:
     if _number(party, role) is None:
         return f"its {role.value} number was cleared in the host"
     return None
+
+
+def _unchanged(remote: RemoteRelation, link: Link, digests: list[tuple[Link, str]]) -> bool:
+    """The remote record is as at the last sync: by its digest, else by its values.
+
+    Values equal under another digest (the engine wrote the record since, or
+    the listing's formatting changed): the digest is kept for the next run.
+    """
+    if remote.digest is not None and remote.digest == link.remote_digest:
+        return True
+    if dict(remote.values) != dict(link.remote_values):
+        return False
+    if remote.digest is not None:
+        digests.append((link, remote.digest))
+    return True
 
 
 def _reason(error: BaseException) -> str:
@@ -545,7 +567,10 @@ class SyncEngine:
         run = _Run()
         with self._recorded(name) as report:
             if Flow.RELATIONS in flows:
-                self._apply(self._combine(name, self._plan_pull(run)), report)
+                pull = self._plan_pull(run)
+                self._apply(self._combine(name, pull), report)
+                for change in pull.changes:  # the pull wrote links: the push reads them anew
+                    run.links.pop(change.service, None)
                 run.handled |= {  # created in the host just now: reported already
                     (row.service, row.role, row.host_id)
                     for row in report
@@ -649,6 +674,7 @@ class SyncEngine:
             SyncReport().merge(*(plan.planned for plan in plans)),
             {k: v for plan in plans for k, v in plan.bookmarks.items()},
             {k: v for plan in plans for k, v in plan.candidates.items()},
+            tuple(pair for plan in plans for pair in plan.digests),
         )
 
     # -- planning: relations ------------------------------------------------------------
@@ -676,6 +702,7 @@ class SyncEngine:
     def _plan_pull(self, run: _Run) -> SyncPlan:
         changes: list[PlannedChange] = []
         settled, planned = SyncReport(), SyncReport()
+        digests: list[tuple[Link, str]] = []
         relational = {Capability.RELATIONS_FROM_REMOTE, Capability.RELATIONS_TO_REMOTE}
         for connector in self.connectors:
             if not relational & connector.capabilities:
@@ -683,11 +710,18 @@ class SyncEngine:
             listing = self._listing(connector, run, settled)
             if listing is None:
                 continue
-            links = self.state.links(connector.service)
+            links = self._links(connector.service, run)
             changes += self._plan_unlinks(connector, links, listing, planned)
             if Capability.RELATIONS_FROM_REMOTE in connector.capabilities:
-                changes += self._plan_pull_records(connector, links, listing, run, settled, planned)
-        return SyncPlan("relations", tuple(changes), settled, planned)
+                changes += self._plan_pull_records(
+                    connector, links, listing, run, (settled, planned), digests
+                )
+        return SyncPlan("relations", tuple(changes), settled, planned, digests=tuple(digests))
+
+    def _links(self, service: str, run: _Run) -> Sequence[Link]:
+        if service not in run.links:
+            run.links[service] = self.state.links(service)
+        return run.links[service]
 
     def _plan_unlinks(
         self,
@@ -724,10 +758,17 @@ class SyncEngine:
         links: Sequence[Link],
         listing: Mapping[tuple[Role, str], RemoteRelation],
         run: _Run,
-        settled: SyncReport,
-        planned: SyncReport,
+        reports: tuple[SyncReport, SyncReport],
+        digests: list[tuple[Link, str]],
     ) -> list[PlannedChange]:
+        """Changes for the listed records that are new or changed; the rest reported unchanged.
+
+        A record whose digest is its link's is unchanged without reading its
+        values; one whose values are its link's is unchanged too, and its
+        digest goes to ``digests`` (stored when the plan is applied).
+        """
         service = connector.service
+        settled, planned = reports
         by_remote = {(link.role, link.remote_id): link for link in links if link.remote_id}
         by_host = {(link.role, link.host_id): link for link in links}
         intents = _create_intents(self.state, service)
@@ -737,20 +778,22 @@ class SyncEngine:
             link = by_remote.get(key)
             if link is None and _detached_key(service, *key) in detached:
                 continue  # detached from its host party: not brought back into the host
-            if link is not None and dict(remote.values) == dict(link.remote_values):
-                run.unchanged.add((service, remote.role, link.host_id))
-                settled.add(
-                    service, remote.role, link.host_id, remote.number, Action.UNCHANGED,
-                    side=Side.REMOTE,
-                )  # fmt: skip
-                continue
             try:
+                if link is not None and _unchanged(remote, link, digests):
+                    run.unchanged.add((service, remote.role, link.host_id))
+                    settled.add(
+                        service, remote.role, link.host_id, remote.number, Action.UNCHANGED,
+                        side=Side.REMOTE,
+                    )  # fmt: skip
+                    continue
                 change = self._plan_pulled(connector, remote, link, by_host, intents)
             except Exception as exc:  # one record stops no other
                 settled.add(
                     service, remote.role, link.host_id if link else None, remote.number,
                     Action.FAILED, _reason(exc), side=Side.HOST,
                 )  # fmt: skip
+                if link is not None:  # reported once: the push stage leaves it to the retry
+                    run.handled.add((service, remote.role, link.host_id))
                 continue
             if change is None:
                 continue  # the host changed the number: the push stage re-links it
@@ -832,13 +875,14 @@ class SyncEngine:
             if listing is None:
                 continue
             parties, bookmark = self._push_candidates(service)
+            deleted = self._deleted_parties(service)
             bookmarks[_changes_key(service)] = bookmark
-            links = {(link.role, link.host_id): link for link in self.state.links(service)}
+            links = {(link.role, link.host_id): link for link in self._links(service, run)}
             by_number = {(r.role, r.number): r for r in listing.values()}
             linked = {(link.role, link.remote_id) for link in links.values()}
             intents = _create_intents(self.state, service)
             covered = set()
-            for link in self._gone_links(service, parties, links):
+            for link in self._gone_links(service, parties, links, deleted):
                 covered.add(link.host_id)
                 if (service, link.role, link.host_id) in run.handled:
                     continue
@@ -901,18 +945,31 @@ class SyncEngine:
                 parties.append(party)
         return parties, bookmark
 
+    def _deleted_parties(self, service: str) -> frozenset[str]:
+        """Parties the host says it deleted since the bookmark (a `DeletionTrackingHost`).
+
+        Asked after `HostCRM.changed_parties`, with the same bookmark.
+        """
+        if not isinstance(self.host, DeletionTrackingHost):
+            return frozenset()
+        return frozenset(self.host.deleted_parties(self.state.bookmark(_changes_key(service))))
+
     def _gone_links(
-        self, service: str, parties: Sequence[Party], links: Mapping[tuple[Role, str], Link]
+        self,
+        service: str,
+        parties: Sequence[Party],
+        links: Mapping[tuple[Role, str], Link],
+        deleted: frozenset[str],
     ) -> list[Link]:
-        """Links of candidates that are inactive or lost a number, and of retried parties gone."""
+        """Links of candidates that are inactive or lost a number, and of parties deleted."""
         present = {p.id: p for p in parties}
-        retried = _retry_ids(self.state, service)
+        gone = _retry_ids(self.state, service) | deleted  # retried parties, deleted ones
         found = []
         for (role, host_id), link in links.items():
             party = present.get(host_id)
             if party is not None and _is_active(party) and _number(party, role) is not None:
                 continue
-            if party is None and (host_id not in retried or self.host.party(host_id)):
+            if party is None and (host_id not in gone or self.host.party(host_id)):
                 continue
             found.append(link)
         return found
@@ -1103,7 +1160,7 @@ class SyncEngine:
                 connector, RemovingConnector
             ):
                 current = change.remote or RemoteRelation(
-                    link.remote_id, link.number, link.role, link.remote_values, ""
+                    link.remote_id, link.number, link.role, link.remote_values
                 )
                 connector.remove_relation(current)
                 outcome = f"removed from {service}"
@@ -1152,7 +1209,7 @@ class SyncEngine:
             Link(
                 host_id, change.service, remote.role, remote.remote_id, remote.number,
                 host_values=dict(connector.outbound_values(stored, remote.role)),
-                remote_values=dict(remote.values),
+                remote_values=dict(remote.values), remote_digest=remote.digest,
             )
         )  # fmt: skip
         rows.add(
@@ -1233,7 +1290,7 @@ class SyncEngine:
         if party is None:
             raise SyncError(f"host party {host_id} is gone")
         if change.to_host:
-            pulled = attrs.evolve(remote, values=dict(change.to_host), fingerprint="")
+            pulled = attrs.evolve(remote, values=dict(change.to_host), digest=None)
             updated = connector.inbound_party(pulled, party)
             if updated != party:
                 self.host.save_party(updated)
@@ -1248,9 +1305,11 @@ class SyncEngine:
         for name in kept:  # left for review: the base stays, so it stays a conflict
             host_values[name] = base.host_values.get(name) if base else None
             remote_values[name] = base.remote_values.get(name) if base else None
+        untouched = not change.to_remote and not kept  # the record is as listed: its digest holds
         link = Link(
-            host_id, service, role, remote.remote_id, remote.number, host_values, remote_values
-        )
+            host_id, service, role, remote.remote_id, remote.number, host_values, remote_values,
+            remote_digest=remote.digest if untouched else None,
+        )  # fmt: skip
         if change.intent_id is not None:
             self.state.finish_intent(change.intent_id, link)
         else:
@@ -1330,6 +1389,8 @@ class SyncEngine:
                 self.state.set_marks(RETRY, changes)
         for name, value in plan.bookmarks.items():
             self.state.set_bookmark(name, value)
+        if plan.digests:
+            self.state.set_remote_digests(plan.digests)
 
     # -- the immediate path -------------------------------------------------------------
 

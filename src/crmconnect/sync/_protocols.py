@@ -14,6 +14,7 @@ creditor number is two remote relations in each service.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
@@ -31,6 +32,7 @@ __all__ = [
     "AccountingConnector",
     "BookingResult",
     "Capability",
+    "DeletionTrackingHost",
     "FieldValues",
     "HostCRM",
     "Intent",
@@ -46,6 +48,7 @@ __all__ = [
     "Role",
     "RunRecord",
     "StateStore",
+    "values_fingerprint",
 ]
 
 Party: TypeAlias = Organisation | Person
@@ -88,6 +91,12 @@ class PaymentState(StrEnum):
     UNKNOWN = "unknown"
 
 
+def values_fingerprint(values: FieldValues) -> str:
+    """A hash of the non-empty values: equal values, equal fingerprints."""
+    parts = [f"{name}\x1f{text}\x1e" for name, text in sorted(values.items()) if text]
+    return hashlib.blake2b("".join(parts).encode(), digest_size=16).hexdigest()
+
+
 @attrs.frozen
 class RemoteRelation:
     """A relation as a connector's listing shows it.
@@ -96,15 +105,26 @@ class RemoteRelation:
         remote_id: The service's own ID of the record.
         number: The relation code (the host's debtor or creditor number).
         role: Debtor or creditor.
-        values: Every mapped remote field, normalised (`FieldValues`).
-        fingerprint: A hash of ``values``: equal values, equal fingerprints.
+        values: Every mapped remote field, normalised (`FieldValues`). A
+            connector may give a mapping that reads them only when first used
+            (a `crmconnect.errors.CrmConnectError` then, when they cannot be read).
+        digest: A digest of the record as the service listed it, when the
+            connector has one: an equal digest at the next run means an
+            unchanged record, so the engine skips reading its values
+            (`Link.remote_digest`). ``None``: the values are compared. Not
+            part of equality: two relations with equal values are equal.
     """
 
     remote_id: str
     number: str
     role: Role
     values: FieldValues
-    fingerprint: str
+    digest: str | None = attrs.field(default=None, eq=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of ``values`` (`values_fingerprint`): equal values, equal fingerprints."""
+        return values_fingerprint(self.values)
 
 
 @attrs.frozen
@@ -169,6 +189,9 @@ class Link:
         host_values: The host side's field values at the last sync.
         remote_values: The remote side's field values at the last sync.
         synced_at: When the link was last written.
+        remote_digest: `RemoteRelation.digest` of the remote record when it
+            last held ``remote_values`` as listed; ``None`` when unknown (the
+            engine wrote it since, or the connector gives no digest).
     """
 
     host_id: str
@@ -179,6 +202,7 @@ class Link:
     host_values: FieldValues = attrs.field(factory=dict)
     remote_values: FieldValues = attrs.field(factory=dict)
     synced_at: dt.datetime | None = None
+    remote_digest: str | None = None
 
 
 @attrs.frozen
@@ -273,6 +297,25 @@ class HostCRM(Protocol):
 
     def record_payment(self, service: str, payment: RemotePayment) -> None:
         """Store an invoice's payment state."""
+        ...
+
+
+@runtime_checkable
+class DeletionTrackingHost(HostCRM, Protocol):
+    """A host that tells which parties it deleted, so a run handles them by itself.
+
+    Without it a host calls `SyncEngine.party_removed` when it deletes a
+    party; with it each run asks, and applies the engine's ``on_host_removal``
+    setting to the links of the parties gone.
+    """
+
+    def deleted_parties(self, bookmark: str | None) -> Sequence[str]:
+        """Host IDs of parties deleted after ``bookmark`` (the `changed_parties` bookmark).
+
+        Asked with the bookmark given to `changed_parties` in the same run,
+        after that call: a deletion between the two calls is then reported
+        now or next run, never lost.
+        """
         ...
 
 
@@ -413,6 +456,14 @@ class StateStore(Protocol):
 
     def save_link(self, link: Link) -> None:
         """Insert or replace a link (keyed by host ID, service and role)."""
+        ...
+
+    def set_remote_digests(self, digests: Sequence[tuple[Link, str]]) -> None:
+        """Store each link's `Link.remote_digest`, in one transaction.
+
+        Only where the stored link is still the one given (same remote ID and
+        ``synced_at``): a link written since keeps what was written with it.
+        """
         ...
 
     def remove_link(self, host_id: str, service: str, role: Role) -> None:

@@ -29,7 +29,7 @@ from ._protocols import FieldValues, Intent, Link, Role, RunRecord
 
 __all__ = ["SCHEMA_VERSION", "SqliteStateStore"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The version of the tables this code writes (kept in ``sync_schema_version``)."""
 
 _SCHEMA: Final = (
@@ -43,6 +43,7 @@ _SCHEMA: Final = (
         host_values TEXT NOT NULL,
         remote_values TEXT NOT NULL,
         synced_at TEXT NOT NULL,
+        remote_digest TEXT,
         PRIMARY KEY (service, role, host_id)
     )""",
     # One remote record is linked to one host record at most.
@@ -103,6 +104,8 @@ _MIGRATIONS: Final[Mapping[int, Sequence[str]]] = {
         """DELETE FROM sync_bookmarks
             WHERE name LIKE 'removed/%' OR name LIKE 'payment/%' OR name LIKE 'retry/%'""",
     ),
+    # Version 3: the digest of the remote record as listed when it held remote_values.
+    2: ("ALTER TABLE sync_links ADD COLUMN remote_digest TEXT",),
 }
 """Statements that bring the tables from version ``n`` to ``n + 1``."""
 
@@ -114,7 +117,8 @@ END_STATUSES: Final = frozenset({"ok", "failed", ABANDONED})
 """What `SqliteStateStore.end_run` accepts."""
 
 _LINK_COLUMNS: Final = (
-    "host_id, service, role, remote_id, number, host_values, remote_values, synced_at"
+    "host_id, service, role, remote_id, number, host_values, remote_values, synced_at,"
+    " remote_digest"
 )
 _INTENT_COLUMNS: Final = "intent_id, service, kind, key, host_id, role, created_at"
 _RUN_COLUMNS: Final = "run_id, flow, started, ended, status, counts, failures"
@@ -231,6 +235,31 @@ class SqliteStateStore:
         """
         with self._transaction(write=True) as db:
             _save_link(db, link)
+
+    def set_remote_digests(self, digests: Sequence[tuple[Link, str]]) -> None:
+        """Store each link's `Link.remote_digest`, in one transaction.
+
+        Only where the stored link is still the one given (same remote ID and
+        ``synced_at``): a link written since keeps what was written with it.
+        """
+        rows = [
+            (
+                _require_text("digest", digest),
+                link.service,
+                _role(link.role),
+                link.host_id,
+                link.remote_id,
+                _stamp("synced_at", link.synced_at) if link.synced_at else None,
+            )
+            for link, digest in digests
+        ]
+        with self._transaction(write=True) as db:
+            db.executemany(
+                "UPDATE sync_links SET remote_digest = ?"
+                " WHERE service = ? AND role = ? AND host_id = ? AND remote_id IS ?"
+                " AND synced_at = ?",
+                rows,
+            )
 
     def remove_link(self, host_id: str, service: str, role: Role) -> None:
         """Forget a link (nothing happens when there is none)."""
@@ -559,10 +588,11 @@ def _save_link(db: sqlite3.Connection, link: Link) -> None:
                 f"this {link.service} {role} is already linked to host record {other[0]!r}",
             )
     db.execute(
-        f"INSERT INTO sync_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        f"INSERT INTO sync_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (service, role, host_id) DO UPDATE SET remote_id = excluded.remote_id,"
         " number = excluded.number, host_values = excluded.host_values,"
-        " remote_values = excluded.remote_values, synced_at = excluded.synced_at",
+        " remote_values = excluded.remote_values, synced_at = excluded.synced_at,"
+        " remote_digest = excluded.remote_digest",
         (
             _require_text("host_id", link.host_id),
             _require_text("service", link.service),
@@ -572,22 +602,65 @@ def _save_link(db: sqlite3.Connection, link: Link) -> None:
             _values_json("host_values", link.host_values),
             _values_json("remote_values", link.remote_values),
             _stamp("synced_at", link.synced_at or _now()),
+            link.remote_digest,
         ),
     )
 
 
 def _link(row: Sequence[Any]) -> Link:
-    host_id, service, role, remote_id, number, host_values, remote_values, synced_at = row
+    host_id, service, role, remote_id, number, host_values, remote_values, synced_at, digest = row
     return Link(
         host_id,
         service,
-        Role(role),
+        _ROLES[role],
         remote_id,
         number,
-        json.loads(host_values),
-        json.loads(remote_values),
+        _JsonValues(host_values),
+        _JsonValues(remote_values),
         dt.datetime.fromisoformat(synced_at),
+        digest,
     )
+
+
+_ROLES: Final = {role.value: role for role in Role}
+
+
+class _JsonValues(Mapping[str, "str | None"]):
+    """A link's field values, decoded from their JSON when first used.
+
+    A run reads every link and uses the values of the few whose records
+    changed: decoding them all would cost more than the rest of a no-change run.
+    """
+
+    __slots__ = ("_decoded", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._decoded: dict[str, str | None] | None = None
+
+    def _values(self) -> dict[str, str | None]:
+        if self._decoded is None:
+            self._decoded = json.loads(self._text)
+        return self._decoded
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._values()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values())
+
+    def __len__(self) -> int:
+        return len(self._values())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return self._values() == dict(other)
+
+    __hash__ = None  # type: ignore[assignment]  # a mapping: unhashable, as a dict
+
+    def __repr__(self) -> str:
+        return repr(self._values())
 
 
 def _intent(row: Sequence[Any]) -> Intent:
