@@ -6,10 +6,11 @@ records or undoes payments. The element names live in `RELATION_FIELDS`,
 `INVOICE_FIELDS` and `ANSWER_ELEMENTS` (the roots every answer is checked
 against), data a host can correct without a release; names that no public
 source shows are marked ``assumed``. DF has no version field, so change
-detection goes by fingerprints: `relations_snapshot` gives ``{DF id: fingerprint}``,
-`relations_index` gives per relation its DF id, relation number and a
-fingerprint of only the fields the caller owns (equal to `relation_fingerprint`
-of a relation in hand restricted to them), and `update_relation_fields` writes
+detection goes by digests and fingerprints: `relations_snapshot` gives
+``{DF id: digest}`` of each record as listed, `relations_index` gives per
+relation its DF id, relation number, digest and a fingerprint of only the
+fields the caller owns (equal to `relation_fingerprint` of a relation in hand
+restricted to them), and `update_relation_fields` writes
 some fields only, read-modify-write, since DF replaces every field on update.
 `DigitaleFactuurConnector` is DF for the sync engine (`crmconnect.sync`):
 relations both ways through a `crmconnect.mapping.RelationMapping`.
