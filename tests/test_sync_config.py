@@ -251,8 +251,8 @@ HOST = {"sqlite": "crm.sqlite"}
             "connections.digitalefactuur.direction",
         ),
         (
-            {"host": HOST, "connections": {"eboekhouden": {"direction": "both"}}},
-            "connections.eboekhouden.direction: e-Boekhouden takes relations from the CRM only",
+            {"host": HOST, "connections": {"eboekhouden": {"direction": "from_remote"}}},
+            "connections.eboekhouden.direction: relations go from the CRM to e-Boekhouden",
         ),
         (
             {"host": HOST, "connections": {"eboekhouden": {"backend": "xml"}}},

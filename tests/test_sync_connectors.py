@@ -451,11 +451,10 @@ def test_eb_is_an_accounting_connector_for_relations_out_bookings_and_payments(
     assert isinstance(eb, AccountingConnector)
     assert eb.service == "eboekhouden"
     assert not any(secret in repr(eb) for secret in SECRETS)
-    assert eb.capabilities == {
-        Capability.RELATIONS_TO_REMOTE,
-        Capability.BOOKINGS,
-        Capability.PAYMENTS,
-    }
+    out = {Capability.RELATIONS_TO_REMOTE, Capability.BOOKINGS, Capability.PAYMENTS}
+    assert eb.capabilities == out | {Capability.RELATION_CHANGES_FROM_REMOTE}
+    quiet = EBoekhoudenConnector(eb.books, DEMO_VAT_TABLE, changes_from_remote=False)
+    assert quiet.capabilities == out
     with pytest.raises(ConfigurationError):
         EBoekhoudenConnector(eb.books, {"nl_high": "8000"})  # type: ignore[arg-type]
 

@@ -582,6 +582,52 @@ def test_eboekhouden_relations_bookings_once_and_payment_states(
     assert [row.number for row in third if row.action is Action.UPDATED] == ["1001/F3"]
 
 
+def edit_in_eboekhouden(sandbox: EBoekhoudenSandbox, code: str, **values: str) -> None:
+    """Change a relation as a person does in e-Boekhouden's screens."""
+    books = sandbox.books()
+    [record] = [record for record in books.relations if record.code == code]
+    books.update_relation(record.id, {**record.values, **values})
+
+
+def test_eboekhouden_changes_to_linked_relations_come_back_and_the_crm_wins_a_conflict(
+    crm: SqliteCRM,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [eb], state=state)
+    garage = crm.add(organisation("Garage De Vries", "1001"))
+    bakery = crm.add(organisation("Bakkerij Jansen", "1002"))
+    engine.run()
+    edit_in_eboekhouden(eb_sandbox, "1001", email="boekhouding@garage.example")
+    edit_in_eboekhouden(eb_sandbox, "1002", company="Bakkerij J.")  # both sides, one field
+    party = crm.get(bakery)
+    crm.save(party.model_copy(update={"name": "Bakkerij Jansen & Zn"}))
+    eb_sandbox.add_relation("1003", "Alleen in e-Boekhouden")  # new there: not brought in
+
+    report = engine.run()
+
+    assert report.failed == 0
+    assert crm.get(garage).contact.email == "boekhouding@garage.example"  # type: ignore[union-attr]
+    assert crm.get(bakery).name == "Bakkerij Jansen & Zn"
+    [record] = [r for r in eb_sandbox.relations if r.code == "1002"]
+    assert record.company == "Bakkerij Jansen & Zn"  # the CRM won the conflict
+    assert crm.find_by_number(Role.DEBTOR, "1003") is None
+    writes = eb_writes(eb_sandbox)
+    again = engine.run()
+    assert (again.updated, again.created, again.failed) == (0, 0, 0)
+    assert eb_writes(eb_sandbox) == writes  # no echo either way
+
+    kept = SyncEngine(
+        crm,
+        [EBoekhoudenConnector(eb.books, DEMO_VAT_TABLE, changes_from_remote=False)],
+        state=state,
+    )
+    edit_in_eboekhouden(eb_sandbox, "1001", email="weer@garage.example")
+    kept.run()
+    assert crm.get(garage).contact.email == "boekhouding@garage.example"  # type: ignore[union-attr]
+
+
 def test_push_relation_sends_one_party_now_and_a_cleared_field_is_cleared(
     crm: SqliteCRM,
     eb: EBoekhoudenConnector,

@@ -272,13 +272,16 @@ class EBoekhoudenConnection(_Connection):
     (SOAP), ``CRMCONNECT_EBOEKHOUDEN_`` by default.
 
     Attributes:
-        direction: Only ``to_remote``: relations go to e-Boekhouden, never back.
+        direction: ``both`` (the default): relations go to e-Boekhouden, and
+            changes made there to linked relations come back (a relation
+            created in e-Boekhouden is not brought into the CRM); ``to_remote``:
+            nothing comes back.
         vat_table: The VAT table's TOML file (needed, except against the sandbox).
         backend: ``rest`` (the default) or ``soap``.
     """
 
     type: Literal["eboekhouden"]
-    direction: Direction = Direction.TO_REMOTE
+    direction: Direction = Direction.BOTH
     vat_table: Path | None = None
     backend: Literal["soap", "rest"] = "rest"
     source: str = Field("crmconnect", max_length=10)
@@ -583,10 +586,10 @@ def _key_path(field: str) -> str:
 def _check_connection(
     name: str, connection: DigitaleFactuurConnection | EBoekhoudenConnection
 ) -> None:
-    if isinstance(connection, EBoekhoudenConnection) and connection.direction.inbound:
+    if isinstance(connection, EBoekhoudenConnection) and not connection.direction.outbound:
         raise ConfigurationError(
-            f"connections.{name}.direction: e-Boekhouden takes relations from the CRM only "
-            f'(direction = "to_remote"), got {connection.direction.value!r}'
+            f"connections.{name}.direction: relations go from the CRM to e-Boekhouden "
+            f'(direction = "both" or "to_remote"), got {connection.direction.value!r}'
         )
 
 
@@ -713,6 +716,7 @@ def _eboekhouden(
         mapping=mapping,
         name_style=connection.name_style,
         service=name,
+        changes_from_remote=connection.direction.inbound,
         listing_max_age=connection.listing_max_age,
         check_closed_bookings=connection.check_closed_bookings,
     )

@@ -84,6 +84,9 @@ class EBoekhoudenConnector:
         mapping: The relation tables and rules (default `EBOEKHOUDEN_RELATIONS`).
         name_style: How a person's name is written (overrides the mapping's).
         service: The connector's name in the engine and its state.
+        changes_from_remote: Bring changes made in e-Boekhouden to linked
+            relations into the host (on by default); a relation created in
+            e-Boekhouden is not created in the host.
         listing_max_age: Seconds an update may go by the record of the last
             listing; older, the record is read again first (one call).
         check_closed_bookings: Look up the booking of an invoice that is no
@@ -95,7 +98,10 @@ class EBoekhoudenConnector:
 
     Attributes:
         service: The connector's name (``"eboekhouden"``).
-        capabilities: Relations to e-Boekhouden, bookings and payment states.
+        capabilities: Relations to e-Boekhouden, bookings and payment states,
+            and (``changes_from_remote``) changes made in e-Boekhouden to
+            linked relations, which lose to the CRM's on a conflict under
+            the engine's default policy.
         mapping: The `RelationMapping` in use.
         fields: The `Relation` attributes compared: every one a table row
             maps, and ``type``.
@@ -114,10 +120,6 @@ class EBoekhoudenConnector:
         ```
     """
 
-    capabilities = frozenset(
-        {Capability.RELATIONS_TO_REMOTE, Capability.BOOKINGS, Capability.PAYMENTS}
-    )
-
     def __init__(
         self,
         books: BooksClient,
@@ -126,6 +128,7 @@ class EBoekhoudenConnector:
         mapping: RelationMapping = EBOEKHOUDEN_RELATIONS,
         name_style: NameStyle | str | None = None,
         service: str = "eboekhouden",
+        changes_from_remote: bool = True,
         listing_max_age: float = 300.0,
         check_closed_bookings: bool = False,
     ) -> None:
@@ -142,6 +145,10 @@ class EBoekhoudenConnector:
         self.vat_table = vat_table
         self.mapping = with_name_style(mapping, name_style)
         self.service = service
+        self.capabilities = frozenset(
+            {Capability.RELATIONS_TO_REMOTE, Capability.BOOKINGS, Capability.PAYMENTS}
+            | ({Capability.RELATION_CHANGES_FROM_REMOTE} if changes_from_remote else set())
+        )
         self._normalisers: dict[str, Normaliser] = {
             **field_normalisers(self.mapping, books.relation_fields, _RESERVED, "e-Boekhouden"),
             "type": _kind_code,

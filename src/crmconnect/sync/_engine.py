@@ -7,7 +7,8 @@ The engine talks to three protocols (`HostCRM`, `AccountingConnector`,
    (``relations()``); links whose remote record is gone are unlinked and the
    host record flagged; with `Capability.RELATIONS_FROM_REMOTE`, new remote
    relations are linked by number or created in the host, and changed ones
-   merged field by field;
+   merged field by field; with `Capability.RELATION_CHANGES_FROM_REMOTE`
+   only linked ones are merged;
 2. **push**, per connector with `Capability.RELATIONS_TO_REMOTE`: host parties
    changed since the bookmark (and those that failed last time) are created
    remotely (intent first) or merged field by field;
@@ -237,6 +238,11 @@ class _Run:
     links: dict[str, Sequence[Link]] = attrs.field(factory=dict)
     """Each service's links, read once; dropped when a stage wrote to the service."""
 
+
+_PULLS: Final = frozenset(
+    {Capability.RELATIONS_FROM_REMOTE, Capability.RELATION_CHANGES_FROM_REMOTE}
+)
+"""The capabilities that bring remote relation changes into the host."""
 
 REMOVED: Final = "removed"
 """Mark kind: a link dropped after a remote removal; the number it had (no create again)."""
@@ -703,7 +709,7 @@ class SyncEngine:
         changes: list[PlannedChange] = []
         settled, planned = SyncReport(), SyncReport()
         digests: list[tuple[Link, str]] = []
-        relational = {Capability.RELATIONS_FROM_REMOTE, Capability.RELATIONS_TO_REMOTE}
+        relational = {*_PULLS, Capability.RELATIONS_TO_REMOTE}
         for connector in self.connectors:
             if not relational & connector.capabilities:
                 continue
@@ -712,7 +718,7 @@ class SyncEngine:
                 continue
             links = self._links(connector.service, run)
             changes += self._plan_unlinks(connector, links, listing, planned)
-            if Capability.RELATIONS_FROM_REMOTE in connector.capabilities:
+            if _PULLS & connector.capabilities:
                 changes += self._plan_pull_records(
                     connector, links, listing, run, (settled, planned), digests
                 )
@@ -774,10 +780,11 @@ class SyncEngine:
         intents = _create_intents(self.state, service)
         changes = []
         detached = self.state.marks(DETACHED, f"{service}/")
+        creates = Capability.RELATIONS_FROM_REMOTE in connector.capabilities
         for key, remote in listing.items():
             link = by_remote.get(key)
-            if link is None and _detached_key(service, *key) in detached:
-                continue  # detached from its host party: not brought back into the host
+            if link is None and (_detached_key(service, *key) in detached or not creates):
+                continue  # detached from its host party, or new: not brought into the host
             try:
                 if link is not None and _unchanged(remote, link, digests):
                     run.unchanged.add((service, remote.role, link.host_id))
@@ -852,7 +859,7 @@ class SyncEngine:
             host_values,
             remote.values,
             link,
-            pull=Capability.RELATIONS_FROM_REMOTE in connector.capabilities,
+            pull=bool(_PULLS & connector.capabilities),
             policy=self.policy,
         )
         return PlannedChange(

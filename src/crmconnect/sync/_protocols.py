@@ -72,6 +72,10 @@ class Capability(StrEnum):
 
     RELATIONS_FROM_REMOTE = "relations_from_remote"
     """Relations created or changed remotely come to the host."""
+    RELATION_CHANGES_FROM_REMOTE = "relation_changes_from_remote"
+    """Changes made remotely to linked relations come to the host; a relation
+    created remotely is not created in the host (it is linked when a host
+    party takes its number)."""
     RELATIONS_TO_REMOTE = "relations_to_remote"
     """Host relations are created and updated remotely."""
     BOOKINGS = "bookings"
