@@ -44,7 +44,8 @@ def assert_agrees(body: bytes) -> bool:
     exact = exact_or_none(body)
     assert exact is not None, body  # plain pages are valid answers
     ids, numbers = plain.keys
-    assert len(plain.raws) == len(exact) == len(ids) == len(numbers)
+    assert plain.raws is not None
+    assert len(plain.raws) == len(exact) == len(ids) == len(numbers) == len(plain.digests)
     for raw, key, number, elements in zip(plain.raws, ids, numbers, exact, strict=True):
         assert read_record(raw, SHAPE).elements == elements
         assert key == elements["id"]
