@@ -26,6 +26,7 @@ from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
 from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
+from crmconnect.errors import SyncBusyError
 from crmconnect.models import (
     Invoice,
     InvoiceKind,
@@ -1122,3 +1123,20 @@ def test_push_relation_of_a_renumbered_party_links_to_the_new_number_when_it_exi
     assert link is not None and link.number == "1009"
     assert link.remote_id == df_record(df_sandbox, "1009")["id"]
     assert engine.run().failed == 0 and len(crm.parties()) == 1
+
+
+def test_exclusive_holds_the_state_across_runs_and_a_second_engine_finds_it_busy(
+    crm: SqliteCRM, df: DigitaleFactuurConnector, tmp_path: Path
+) -> None:
+    with SqliteStateStore(tmp_path / "state.db") as state:
+        first, second = SyncEngine(crm, [df], state=state), SyncEngine(crm, [df], state=state)
+        host_id = crm.add(organisation("Garage De Vries", "1002"))
+        with first.exclusive():
+            first.run("relations")
+            first.run(["bookings", "payments"])  # several flows at once, still held
+            with pytest.raises(SyncBusyError):
+                second.run()
+            pushed = second.push_relation(host_id)
+            assert pushed.deferred and pushed.failed == 1  # left to the next run, not lost
+        assert [run.flow for run in state.runs()] == ["relations", "bookings+payments"]
+        assert not second.run().deferred

@@ -49,6 +49,7 @@ __all__ = [
     "RemoteDeprecationWarning",
     "RemoteValidationError",
     "ServerError",
+    "SyncBusyError",
     "SyncError",
     "TimeoutError",
     "TransportError",
@@ -259,6 +260,10 @@ class MappingError(CrmConnectError):
 
 class SyncError(CrmConnectError):
     """The synchronisation cannot go on for a record or a run."""
+
+
+class SyncBusyError(SyncError):
+    """Another sync run holds the state store (its lease or lock): try again when it ends."""
 
 
 class RemoteDeprecationWarning(FutureWarning):

@@ -34,7 +34,7 @@ from typing import Final
 
 import attrs
 
-from ..errors import ConfigurationError, CrmConnectError, SyncError
+from ..errors import ConfigurationError, CrmConnectError, SyncBusyError, SyncError
 from ..models import Invoice
 from ._protocols import (
     AccountingConnector,
@@ -441,7 +441,7 @@ class SyncEngine:
 
     # -- the public flows -------------------------------------------------------------
 
-    def plan(self, flow: Flow | str | None = None) -> SyncPlan:
+    def plan(self, flow: Flow | str | Iterable[Flow | str] | None = None) -> SyncPlan:
         """What a run would do now, for every flow or one; a dry run: nothing is written.
 
         Reads the host, each service's listing and the state. Relations that a
@@ -449,8 +449,8 @@ class SyncEngine:
         (they do not exist in the host yet); `run` pushes them in the same run.
 
         Args:
-            flow: One `Flow` (``"relations"``, ``"bookings"``, ``"payments"``);
-                every flow when ``None``.
+            flow: One `Flow` (``"relations"``, ``"bookings"``, ``"payments"``),
+                several, or every flow when ``None``.
 
         Raises:
             ConfigurationError: An unknown flow.
@@ -540,15 +540,39 @@ class SyncEngine:
         party = self.host.party(host_id)
         if party is None:
             raise SyncError(f"the host has no party with ID {host_id!r}")
-        if not self._take_lease():  # a run is busy: it (or the next) sends the party
+        try:
+            with self.exclusive():
+                if not _is_active(party):  # deactivated: the on_host_removal setting applies
+                    return self.party_removed(host_id)
+                with self._recorded("push") as report:
+                    for connector in self._with(Capability.RELATIONS_TO_REMOTE):
+                        for role, number in _numbers(party):
+                            self._push_one(connector, party, role, number, report)
+                return report
+        except SyncBusyError:  # a run is busy: it (or the next) sends the party
             return self._deferred(party)
-        if not _is_active(party):  # deactivated: the on_host_removal setting applies
-            return self.party_removed(host_id)
-        with self._recorded("push") as report:
-            for connector in self._with(Capability.RELATIONS_TO_REMOTE):
-                for role, number in _numbers(party):
-                    self._push_one(connector, party, role, number, report)
-        return report
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the state store across several runs (``run``, ``push_relation``, ...).
+
+        A worker's task that runs a tenant's due flows one after the other
+        holds it once, so no other run slips in between. Nested use is fine.
+
+        Raises:
+            SyncBusyError: Another run holds the state (after waiting ``lease_wait``).
+        """
+        if self._lease.owner is not None:
+            yield
+            return
+        if not self._take_lease():
+            raise SyncBusyError(
+                "another sync run holds the state store; try again when it has ended"
+            )
+        try:
+            yield
+        finally:
+            self._drop_lease()
 
     def party_removed(self, host_id: str) -> SyncReport:
         """Apply `on_host_removal` to a party the host deleted or deactivated, now.
@@ -599,11 +623,9 @@ class SyncEngine:
         The run holds the state's lease throughout (see ``lease_ttl``).
 
         Raises:
-            SyncError: Another run holds the lease (after waiting ``lease_wait``).
+            SyncBusyError: Another run holds the lease (after waiting ``lease_wait``).
         """
-        if self._lease.owner is None and not self._take_lease():
-            raise SyncError("another sync run holds the state store; try again when it has ended")
-        try:
+        with self.exclusive():
             record = self.state.start_run(flow)
             report = SyncReport()
             try:
@@ -614,8 +636,6 @@ class SyncEngine:
                 raise
             status = "failed" if report.failed else "ok"
             self.state.end_run(record.run_id, status, report.counts, report.failures)
-        finally:
-            self._drop_lease()
 
     def _take_lease(self) -> bool:
         """Take the state's lease, waiting up to ``lease_wait`` seconds for another run."""
@@ -653,7 +673,7 @@ class SyncEngine:
     def _deferred(self, party: Party) -> SyncReport:
         """`push_relation` while a run holds the state: left for the next run, retried."""
         assert party.id is not None
-        report = SyncReport()
+        report = SyncReport(deferred=True)
         reason = "another sync run holds the state store: sent by the next run"
         services = [c.service for c in self._with(Capability.RELATIONS_TO_REMOTE)]
         for service in services:
@@ -666,7 +686,7 @@ class SyncEngine:
         since = now - self.intervals[flow]
         runs = self.state.runs(since=since)
         # Only runs that ended count: one cut off (still "running") is done again.
-        return not any(r.flow in (flow.value, "all") and r.status in ("ok", "failed") for r in runs)
+        return not any(_ran(r.flow, flow) and r.status in ("ok", "failed") for r in runs)
 
     def _with(self, capability: Capability) -> list[AccountingConnector]:
         return [c for c in self.connectors if capability in c.capabilities]
@@ -1601,17 +1621,27 @@ def _host_removal(value: HostRemoval | str) -> HostRemoval:
     raise error
 
 
-def _selected_flows(flow: Flow | str | None) -> list[Flow]:
+def _selected_flows(flow: Flow | str | Iterable[Flow | str] | None) -> list[Flow]:
     if flow is None:
         return list(Flow)
-    if flow not in Flow._value2member_map_:
+    wanted = [flow] if isinstance(flow, str) else list(flow)
+    unknown = [name for name in wanted if name not in Flow._value2member_map_]
+    if unknown or not wanted:
         known = ", ".join(f.value for f in Flow)
-        raise ConfigurationError(f"unknown flow {flow!r} (one of {known})")
-    return [Flow(flow)]
+        raise ConfigurationError(f"unknown flow {(unknown or [''])[0]!r} (one of {known})")
+    return [f for f in Flow if f in {Flow(name) for name in wanted}]
 
 
 def _flows_name(flows: Sequence[Flow]) -> str:
-    return flows[0].value if len(flows) == 1 else "all"
+    """The name a run is recorded under: its flow, ``"all"``, or the flows joined by ``+``."""
+    if set(flows) == set(Flow):
+        return "all"
+    return "+".join(flow.value for flow in flows)
+
+
+def _ran(record_flow: str, flow: Flow) -> bool:
+    """Whether a run recorded under ``record_flow`` ran ``flow``."""
+    return record_flow == "all" or flow.value in record_flow.split("+")
 
 
 def _intervals(given: Mapping[Flow | str, dt.timedelta]) -> dict[Flow, dt.timedelta]:

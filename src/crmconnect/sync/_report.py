@@ -150,9 +150,13 @@ class SyncReport:
 
     Attributes:
         rows: Every row, in the order added.
+        deferred: ``True`` when `SyncEngine.push_relation` found another run
+            holding the state: the party is left to the next run (marked for
+            a retry), and a caller may try again sooner.
     """
 
     rows: list[ReportRow] = attrs.field(factory=list, converter=_rows)
+    deferred: bool = False
 
     def add(
         self,
@@ -176,7 +180,9 @@ class SyncReport:
 
     def merge(self, *others: SyncReport) -> SyncReport:
         """A new report with this report's rows followed by the others' (e.g. per flow)."""
-        return SyncReport([row for report in (self, *others) for row in report.rows])
+        reports = (self, *others)
+        rows = [row for report in reports for row in report.rows]
+        return SyncReport(rows, deferred=any(report.deferred for report in reports))
 
     def __iter__(self) -> Iterator[ReportRow]:
         return iter(self.rows)
