@@ -475,12 +475,13 @@ class SyncEngine:
             self._apply(plan, report)
         return report
 
-    def run(self, flow: Flow | str | None = None) -> SyncReport:
-        """Every flow (pulls, pushes, bookings, payments), or one; each planned, then applied.
+    def run(self, flow: Flow | str | Iterable[Flow | str] | None = None) -> SyncReport:
+        """Every flow (pulls, pushes, bookings, payments), or some; each planned, then applied.
 
         Args:
-            flow: One `Flow` (recorded under its name, so `run_due` counts it);
-                every flow when ``None``.
+            flow: One `Flow` or several (recorded under their names, e.g.
+                ``"bookings+payments"``, so `run_due` counts each); every flow
+                when ``None``.
 
         Raises:
             ConfigurationError: An unknown flow.
