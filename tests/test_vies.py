@@ -197,9 +197,10 @@ def test_vat_updates_propose_name_and_address_only(vies: ViesClient) -> None:
     )  # fmt: skip
     report = VatUpdateService(vies).vat_updates(org)
     assert report.status is RegistrationStatus.ACTIVE
-    assert report.fields == ["name", "visiting_address"]
+    # VIES says "GROOTHANDEL SMIT B.V.": the same name but for its legal form, so no change.
+    assert report.fields == ["visiting_address"]
     updated = report.apply(org, accept=["visiting_address"])
-    assert updated.name == "Groothandel Smit"  # rejected: kept
+    assert updated.name == "Groothandel Smit"
     address = updated.visiting_address
     assert address is not None and (address.house_number, address.house_letter) == (12, "A")
     assert (updated.kvk_number, updated.websites, updated.vat_number) == (
@@ -209,6 +210,8 @@ def test_vat_updates_propose_name_and_address_only(vies: ViesClient) -> None:
     )
     with pytest.raises(ValidationError):
         report.apply(org, accept=["kvk_number"])
+    renamed = VatUpdateService(vies).vat_updates(org.model_copy(update={"name": "Smit Handel"}))
+    assert renamed.fields == ["name", "visiting_address"]  # another name is a change
 
 
 def test_vat_updates_with_nothing_to_change_and_undisclosed_data(vies: ViesClient) -> None:

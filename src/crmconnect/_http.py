@@ -24,7 +24,7 @@ import httpx
 import tenacity
 
 from ._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
-from ._ratelimit import TokenBucket
+from ._ratelimit import RateLimiter, TokenBucket
 from ._redact import Redactor
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -78,7 +78,7 @@ class HTTPSettings:
     headers: Mapping[str, str] = attrs.field(factory=dict)
     timeout: httpx.Timeout | float = DEFAULT_TIMEOUT
     retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    limiter: TokenBucket = attrs.field(factory=lambda: TokenBucket(None))
+    limiter: RateLimiter = attrs.field(factory=lambda: TokenBucket(None))
     on_response: Callable[[httpx.Response], None] | None = None
     max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
 

@@ -1,13 +1,34 @@
-"""A token bucket shared by the sync and async clients."""
+"""How clients space their requests: a token bucket per process, or a limiter of your own.
+
+Every client's ``rate_limit`` takes a number (requests per second, spaced by
+a `TokenBucket` in this process) or any object with ``acquire()`` and
+``acquire_async()`` (a `RateLimiter`): one shared by many processes, say, so
+that every worker of a vendor stays under a service's limit per account
+together (`crmconnect.contrib.celery.SharedRateLimit`).
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol, runtime_checkable
 
 import anyio
 
-__all__ = ["TokenBucket"]
+__all__ = ["RateLimiter", "TokenBucket", "limiter_for"]
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Waits until the next request may be sent."""
+
+    def acquire(self) -> None:
+        """Block the calling thread until a request may be sent."""
+        ...
+
+    async def acquire_async(self) -> None:
+        """Wait (without blocking the event loop) until a request may be sent."""
+        ...
 
 
 class TokenBucket:
@@ -58,3 +79,10 @@ class TokenBucket:
 
     def __repr__(self) -> str:
         return f"TokenBucket(rate={self.rate!r}, burst={self.burst!r})"
+
+
+def limiter_for(rate_limit: float | RateLimiter | None, burst: int = 1) -> RateLimiter:
+    """The limiter a client's ``rate_limit`` setting asks for (a number: a `TokenBucket`)."""
+    if isinstance(rate_limit, RateLimiter):
+        return rate_limit
+    return TokenBucket(rate_limit, burst=burst)

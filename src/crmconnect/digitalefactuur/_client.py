@@ -49,7 +49,7 @@ import xxhash
 from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from .._http import AsyncHTTP, HTTPSettings, SyncHTTP
 from .._model import clean_text
-from .._ratelimit import TokenBucket
+from .._ratelimit import RateLimiter, limiter_for
 from .._redact import Redactor, mask_secret, protect_library_logs
 from .._retry import RetryPolicy
 from ..errors import (
@@ -123,7 +123,7 @@ class _DigitaleFactuurBase:
         base_url: str | None,
         timeout: float,
         max_retries: int,
-        rate_limit: float | None,
+        rate_limit: float | RateLimiter | None,
         relation_fields: FieldTable,
         invoice_fields: FieldTable,
         answer_elements: FieldTable,
@@ -168,7 +168,7 @@ class _DigitaleFactuurBase:
             headers={"Accept": "application/xml, text/xml, text/plain"},
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
-            limiter=TokenBucket(rate_limit),
+            limiter=limiter_for(rate_limit),
             max_answer_bytes=max_answer_bytes,
         )
 
@@ -758,7 +758,8 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
             credentials are never part of it: the client adds them.
         timeout: Seconds per request.
         max_retries: Retries of reads after transport or server errors.
-        rate_limit: Requests per second at most; ``None`` for no limit.
+        rate_limit: Requests per second at most; ``None`` for no limit; or a
+            `RateLimiter` shared with other clients (and processes).
         relation_fields: The element names of relations (see `RELATION_FIELDS`).
         invoice_fields: The element names of invoices (see `INVOICE_FIELDS`).
         answer_elements: The root elements of DF's answers (see `ANSWER_ELEMENTS`).
@@ -784,7 +785,7 @@ class DigitaleFactuurClient(_DigitaleFactuurBase):
         base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | RateLimiter | None = DEFAULT_RATE_LIMIT,
         relation_fields: FieldTable = RELATION_FIELDS,
         invoice_fields: FieldTable = INVOICE_FIELDS,
         answer_elements: FieldTable = ANSWER_ELEMENTS,
@@ -1023,7 +1024,7 @@ class AsyncDigitaleFactuurClient(_DigitaleFactuurBase):
         base_url: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 2,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | RateLimiter | None = DEFAULT_RATE_LIMIT,
         relation_fields: FieldTable = RELATION_FIELDS,
         invoice_fields: FieldTable = INVOICE_FIELDS,
         answer_elements: FieldTable = ANSWER_ELEMENTS,

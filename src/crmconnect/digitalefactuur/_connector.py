@@ -144,6 +144,10 @@ class DigitaleFactuurConnector:
     def __repr__(self) -> str:
         return f"DigitaleFactuurConnector(service={self.service!r}, client={self.client!r})"
 
+    def close(self) -> None:
+        """Close the client it was given (a worker closes each tenant's connector after a task)."""
+        self.client.close()
+
     # -- the mapping ----------------------------------------------------------------
 
     def outbound_values(self, party: Party, role: Role) -> FieldValues:

@@ -163,6 +163,10 @@ class EBoekhoudenConnector:
     def __repr__(self) -> str:
         return f"EBoekhoudenConnector(service={self.service!r}, books={self.books!r})"
 
+    def close(self) -> None:
+        """Close the client it was given (a worker closes each tenant's connector after a task)."""
+        self.books.close()
+
     # -- the mapping ----------------------------------------------------------------
 
     def outbound_values(self, party: Party, role: Role) -> FieldValues:

@@ -31,7 +31,7 @@ from .._answers import Answer, excerpt
 from .._cache import Cache, MemoryCache
 from .._http import AsyncHTTP, HTTPSettings, QueryParams, SyncHTTP
 from .._model import clean_text
-from .._ratelimit import TokenBucket
+from .._ratelimit import RateLimiter, limiter_for
 from .._redact import Redactor, mask_secret
 from .._retry import RetryPolicy
 from ..errors import (
@@ -156,7 +156,11 @@ def check_client_settings(
     problems = [
         ("base_url", base_url, base_url is None or isinstance(base_url, str)),
         ("max_retries", max_retries, _whole(max_retries, 0)),
-        ("rate_limit", rate_limit, rate_limit is None or _positive(rate_limit)),
+        (
+            "rate_limit",
+            rate_limit,
+            rate_limit is None or _positive(rate_limit) or _limits(rate_limit),
+        ),
         ("max_answer_bytes", max_answer_bytes, _whole(max_answer_bytes, 1)),
     ]
     for name, value, ok in problems:
@@ -166,6 +170,10 @@ def check_client_settings(
 
 def _whole(value: object, lowest: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= lowest
+
+
+def _limits(value: object) -> bool:
+    return isinstance(value, RateLimiter)
 
 
 def _positive(value: object) -> bool:
@@ -186,7 +194,7 @@ class _KvKBase:
         base_url: str | None,
         timeout: float | httpx.Timeout | None,
         max_retries: int,
-        rate_limit: float | None,
+        rate_limit: float | RateLimiter | None,
         accept: Literal["application/json", "application/hal+json"],
         cache: Cache | None,
         cache_searches: bool,
@@ -216,7 +224,7 @@ class _KvKBase:
             headers={"apikey": self._api_key, "Accept": accept},
             timeout=timeout if timeout is not None else httpx.Timeout(30.0, connect=10.0),
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
-            limiter=TokenBucket(rate_limit, burst=10),
+            limiter=limiter_for(rate_limit, burst=10),
             on_response=self._surface_warning,
             max_answer_bytes=max_answer_bytes,
         )
@@ -517,7 +525,8 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
             ``KvKSandbox().transport()`` in tests.
         timeout: Request timeout in seconds.
         max_retries: Retries of idempotent requests after retriable errors.
-        rate_limit: Requests per second (KvK allows 100); ``None`` disables.
+        rate_limit: Requests per second (KvK allows 100); ``None`` disables; or a
+            `RateLimiter` shared with other clients and processes.
         accept: Response flavour to ask for; both are parsed.
         cache: Where profile answers (and, with ``cache_searches``, search answers)
             are kept; defaults to an in-memory cache of this client.
@@ -554,7 +563,7 @@ class KvKClient(Officers, SignalsMixin, _KvKBase):
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 3,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | RateLimiter | None = DEFAULT_RATE_LIMIT,
         accept: Literal["application/json", "application/hal+json"] = "application/json",
         cache: Cache | None = None,
         cache_searches: bool = False,
@@ -802,7 +811,7 @@ class AsyncKvKClient(AsyncOfficers, AsyncSignalsMixin, _KvKBase):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 3,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | RateLimiter | None = DEFAULT_RATE_LIMIT,
         accept: Literal["application/json", "application/hal+json"] = "application/json",
         cache: Cache | None = None,
         cache_searches: bool = False,

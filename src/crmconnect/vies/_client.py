@@ -31,7 +31,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from .._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from .._http import HTTPSettings, SyncHTTP, parse_retry_after
 from .._model import clean_text
-from .._ratelimit import TokenBucket
+from .._ratelimit import RateLimiter, limiter_for
 from .._redact import Redactor
 from .._retry import RetryPolicy
 from ..errors import (
@@ -162,7 +162,7 @@ class ViesClient:
         requester: str | None = None,
         timeout: float = 30.0,
         max_retries: int = 3,
-        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        rate_limit: float | RateLimiter | None = DEFAULT_RATE_LIMIT,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         test_service: bool = False,
@@ -179,7 +179,7 @@ class ViesClient:
             headers={"Accept": "application/json"},
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
-            limiter=TokenBucket(rate_limit),
+            limiter=limiter_for(rate_limit),
             max_answer_bytes=max_answer_bytes,
         )
         self._redact = Redactor(url_secrets(self.base_url))  # VIES itself takes no credentials
