@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[cli,eboekhouden,postgres]' -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -e '.[cli,eboekhouden,postgres,celery]' -r requirements-dev.txt
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
