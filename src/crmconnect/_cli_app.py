@@ -666,4 +666,4 @@ def sync(
         raise typer.Exit(EXIT_PARTIAL)
 
 
-from . import _cli_officers  # noqa: E402, F401  (registers kvk inspect-officers)
+from . import _cli_officers, _cli_state  # noqa: E402, F401  (register kvk inspect-officers, state)

@@ -2,7 +2,8 @@
 
 `SyncEngine` runs the flows (relations both ways, bookings, payment states)
 between a `HostCRM` and the `AccountingConnector` of each service, keeping its
-memory in a `StateStore` (`SqliteStateStore` by default) and telling what it
+memory in a `StateStore` (`SqliteStateStore` by default, `PostgresStateStore`
+for many tenants) and telling what it
 did in a `SyncReport`. `SyncEngine.plan` is a dry run (`SyncPlan`).
 `crmconnect.config.SyncConfig` builds all of it from a TOML file
 (``crmconnect sync --config``).
@@ -19,6 +20,7 @@ from ._engine import (
     SyncEngine,
     SyncPlan,
 )
+from ._postgres import PostgresStateStore
 from ._protocols import (
     AccountingConnector,
     BookingResult,
@@ -64,6 +66,7 @@ __all__ = [
     "Party",
     "PaymentState",
     "PlannedChange",
+    "PostgresStateStore",
     "RemoteBooking",
     "RemotePayment",
     "RemoteRelation",

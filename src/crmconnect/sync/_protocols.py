@@ -244,6 +244,11 @@ class RunRecord:
         status: ``"running"``, ``"ok"``, ``"failed"`` or ``"abandoned"``.
         counts: Records per action (created, updated, ...).
         failures: ``(record key, reason)`` per failed record.
+        tenant: The tenant the run was for, in a store shared by tenants
+            (`PostgresStateStore`); ``None`` in a store of one host.
+        connection: The tenant's connection name, beside ``tenant``.
+        worker: Who ran it (host name and process ID, or a Celery worker's
+            name), where the store records it.
     """
 
     run_id: int
@@ -253,6 +258,9 @@ class RunRecord:
     status: str
     counts: Mapping[str, int] = attrs.field(factory=dict)
     failures: Sequence[tuple[str, str]] = ()
+    tenant: str | None = None
+    connection: str | None = None
+    worker: str | None = None
 
 
 @runtime_checkable
