@@ -18,6 +18,12 @@ VAT codes, mutations, open items and balances, with their sessions, errors
 1xxx and creditor numbers 2xxx, invoices with their payment status
 (``python -m crmconnect.sandbox digitalefactuur``).
 
+`DigitaleFactuurMultiSandbox` and `EBoekhoudenMultiSandbox` serve many
+accounts from one process, each with its own books, found by its credentials
+(a list, or any well-formed ones: ``--any-account``). Every served sandbox
+answers a JSON control endpoint under ``/_control/`` to loopback clients
+(faults, counters, payments); `SandboxControl` drives it from another process.
+
 `ViesSandbox` answers like the EU's VIES REST interface, with VIES's own
 test numbers (``100`` valid, ``200`` invalid, ``300`` service unavailable, ...)
 and member states that can be switched off.
@@ -53,6 +59,7 @@ Example:
     ```
 """
 
+from ._control import CONTROL_PATH, SandboxControl
 from ._core import (
     FaultKind,
     Faults,
@@ -72,6 +79,7 @@ from ._digitalefactuur import (
     InvoiceRecord,
     generate_relations,
 )
+from ._digitalefactuur_accounts import DigitaleFactuurMultiSandbox
 from ._eboekhouden import (
     DEMO_ACCESS_TOKEN,
     DEMO_ADMINISTRATION,
@@ -85,6 +93,7 @@ from ._eboekhouden import (
     EBoekhoudenCredentials,
     EBoekhoudenSandbox,
 )
+from ._eboekhouden_accounts import EBoekhoudenMultiSandbox
 from ._eboekhouden_data import (
     DEMO_VAT_TABLE,
     DEMO_VAT_TABLE_TOML,
@@ -117,6 +126,7 @@ from ._kvk_officers_data import OfficerRecord
 from ._vies import VIES_PATH, VIES_TEST_NUMBERS, ViesSandbox, ViesTrader
 
 __all__ = [
+    "CONTROL_PATH",
     "DEMO_ACCESS_CODE",
     "DEMO_ACCESS_TOKEN",
     "DEMO_ACCOUNT_ID",
@@ -144,8 +154,10 @@ __all__ = [
     "Branch",
     "Company",
     "CostCentreRecord",
+    "DigitaleFactuurMultiSandbox",
     "DigitaleFactuurSandbox",
     "EBoekhoudenCredentials",
+    "EBoekhoudenMultiSandbox",
     "EBoekhoudenSandbox",
     "FaultKind",
     "Faults",
@@ -162,6 +174,7 @@ __all__ = [
     "OpenItemRecord",
     "Register",
     "RelationRecord",
+    "SandboxControl",
     "SandboxRequest",
     "SandboxResponse",
     "SandboxStats",

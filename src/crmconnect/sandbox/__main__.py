@@ -9,8 +9,12 @@ Usage::
         [--latency 0.02] [--rate-limit 100]
     python -m crmconnect.sandbox digitalefactuur --port 8125 [--account-id A
         --access-code K] [--synthetic 10000] [--latency 0.02]
+    python -m crmconnect.sandbox eboekhouden --any-account [--accounts FILE] [--rate-limit 10]
+    python -m crmconnect.sandbox digitalefactuur --any-account [--accounts FILE]
 
 One subcommand per emulated service; each registers its own options.
+``--any-account`` and ``--accounts`` serve many accounts from one process,
+each with its own books (rate limits then count per account).
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from types import FrameType
 import attrs
 
 from .._redact import mask_secret
+from ._accounts import load_accounts
+from ._core import CONTROL_PATH
 from ._digitalefactuur import (
     DEMO_ACCESS_CODE,
     DEMO_ACCOUNT_ID,
     DigitaleFactuurSandbox,
     generate_relations,
 )
+from ._digitalefactuur_accounts import DigitaleFactuurMultiSandbox
 from ._eboekhouden import (
     DEMO_CREDENTIALS,
     REST_PREFIX,
@@ -38,6 +45,7 @@ from ._eboekhouden import (
     EBoekhoudenCredentials,
     EBoekhoudenSandbox,
 )
+from ._eboekhouden_accounts import EBoekhoudenMultiSandbox
 from ._kvk import DEMO_API_KEY, TEST_API_KEY, KvKSandbox
 from ._kvk_data import generate_companies, kvk_test_companies
 from ._vies import VIES_PATH, ViesSandbox
@@ -63,6 +71,24 @@ def _add_common(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument(
         "--error-rate", type=float, default=0.0, help="share (0..1) of requests that fail at random"
     )
+
+
+def _add_accounts(parser: argparse.ArgumentParser, fields: str) -> None:
+    """Options of the accounting services: many accounts in one process."""
+    parser.add_argument(
+        "--any-account",
+        action="store_true",
+        help="open fresh, empty books for any well-formed credentials (many accounts)",
+    )
+    parser.add_argument(
+        "--accounts",
+        metavar="FILE",
+        help=f"serve the accounts listed in FILE (TOML [[accounts]] or a JSON list; {fields})",
+    )
+
+
+def _control_line(url: str) -> str:
+    return f"  control: {url}{CONTROL_PATH}/ (JSON, loopback clients only)"
 
 
 def _add_kvk(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,6 +131,7 @@ def _run_kvk(args: argparse.Namespace) -> int:
             print("  API key (header 'apikey'): as given (not shown)")
         else:  # KvK's published test key and the sandbox's documented one
             print(f"  API key (header 'apikey'): {TEST_API_KEY} or {DEMO_API_KEY}")
+        print(_control_line(url))
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
 
@@ -138,6 +165,7 @@ def _add_eboekhouden(commands: argparse._SubParsersAction[argparse.ArgumentParse
         metavar="SECONDS",
         help="idle seconds before a session expires (default: never)",
     )
+    _add_accounts(parser, "username, security_code_1, security_code_2, access_token")
     parser.set_defaults(run=_run_eboekhouden, parser=parser)
 
 
@@ -150,6 +178,8 @@ def _run_eboekhouden(args: argparse.Namespace) -> int:
     token = args.access_token or (DEMO_CREDENTIALS.access_token if demo else None)
     login = DEMO_CREDENTIALS if demo else EBoekhoudenCredentials(*given)
     credentials = attrs.evolve(login, access_token=token)
+    if args.any_account or args.accounts:
+        return _run_eboekhouden_many(args, None if demo and args.accounts else credentials)
     sandbox = EBoekhoudenSandbox(
         credentials,
         latency=args.latency,
@@ -172,8 +202,58 @@ def _run_eboekhouden(args: argparse.Namespace) -> int:
             print(f"  REST access token: {token}")
         else:
             print("  REST access token: " + ("as given (not shown)" if token else "none: REST off"))
+        print(_control_line(url))
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
+
+
+def _run_eboekhouden_many(args: argparse.Namespace, first: EBoekhoudenCredentials | None) -> int:
+    """Many accounts: those listed, ``first`` (the one of the options, or the demo's)."""
+    listed = [first] if first is not None else []
+    try:
+        listed += [_eboekhouden_login(entry) for entry in _listed(args)]
+        sandbox = EBoekhoudenMultiSandbox(
+            listed, any_account=args.any_account, latency=args.latency,
+            rate_limit=args.rate_limit, error_rate=args.error_rate, session_ttl=args.session_ttl,
+        )  # fmt: skip
+    except (OSError, ValueError) as error:
+        parser: argparse.ArgumentParser = args.parser
+        parser.error(str(error))
+    with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
+        print(f"e-Boekhouden sandbox for many accounts on {url}", flush=True)
+        print(f"  SOAP endpoint: {url}{SOAP_PATH}   REST API: {url}{REST_PREFIX}")
+        _print_accounts(len(listed), args, first == DEMO_CREDENTIALS)
+        print(_control_line(url))
+        print("  Press Ctrl-C to stop.", flush=True)
+        return _wait()
+
+
+def _eboekhouden_login(entry: dict[str, str]) -> EBoekhoudenCredentials:
+    known = {"username", "security_code_1", "security_code_2", "access_token"}
+    if set(entry) - known or not (entry.get("username") or entry.get("access_token")):
+        raise ValueError(f"each account: {', '.join(sorted(known))} (a login and/or a token)")
+    if entry.get("username") and not (
+        entry.get("security_code_1") and entry.get("security_code_2")
+    ):
+        raise ValueError("an account with a username needs security_code_1 and security_code_2")
+    return EBoekhoudenCredentials(
+        entry.get("username", ""), entry.get("security_code_1", ""),
+        entry.get("security_code_2", ""), entry.get("access_token") or None,
+    )  # fmt: skip
+
+
+def _listed(args: argparse.Namespace) -> list[dict[str, str]]:
+    return load_accounts(args.accounts) if args.accounts else []
+
+
+def _print_accounts(count: int, args: argparse.Namespace, demo: bool) -> None:
+    """What the banner of a many-account sandbox says about its accounts (never a credential)."""
+    shown = f"  accounts: {count} listed" + (" (the demo account among them)" if demo else "")
+    if args.any_account:
+        shown += "; any other well-formed credentials open fresh, empty books"
+    print(shown)
+    if args.rate_limit:
+        print(f"  rate limit: {args.rate_limit:g} requests/s per account")
 
 
 def _add_digitalefactuur(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -193,6 +273,7 @@ def _add_digitalefactuur(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--synthetic", type=int, default=0, metavar="N", help="start with N synthetic relations"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --synthetic and --error-rate")
+    _add_accounts(parser, "account_id, access_code")
     parser.set_defaults(run=_run_digitalefactuur, parser=parser)
 
 
@@ -203,6 +284,8 @@ def _run_digitalefactuur(args: argparse.Namespace) -> int:
         parser.error("give --account-id and --access-code together, or neither")
     demo = not any(given)
     account, code = (DEMO_ACCOUNT_ID, DEMO_ACCESS_CODE) if demo else given
+    if args.any_account or args.accounts:
+        return _run_digitalefactuur_many(args, None if demo and args.accounts else (account, code))
     sandbox = DigitaleFactuurSandbox(
         account,
         code,
@@ -225,6 +308,35 @@ def _run_digitalefactuur(args: argparse.Namespace) -> int:
             )
         else:
             print("  account_id and access_code: as given (not shown)")
+        print(_control_line(url))
+        print("  Press Ctrl-C to stop.", flush=True)
+        return _wait()
+
+
+def _run_digitalefactuur_many(args: argparse.Namespace, first: tuple[str, str] | None) -> int:
+    """Many accounts: those listed, ``first`` (the one of the options, or the demo's)."""
+    listed = [first] if first is not None else []
+    try:
+        for entry in _listed(args):
+            if set(entry) != {"account_id", "access_code"}:
+                raise ValueError("each account needs exactly account_id and access_code")
+            listed.append((entry["account_id"], entry["access_code"]))
+        sandbox = DigitaleFactuurMultiSandbox(
+            any_account=args.any_account, latency=args.latency, rate_limit=args.rate_limit,
+            error_rate=args.error_rate,
+        )  # fmt: skip
+        for account, code in listed:
+            sandbox.add_account(
+                account, code, relations=generate_relations(args.synthetic, seed=args.seed)
+            )
+    except (OSError, ValueError) as error:
+        parser: argparse.ArgumentParser = args.parser
+        parser.error(str(error))
+    with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
+        print(f"DigitaleFactuur sandbox for many accounts on {url}", flush=True)
+        print(f"  base_url: {url}/api")
+        _print_accounts(len(listed), args, first == (DEMO_ACCOUNT_ID, DEMO_ACCESS_CODE))
+        print(_control_line(url))
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
 
@@ -252,6 +364,7 @@ def _run_vies(args: argparse.Namespace) -> int:
     with sandbox.serve(args.host, args.port, allow_remote=args.allow_remote) as url:
         print(f"VIES sandbox on {url}", flush=True)
         print(f"  REST: {url}{VIES_PATH}/ms/NL/vat/004495445B01   test numbers: 100, 200, 300, ...")
+        print(_control_line(url))
         print("  Press Ctrl-C to stop.", flush=True)
         return _wait()
 

@@ -14,7 +14,13 @@ shape injected errors like its service does, and ``path_family(path)`` to name
 the counters in `SandboxStats`; see `ServiceHandler`. A handler whose
 operations share one URL (SOAP) may provide ``route_path(request)``: the path
 that fault matching (``path_prefix``) and ``path_family`` see instead of
-``request.path``, e.g. ``"/soap.asmx/AddMutatie/"``.
+``request.path``, e.g. ``"/soap.asmx/AddMutatie/"``. A handler that serves
+many accounts may provide ``_account_pipeline(request)``: the pipeline (faults
+and counters) of the account the request belongs to, run after this one's
+faults (see `crmconnect.sandbox._accounts`).
+
+`serve` also answers ``/_control/`` (see `crmconnect.sandbox._control`) for
+clients on loopback; the in-process transports never do.
 """
 
 from __future__ import annotations
@@ -515,11 +521,17 @@ class Faults:
 
 @attrs.frozen
 class _Outcome:
-    """The pipeline's verdict: wait ``delay``, then answer or fail the connection."""
+    """The pipeline's verdict: wait ``delay``, then answer or fail the connection.
+
+    ``fault`` and ``limited`` say what the fault layer did (for the counters of
+    an enclosing pipeline).
+    """
 
     delay: float
     response: SandboxResponse | None = None
     failure: Literal["timeout", "drop"] | None = None
+    fault: str | None = None
+    limited: bool = False
 
 
 class _Pipeline:
@@ -530,27 +542,40 @@ class _Pipeline:
         self.service = handler if isinstance(handler, ServiceHandler) else None
         self.faults = faults if faults is not None else Faults()
         self.stats = stats if stats is not None else SandboxStats()
+        hook = getattr(handler, "_account_pipeline", None)
+        self._account_hook: Callable[[SandboxRequest], _Pipeline | None] | None = (
+            hook if callable(hook) else None
+        )
 
     def process(self, request: SandboxRequest) -> _Outcome:
         route = self._route(request)
         decision = self.faults._decide(route)
         delay = self.faults.latency
         family = self._family(route)
+        if decision.action == "pass" and self._account_hook is not None:
+            account = self._account_hook(request)
+            if account is not None:  # the account's own faults, then its handler
+                inner = account.process(request)
+                status = inner.response.status if inner.response is not None else None
+                self.stats._record(family, status, inner.fault, inner.limited)
+                return attrs.evolve(inner, delay=delay + inner.delay)
         if decision.action == "drop_after":
             self.handler(request)  # done, but the answer never reaches the client
             self.stats._record(family, None, decision.action, False)
-            return _Outcome(delay, failure="drop")
+            return _Outcome(delay, failure="drop", fault=decision.action)
         if decision.action in ("timeout", "drop"):
             self.stats._record(family, None, decision.action, False)
-            return _Outcome(delay, failure=cast(Literal["timeout", "drop"], decision.action))
+            failure = cast(Literal["timeout", "drop"], decision.action)
+            return _Outcome(delay, failure=failure, fault=decision.action)
         if decision.action == "pass":
             response = self.handler(request)
             fault = None
         else:
             response = self._error(request, int(decision.action), decision.retry_after)
             fault = None if decision.action == "429" else decision.action
-        self.stats._record(family, response.status, fault, decision.action == "429")
-        return _Outcome(delay, response=response)
+        limited = decision.action == "429"
+        self.stats._record(family, response.status, fault, limited)
+        return _Outcome(delay, response=response, fault=fault, limited=limited)
 
     def _route(self, request: SandboxRequest) -> str:
         route_path = getattr(self.handler, "route_path", None)
@@ -663,13 +688,37 @@ class SandboxTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
 
 
 def is_loopback(host: str) -> bool:
-    """Tell whether ``host`` is ``localhost`` or a loopback IP address."""
+    """Tell whether ``host`` is ``localhost`` or a loopback IP address.
+
+    An IPv4 address mapped into IPv6 (``::ffff:127.0.0.1``, what a dual-stack
+    socket reports) counts as the IPv4 address it carries.
+    """
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+CONTROL_PATH = "/_control"
+"""Where a served sandbox answers its control endpoint (``/_control/<call>``)."""
+
+
+def is_control_path(path: str) -> bool:
+    """Tell whether ``path`` is the control endpoint's."""
+    return path == CONTROL_PATH or path.startswith(CONTROL_PATH + "/")
+
+
+class Control(Protocol):
+    """What answers ``/_control/`` on a served sandbox (see `crmconnect.sandbox._control`)."""
+
+    def answer(self, request: SandboxRequest, peer: str) -> SandboxResponse:
+        """Answer one control request from the client at IP address ``peer``."""
+        ...
 
 
 class _Server(ThreadingHTTPServer):
@@ -678,8 +727,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], pipeline: _Pipeline) -> None:
+    def __init__(
+        self, address: tuple[str, int], pipeline: _Pipeline, control: Control | None = None
+    ) -> None:
         self.pipeline = pipeline
+        self.control = control
         self.closing = threading.Event()
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
@@ -745,6 +797,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self, *, send_body: bool = True) -> None:
         request = self._sandbox_request()
+        control = self.server.control
+        if control is not None and is_control_path(request.path):
+            # No faults, no counters: the control answers even at an error rate of 1.
+            with contextlib.suppress(OSError):
+                self._send(control.answer(request, str(self.client_address[0])), send_body)
+            return
         try:
             outcome = self.server.pipeline.process(request)
         except Exception:  # a handler bug must not kill the server thread
@@ -795,12 +853,16 @@ def serve(
     *,
     stats: SandboxStats | None = None,
     allow_remote: bool = False,
+    control: Control | None = None,
 ) -> Iterator[str]:
     """Run a sandbox on a loopback HTTP server for the duration of a ``with`` block.
 
     ``"drop"`` and ``"drop_after"`` faults close the connection without
     answering; ``"timeout"`` faults hang for `SERVER_TIMEOUT_HANG` seconds (or
     until the server stops) and then close it.
+
+    The server also answers the control endpoint ``/_control/`` (JSON; faults
+    and counters, and what ``control`` adds), to clients on loopback only.
 
     Args:
         handler: The sandbox that answers.
@@ -810,6 +872,9 @@ def serve(
         stats: Counters to update; fresh ones when omitted.
         allow_remote: Allow binding to a non-loopback address (the sandbox has
             no TLS and accepts well-known keys: keep it off shared networks).
+            The control endpoint still refuses every non-loopback client.
+        control: What answers ``/_control/``; the generic faults-and-counters
+            control of ``faults`` and ``stats`` when omitted.
 
     Yields:
         The base URL, e.g. ``"http://127.0.0.1:54321"``.
@@ -821,7 +886,12 @@ def serve(
         raise ValueError(f"refusing to bind the sandbox to non-loopback host {host!r}")
     bind = host.strip("[]")
     server_class = _Server6 if ":" in bind else _Server
-    server = server_class((bind, port), _Pipeline(handler, faults, stats))
+    pipeline = _Pipeline(handler, faults, stats)
+    if control is None:
+        from ._control import ControlApi  # the control module builds on this one
+
+        control = ControlApi.plain(pipeline.faults, pipeline.stats)
+    server = server_class((bind, port), pipeline, control)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )

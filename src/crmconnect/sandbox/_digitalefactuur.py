@@ -35,6 +35,7 @@ import attrs
 import defusedxml
 import defusedxml.ElementTree
 
+from ._control import OneAccount
 from ._core import (
     FaultKind,
     Faults,
@@ -212,8 +213,17 @@ class DigitaleFactuurSandbox:
     def serve(
         self, host: str = "127.0.0.1", port: int = 0, *, allow_remote: bool = False
     ) -> contextlib.AbstractContextManager[str]:
-        """Serve over loopback HTTP in a ``with`` block; yields the root URL (API at ``/api``)."""
-        return serve(self, self.faults, host, port, stats=self.stats, allow_remote=allow_remote)
+        """Serve over loopback HTTP in a ``with`` block; yields the root URL (API at ``/api``).
+
+        The control endpoint ``/_control/`` is served too (loopback clients only).
+        """
+        from ._digitalefactuur_accounts import DigitaleFactuurControl  # builds on this module
+
+        control = DigitaleFactuurControl(OneAccount(self, self.account_id))
+        return serve(
+            self, self.faults, host, port, stats=self.stats, allow_remote=allow_remote,
+            control=control,
+        )  # fmt: skip
 
     def fail_next(self, count: int = 1, kind: FaultKind = "500", action: str | None = None) -> None:
         """Queue faults for the next ``count`` requests (of one action, e.g. ``klant_aanmaken``)."""
@@ -292,6 +302,27 @@ class DigitaleFactuurSandbox:
                 total, lines=rows,
             )  # fmt: skip
             self._invoices[invoice.id] = invoice
+            return invoice
+
+    def pay(self, invoice_id: str, amount: Decimal | str | int | None = None) -> InvoiceRecord:
+        """Register a payment, as ``factuur_betaling_verwerken`` does.
+
+        Args:
+            invoice_id: The invoice's ID.
+            amount: A part paid (``deelbetaling``); the invoice is paid in full when omitted.
+
+        Returns:
+            The invoice, its ``paid`` and ``status`` changed.
+
+        Raises:
+            KeyError: No invoice has this ID.
+        """
+        with self._lock:
+            invoice = self._invoices[invoice_id]
+            if amount is None:
+                invoice.paid = invoice.total
+            else:
+                invoice.paid = (invoice.paid + Decimal(amount)).quantize(_CENT)
             return invoice
 
     def _new_id(self) -> str:

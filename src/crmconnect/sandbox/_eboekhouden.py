@@ -49,6 +49,7 @@ from xml.sax.saxutils import escape
 import attrs
 
 from ..errors import ConfigurationError
+from ._control import OneAccount
 from ._core import (
     FaultKind,
     Faults,
@@ -591,6 +592,21 @@ def _action(request: SandboxRequest) -> str | None:
     return action[len(prefix) :] if action.startswith(prefix) else action
 
 
+def operation_prefix(operation: str | None) -> str | None:
+    """The route-path prefix of a SOAP operation or REST endpoint (``"METHOD /v1/path"``).
+
+    Raises:
+        ValueError: For an unknown operation.
+    """
+    if operation is None:
+        return None
+    if operation in _OPERATIONS:
+        return f"{SOAP_PATH}/{operation}/"
+    if operation not in set(iter_routes()):
+        raise ValueError(f"unknown operation {operation!r}")
+    return rest_operation_prefix(operation)
+
+
 def _own_wsdl() -> Path:
     # The package's own WSDL (written from the documentation), if installed;
     # read from disk so that `crmconnect.eboekhouden` (and zeep) is not imported.
@@ -702,8 +718,15 @@ class EBoekhoudenSandbox:
 
         Returns:
             A context manager yielding the root URL; SOAP is at ``<url>/soap.asmx``.
+            The control endpoint ``/_control/`` is served too (loopback clients only).
         """
-        return serve(self, self.faults, host, port, stats=self.stats, allow_remote=allow_remote)
+        from ._eboekhouden_accounts import EBoekhoudenControl  # builds on this module
+
+        control = EBoekhoudenControl(OneAccount(self, self.credentials.username, fold=True))
+        return serve(
+            self, self.faults, host, port, stats=self.stats, allow_remote=allow_remote,
+            control=control,
+        )  # fmt: skip
 
     def requests_session(self) -> requests.Session:
         """A `requests.Session` answered in-process by this sandbox (for zeep's Transport).
@@ -759,13 +782,7 @@ class EBoekhoudenSandbox:
         Raises:
             ValueError: For an unknown operation, a count below 1 or an unknown kind.
         """
-        if operation is not None and operation not in _OPERATIONS:
-            if operation not in set(iter_routes()):
-                raise ValueError(f"unknown operation {operation!r}")
-            prefix: str | None = rest_operation_prefix(operation)
-        else:
-            prefix = f"{SOAP_PATH}/{operation}/" if operation else None
-        self.faults.fail_next(count, kind, path_prefix=prefix)
+        self.faults.fail_next(count, kind, path_prefix=operation_prefix(operation))
 
     # --- the data ------------------------------------------------------------------
 
@@ -963,6 +980,10 @@ class EBoekhoudenSandbox:
             self._sessions[session_id] = _Session(guid, self._clock(), kind)
             self._sessions_opened += 1
         return session_id
+
+    def _holds_session(self, session_id: str) -> bool:
+        with self._lock:
+            return session_id in self._sessions
 
     def _rest_books(self, token: str) -> Bookkeeping:
         """The books of a REST session token; ``SECURITY_010`` when unknown or expired."""
