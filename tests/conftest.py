@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,3 +39,38 @@ def _no_retry_waits() -> Iterator[None]:
 def anyio_backend() -> str:
     """Async tests (``@pytest.mark.anyio``) run on asyncio."""
     return "asyncio"
+
+
+POSTGRES_DSN = os.environ.get(
+    "CRMCONNECT_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """The test PostgreSQL (``CRMCONNECT_TEST_POSTGRES_DSN``): skips without it, fails under CI=true."""
+    missing = _postgres_missing(POSTGRES_DSN)
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing} (CI=true: the PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(missing)
+    return POSTGRES_DSN
+
+
+def _postgres_missing(dsn: str) -> str | None:
+    """Why the PostgreSQL tests cannot run, in one line (no password), or ``None``."""
+    try:
+        import psycopg
+    except ImportError:
+        return "no psycopg for the PostgreSQL tests: pip install 'crmconnect[postgres]'"
+    try:
+        where = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return "CRMCONNECT_TEST_POSTGRES_DSN is not a PostgreSQL connection string"
+    place = f"{where.get('host', 'localhost')}:{where.get('port', 5432)}/{where.get('dbname')}"
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return f"no PostgreSQL at {place} ({reason}); set CRMCONNECT_TEST_POSTGRES_DSN"
+    return None

@@ -72,4 +72,5 @@ def forget(
             removed = PostgresStateStore.forget_tenant(dsn, tenant)
         except SyncBusyError as exc:
             _fail("busy", exc, EXIT_UNFINISHED)
-    console.print(f"forgot tenant {tenant!r}: {removed} rows deleted")
+    rows = "row" if removed == 1 else "rows"
+    console.print(f"forgot tenant {tenant!r}: {removed} {rows} deleted")
