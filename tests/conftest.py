@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,17 +47,27 @@ POSTGRES_DSN = os.environ.get(
 )
 
 
-@pytest.fixture(scope="session")
-def postgres_dsn() -> str:
-    """The test PostgreSQL (``CRMCONNECT_TEST_POSTGRES_DSN``): skips without it, fails under CI=true."""
+def require_postgres() -> str:
+    """The test PostgreSQL's DSN (``CRMCONNECT_TEST_POSTGRES_DSN``), for a module's top.
+
+    Without it the module is skipped in one line naming what is missing;
+    under ``CI=true`` that is a failure instead.
+    """
     missing = _postgres_missing(POSTGRES_DSN)
     if missing is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{missing} (CI=true: the PostgreSQL tests must run)", pytrace=False)
-        pytest.skip(missing)
+        pytest.skip(missing, allow_module_level=True)
     return POSTGRES_DSN
 
 
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """`require_postgres` as a fixture: skips (or fails under CI=true) each test using it."""
+    return require_postgres()
+
+
+@functools.cache
 def _postgres_missing(dsn: str) -> str | None:
     """Why the PostgreSQL tests cannot run, in one line (no password), or ``None``."""
     try:
