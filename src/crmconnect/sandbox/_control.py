@@ -340,7 +340,8 @@ class ControlApi(Generic[S]):
         except (KeyError, ValueError) as refused:  # a sandbox method's refusal (its text)
             text = refused.args[0] if refused.args else type(refused).__name__
             status = 404 if isinstance(refused, KeyError) else 409
-            return _json(status, {"error": f"refused: {text}", "status": status})
+            what = "not found" if status == 404 else "refused"
+            return _json(status, {"error": f"{what}: {text}", "status": status})
 
     def _guard(self, request: SandboxRequest, peer: str) -> None:
         if not is_loopback_peer(peer):

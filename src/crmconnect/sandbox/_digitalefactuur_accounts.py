@@ -218,6 +218,8 @@ class DigitaleFactuurControl(ControlApi[DigitaleFactuurSandbox]):
         ):
             raise ControlError(400, "lines: [[description, quantity, price, vat], ...]", "lines")
         lines = [(str(d), str(q), str(p), str(v)) for d, q, p, v in rows]
+        if relation_id not in {relation["id"] for relation in sandbox.relations}:
+            raise ControlError(404, "no such relation", "relation_id")
         invoice = sandbox.add_invoice(
             relation_id, number, lines, date=args.date("date"), due_date=args.date("due_date")
         )
