@@ -175,10 +175,10 @@ class _Source:
 
 def _password(dsn: str) -> str | None:
     """The DSN's password (to keep it out of messages); refuses a malformed DSN."""
-    conninfo = _psycopg().conninfo
+    psycopg = _psycopg()
     try:
-        password = conninfo.conninfo_to_dict(dsn).get("password")
-    except _psycopg().Error:
+        password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
+    except psycopg.Error:
         # libpq's message may quote the DSN, password and all: not shown.
         raise ConfigurationError(
             "the DSN is not a PostgreSQL connection string"
@@ -382,7 +382,7 @@ class PostgresStateStore:
 
     def link(self, host_id: str, service: str, role: Role) -> Link | None:
         """The link of a host record in a service and role, or ``None``."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             row = cur.execute(
                 f"SELECT {_LINK_COLUMNS} FROM {_S}.links WHERE tenant = %s AND connection = %s"
                 " AND service = %s AND role = %s AND host_id = %s",
@@ -392,7 +392,7 @@ class PostgresStateStore:
 
     def link_by_remote(self, service: str, role: Role, remote_id: str) -> Link | None:
         """The link of a remote record, or ``None``."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             row = cur.execute(
                 f"SELECT {_LINK_COLUMNS} FROM {_S}.links WHERE tenant = %s AND connection = %s"
                 " AND service = %s AND role = %s AND remote_id = %s",
@@ -402,7 +402,7 @@ class PostgresStateStore:
 
     def links(self, service: str) -> list[Link]:
         """Every link of a service, by role and host ID."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             rows = cur.execute(
                 f"SELECT {_LINK_COLUMNS} FROM {_S}.links WHERE tenant = %s AND connection = %s"
                 " AND service = %s ORDER BY role, host_id",
@@ -464,7 +464,7 @@ class PostgresStateStore:
 
     def bookmark(self, name: str) -> str | None:
         """A stored bookmark (e.g. the host's change cursor), or ``None``."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             row = cur.execute(
                 f"SELECT value FROM {_S}.bookmarks WHERE tenant = %s AND connection = %s"
                 " AND name = %s",
@@ -487,7 +487,7 @@ class PostgresStateStore:
 
     def mark(self, kind: str, key: str) -> str | None:
         """The value stored under ``(kind, key)``, or ``None``."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             row = cur.execute(
                 f"SELECT value FROM {_S}.marks WHERE tenant = %s AND connection = %s"
                 " AND kind = %s AND key = %s",
@@ -497,7 +497,7 @@ class PostgresStateStore:
 
     def marks(self, kind: str, prefix: str = "") -> dict[str, str]:
         """Every mark of a kind whose key starts with ``prefix``, by key."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             rows = cur.execute(
                 f"SELECT key, value FROM {_S}.marks WHERE tenant = %s AND connection = %s"
                 " AND kind = %s AND starts_with(key, %s) ORDER BY key",
@@ -578,7 +578,7 @@ class PostgresStateStore:
             held = self._held
             if held is not None:
                 return held.owner if held.expires > time.monotonic() else None
-        with self._transaction() as cur:
+        with self._read() as cur:
             row = cur.execute(
                 f"SELECT l.pid, s.owner FROM pg_locks l LEFT JOIN {_S}.leases s"
                 " ON s.tenant = %s AND s.connection = %s AND s.backend_pid = l.pid"
@@ -656,7 +656,7 @@ class PostgresStateStore:
     def _still_locked(self) -> bool:
         """Whether this session still holds the lock (a lost connection took it along)."""
         try:
-            with self._transaction() as cur:
+            with self._read() as cur:
                 row = cur.execute(
                     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid()"
                     " AND locktype = 'advisory' AND granted AND objsubid = 1"
@@ -721,7 +721,7 @@ class PostgresStateStore:
 
     def intents(self, service: str) -> list[Intent]:
         """Unfinished intents of a service, oldest first."""
-        with self._transaction() as cur:
+        with self._read() as cur:
             rows = cur.execute(
                 f"SELECT {_INTENT_COLUMNS} FROM {_S}.intents WHERE tenant = %s"
                 " AND connection = %s AND service = %s ORDER BY intent_id",
@@ -844,7 +844,7 @@ class PostgresStateStore:
         if since is not None:
             where.append("started >= %s")
             params.append(_aware("since", since))
-        with self._transaction() as cur:
+        with self._read() as cur:
             rows = cur.execute(
                 f"SELECT {_RUN_COLUMNS} FROM {_S}.runs WHERE {' AND '.join(where)}"
                 " ORDER BY started, run_id",
@@ -902,6 +902,18 @@ class PostgresStateStore:
         try:
             with self._session() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur
+        except psycopg.Error as exc:
+            raise self._failure(exc) from None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[_Cursor]:
+        """One reading statement: without BEGIN and COMMIT in autocommit mode (one round trip)."""
+        psycopg = _psycopg()
+        try:
+            with self._session() as conn:
+                block = contextlib.nullcontext() if conn.autocommit else conn.transaction()
+                with block, conn.cursor() as cur:
+                    yield cur
         except psycopg.Error as exc:
             raise self._failure(exc) from None
 
