@@ -261,6 +261,10 @@ def _detached_key(service: str, role: Role, remote_id: str) -> str:
 _HOST: Final = socket.gethostname()
 
 
+_DEAD_HOLDER_GRACE: Final = 2.0
+"""Seconds a run waits for the lease of a holder that died on this machine to be freed."""
+
+
 def _is_dead(holder: str) -> bool:
     """Whether a lease holder is a process on this machine that no longer exists.
 
@@ -646,10 +650,12 @@ class SyncEngine:
             holder = self.state.lease_holder()
             if holder is not None and _is_dead(holder):  # killed: no need to wait it out
                 self.state.release_lease(holder)
-                continue
+                # A lease that is a database session's lock goes when the server
+                # notices the session is gone: a moment, not the lease's time.
+                deadline = max(deadline, time.monotonic() + _DEAD_HOLDER_GRACE)
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         self._lease.owner, self._lease.renewed = owner, time.monotonic()
         return True
 
