@@ -4,15 +4,17 @@ The sandbox runs in its own process (``python -m crmconnect.sandbox kvk``) with
 20 ms latency and KvK's limit of 100 requests per second. The script prints, for
 the concurrent `Matcher.match_many` (with enrichment of clear matches) with
 PerfectView's fields (the default `EnrichmentSettings`), for a second run with
-the same disk cache, for a first run with PerfectView's fields but without the
-full-time/part-time split, and for a plain sequential loop: wall time, calls
-per record (free and paid), paid calls per enriched organisation (and how many
-of those are main branches), HTTP 429s seen, peak memory, and the ratio of wall
-time to the rate-limit floor (calls / 100 per second).
+the same disk cache, for a first run with PerfectView's fields plus the
+full-time/part-time split (`EMPLOYEE_SPLIT`), and for a plain sequential loop:
+wall time, calls per record (free and paid), paid calls per enriched
+organisation and per enriched main-branch organisation (the paid requests
+for its KvK number and branch, counted on the wire), HTTP 429s seen, peak
+memory, and the ratio of wall time to the rate-limit floor (calls / 100 per
+second).
 
 Goals: ratio <= 1.15, no 429 reaching the caller, peak memory < 300 MB, the
 second run making 0 paid calls, at most 1.05 paid calls per enriched main-branch
-organisation where the Basisprofiel holds the wanted fields. Run with
+organisation with PerfectView's fields (the default). Run with
 ``make bench`` or ``python benchmarks/kvk_bulk_match.py --records 10000``.
 """
 
@@ -31,6 +33,7 @@ from sandbox_process import start_sandbox
 
 from crmconnect import Address, Organisation
 from crmconnect.kvk import (
+    EMPLOYEE_SPLIT,
     PERFECTVIEW_FIELDS,
     DiskCache,
     EnrichmentSettings,
@@ -41,9 +44,7 @@ from crmconnect.kvk import (
 from crmconnect.sandbox import TEST_API_KEY, generate_companies
 
 RATE = 100.0
-WITHOUT_SPLIT = EnrichmentSettings(
-    fields=PERFECTVIEW_FIELDS - {"employees_full_time", "employees_part_time"}
-)
+WITH_SPLIT = EnrichmentSettings(fields=PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT)
 
 
 def crm_records(count: int, seed: int) -> list[Organisation]:
@@ -79,13 +80,27 @@ def start(records: int, seed: int) -> tuple[subprocess.Popen[bytes], str]:
     return start_sandbox("kvk", *options, ready=ready, headers={"apikey": TEST_API_KEY})
 
 
-class Counter429:
+class Wire:
+    """What went over the wire: HTTP 429s, and the paid requests by profile path."""
+
     def __init__(self) -> None:
-        self.count = 0
+        self.count_429 = 0
+        self.paid: dict[str, int] = {}
 
     def __call__(self, response: httpx.Response) -> None:
         if response.status_code == 429:
-            self.count += 1
+            self.count_429 += 1
+            return
+        path = response.request.url.path
+        kind, _, number = path.rpartition("/")
+        if kind.endswith(("/basisprofielen", "/vestigingsprofielen")):
+            key = f"{kind.rpartition('/')[2]}/{number}"
+            self.paid[key] = self.paid.get(key, 0) + 1
+
+    def paid_for(self, org: Organisation) -> int:
+        """The paid requests made for this organisation's registration and branch."""
+        basic = self.paid.get(f"basisprofielen/{org.kvk_number}", 0)
+        return basic + self.paid.get(f"vestigingsprofielen/{org.branch_number}", 0)
 
 
 def run(
@@ -97,7 +112,7 @@ def run(
     concurrent: bool,
     enrichment: EnrichmentSettings | None = None,
 ) -> None:
-    seen = Counter429()
+    seen = Wire()
     http = httpx.Client(timeout=30, event_hooks={"response": [seen]})
     cache = DiskCache(cache_path)
     kvk = KvKClient(
@@ -115,13 +130,13 @@ def run(
     else:
         results = [matcher.match(record) for record in records]
     wall = time.perf_counter() - started
-    report(label, results, kvk, seen.count, wall, len(records))
+    report(label, results, kvk, seen, wall, len(records))
     http.close()
     cache.close()
 
 
 def report(
-    label: str, results: list[MatchResult], kvk: KvKClient, seen_429: int, wall: float, n: int
+    label: str, results: list[MatchResult], kvk: KvKClient, seen: Wire, wall: float, n: int
 ) -> None:
     usage = kvk.usage
     calls = usage.search_calls + usage.profile_calls
@@ -140,12 +155,15 @@ def report(
         f"calls per record     {calls / n:8.2f}  (free {usage.search_calls / n:.2f}, paid {usage.profile_calls / n:.2f})"
     )
     enriched = [r.enriched for r in results if r.enriched is not None]
-    main = sum(1 for org in enriched if org.is_main_branch)
+    main = [org for org in enriched if org.is_main_branch]
     per_enriched = usage.profile_calls / len(enriched) if enriched else float("nan")
+    main_paid = sum(seen.paid_for(org) for org in main)
+    per_main = main_paid / len(main) if main else float("nan")
     print(
-        f"paid per enriched    {per_enriched:8.2f}  ({len(enriched)} enriched, {main} of them main branches)"
+        f"paid per enriched    {per_enriched:8.2f}  ({len(enriched)} enriched, {len(main)} of them main branches)"
     )
-    print(f"HTTP 429 seen        {seen_429:8d}  (errors reaching the caller: {errors})")
+    print(f"paid per main branch {per_main:8.2f}  ({main_paid} paid calls for the main branches)")
+    print(f"HTTP 429 seen        {seen.count_429:8d}  (errors reaching the caller: {errors})")
     print(
         f"rate-limit floor     {floor:8.1f} s   ratio wall/floor {wall / floor if floor else float('nan'):.3f}"
     )
@@ -169,15 +187,16 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             cache = Path(folder) / "kvk.sqlite"
-            run("match_many, PerfectView's fields, first run", url, records, cache, concurrent=True)
+            first = "match_many, PerfectView's fields (the default), first run"
+            run(first, url, records, cache, concurrent=True)
             run("match_many, second run (disk cache)", url, records, cache, concurrent=True)
             run(
-                "match_many, PerfectView's fields without the full-time/part-time split, first run",
+                "match_many, PerfectView's fields with the full-time/part-time split, first run",
                 url,
                 records,
-                Path(folder) / "without_split.sqlite",
+                Path(folder) / "with_split.sqlite",
                 concurrent=True,
-                enrichment=WITHOUT_SPLIT,
+                enrichment=WITH_SPLIT,
             )
             run(
                 "plain sequential loop",

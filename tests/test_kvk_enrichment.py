@@ -18,6 +18,7 @@ import yaml
 
 from crmconnect import AddressKind, ConfigurationError, Organisation, ValidationError
 from crmconnect.kvk import (
+    EMPLOYEE_SPLIT,
     ENRICHMENT_FIELDS,
     PERFECTVIEW_FIELDS,
     AsyncKvKClient,
@@ -31,9 +32,7 @@ from tests.replay import ReplayTransport
 
 DONALD, DONALD_MAIN, DONALD_OTHER = "68750110", "000037178598", "000037178601"
 DAGOBERT, JOYFLEX, GEODATA = "69599084", "90001354", "90006623"
-WITHOUT_SPLIT = EnrichmentSettings(
-    fields=PERFECTVIEW_FIELDS - {"employees_full_time", "employees_part_time"}
-)
+WITH_SPLIT = EnrichmentSettings(fields=PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT)
 EVERYTHING = EnrichmentSettings(fields=ENRICHMENT_FIELDS)
 BRANCH_ONLY = {"employees_full_time", "employees_part_time", "trade_names"}
 
@@ -56,22 +55,24 @@ def enriched(
         return org, kvk.usage.profile_calls
 
 
-def test_the_default_is_perfectviews_fields() -> None:
+def test_the_default_is_perfectviews_fields_without_the_employee_split() -> None:
     assert EnrichmentSettings().fields == PERFECTVIEW_FIELDS
-    assert set(ENRICHMENT_FIELDS) >= PERFECTVIEW_FIELDS
-    assert {"employees_full_time", "websites", "invoice_address", "legal_form"} <= (
+    assert set(ENRICHMENT_FIELDS) >= PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT
+    assert {"employees_total", "employee_class", "websites", "invoice_address"} <= (
         PERFECTVIEW_FIELDS
     )
+    assert {"employees_full_time", "employees_part_time"} == EMPLOYEE_SPLIT
+    assert not EMPLOYEE_SPLIT & PERFECTVIEW_FIELDS
 
 
-def test_perfectviews_full_time_count_needs_the_branch_profile(sandbox: KvKSandbox) -> None:
-    org, paid = enriched(sandbox, GEODATA)
+def test_the_split_asked_for_needs_the_branch_profile(sandbox: KvKSandbox) -> None:
+    org, paid = enriched(sandbox, GEODATA, fields=WITH_SPLIT.fields)
     assert paid == 2, "the Basisprofiel's main branch gives no full-time count"
     assert (org.employees_total, org.employees_full_time, org.employees_part_time) == (12, 4, 6)
 
 
-def test_a_main_branch_without_the_split_costs_one_paid_call(sandbox: KvKSandbox) -> None:
-    with client(sandbox, WITHOUT_SPLIT) as kvk:
+def test_a_main_branch_with_perfectviews_fields_costs_one_paid_call(sandbox: KvKSandbox) -> None:
+    with client(sandbox) as kvk:
         org = kvk.organisation(GEODATA)
         again = kvk.organisation(GEODATA, "990064773193")  # the main branch, by number
         assert kvk.usage.profile_calls == 1
@@ -87,7 +88,7 @@ def test_a_main_branch_without_the_split_costs_one_paid_call(sandbox: KvKSandbox
 
 
 def test_another_branch_is_always_its_own_profile(sandbox: KvKSandbox) -> None:
-    org, paid = enriched(sandbox, DONALD, DONALD_OTHER, fields=WITHOUT_SPLIT.fields)
+    org, paid = enriched(sandbox, DONALD, DONALD_OTHER)
     assert paid == 2
     assert (org.name, org.employees_total, org.is_main_branch) == (
         "Test BV Donald Fruithandel",
@@ -99,7 +100,7 @@ def test_another_branch_is_always_its_own_profile(sandbox: KvKSandbox) -> None:
 def test_one_call_enriches_as_two_did_on_the_synthetic_register() -> None:
     companies = [c for c in generate_companies(300, seed=11) if c.main_branch]
     sandbox = KvKSandbox(companies)
-    with client(sandbox, EVERYTHING) as full, client(sandbox, WITHOUT_SPLIT) as one:
+    with client(sandbox, EVERYTHING) as full, client(sandbox) as one:
         for company in companies:
             two_calls = full.organisation(company.kvk_number).model_dump(exclude=BRANCH_ONLY)
             one_call = one.organisation(company.kvk_number).model_dump(exclude=BRANCH_ONLY)
@@ -115,8 +116,8 @@ def test_on_kvks_real_answers_one_call_enriches_as_two_did(reference_dir: Path) 
         recordings / "test_client__KVKBranchProfilesClientTests__test_client.yaml",
     )
     with (
-        KvKClient(environment="test", transport=transport) as two,
-        KvKClient(environment="test", transport=transport, enrichment=WITHOUT_SPLIT) as one,
+        KvKClient(environment="test", transport=transport, enrichment=WITH_SPLIT) as two,
+        KvKClient(environment="test", transport=transport) as one,
     ):
         by_two, by_one = two.organisation(DAGOBERT), one.organisation(DAGOBERT)
         assert (two.usage.profile_calls, one.usage.profile_calls) == (2, 1)
@@ -141,25 +142,24 @@ def test_a_basic_profile_that_carries_the_split_is_enough(reference_dir: Path) -
         asked.append(request.url.path)
         return httpx.Response(200, json=body)
 
-    with KvKClient(environment="test", transport=httpx.MockTransport(kvk_api)) as kvk:
-        org = kvk.organisation(DAGOBERT)  # PerfectView's fields
+    mock = httpx.MockTransport(kvk_api)
+    with KvKClient(environment="test", transport=mock, enrichment=WITH_SPLIT) as kvk:
+        org = kvk.organisation(DAGOBERT)  # the split asked for, and given by the Basisprofiel
     assert asked == ["/test/api/v1/basisprofielen/69599084"]
     assert (org.employees_full_time, org.employees_part_time, org.employees_total) == (1, 0, 1)
 
 
 @pytest.mark.anyio
 async def test_the_async_client_saves_the_same_call(sandbox: KvKSandbox) -> None:
-    async with AsyncKvKClient(
-        environment="test", transport=sandbox.transport(), enrichment=WITHOUT_SPLIT
-    ) as kvk:
+    async with AsyncKvKClient(environment="test", transport=sandbox.transport()) as kvk:
         org = await kvk.organisation(GEODATA)
         assert kvk.usage.profile_calls == 1
-    with client(sandbox, WITHOUT_SPLIT) as blocking:
+    with client(sandbox) as blocking:
         assert org == blocking.organisation(GEODATA)
 
 
 def test_matching_and_update_checks_pay_one_call_per_main_branch(sandbox: KvKSandbox) -> None:
-    with client(sandbox, WITHOUT_SPLIT) as kvk:
+    with client(sandbox) as kvk:
         result = Matcher(kvk, enrich=True).match(Organisation(name="Donald", kvk_number=DONALD))
         assert result.enriched is not None and kvk.usage.profile_calls == 1
         report = UpdateService(kvk).check_updates(result.enriched)

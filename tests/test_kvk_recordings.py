@@ -11,7 +11,15 @@ import pytest
 
 from crmconnect import AddressKind, NotFoundError
 from crmconnect.errors import APIError
-from crmconnect.kvk import BasicProfile, KvKClient, SearchPage, build_organisation
+from crmconnect.kvk import (
+    EMPLOYEE_SPLIT,
+    PERFECTVIEW_FIELDS,
+    BasicProfile,
+    EnrichmentSettings,
+    KvKClient,
+    SearchPage,
+    build_organisation,
+)
 from tests.replay import ReplayTransport
 
 pytestmark = pytest.mark.reference
@@ -22,9 +30,16 @@ def recordings(reference_dir: Path) -> Path:
     return reference_dir / "kvk" / "recordings"
 
 
-def client_for(recordings: Path, *names: str) -> KvKClient:
+def client_for(
+    recordings: Path, *names: str, enrichment: EnrichmentSettings | None = None
+) -> KvKClient:
     transport = ReplayTransport(*(recordings / f"{name}.yaml" for name in names))
-    return KvKClient(environment="test", transport=transport, accept="application/hal+json")
+    return KvKClient(
+        environment="test",
+        transport=transport,
+        accept="application/hal+json",
+        enrichment=enrichment,
+    )
 
 
 def test_search_by_kvk_number_parses_hal(recordings: Path) -> None:
@@ -104,11 +119,18 @@ def test_branch_profile_and_enrichment(recordings: Path) -> None:
         "test_client__KVKProfilesClientTests__test_client",
         "test_client__KVKBranchProfilesClientTests__test_client",
     )
-    with client_for(recordings, *names) as kvk:
+    with_split = EnrichmentSettings(fields=PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT)
+    with client_for(recordings, *names, enrichment=with_split) as kvk:
         org = kvk.organisation("69599084")
         assert kvk.usage.profile_calls == 2
         kvk.organisation("69599084")
         assert kvk.usage.profile_calls == 2, "each profile is fetched at most once"
+    with client_for(recordings, *names) as kvk:  # PerfectView's fields: the Basisprofiel alone
+        alone = kvk.organisation("69599084")
+        assert kvk.usage.profile_calls == 1
+    assert alone.employees_full_time is None
+    branch_only = {*EMPLOYEE_SPLIT, "trade_names"}  # the Basisprofiel's main branch lacks them
+    assert alone.model_dump(exclude=branch_only) == org.model_dump(exclude=branch_only)
     assert org.name == "Test EMZ Dagobert"
     assert org.branch_number == "000038509504"
     assert org.employees_full_time == 1 and org.employees_total == 1

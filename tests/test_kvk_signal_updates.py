@@ -101,13 +101,13 @@ def test_signals_find_the_changes_polling_finds_with_far_fewer_paid_calls(
 
     result = service.check_updates(crm, bookmark)
     by_signals = kvk.usage.profile_calls
-    assert result.fetched == 2 and by_signals == 4  # two records, two profiles each
+    assert result.fetched == 2 and by_signals == 2  # two records, one Basisprofiel each
     assert len(result.signals) == 5
 
     polled = UpdateService(kvk).check_updates_many(crm)
     assert outcome(result) == outcome(polled.reports)
     assert outcome(result) == {
-        "R0": ("employees_total", "employees_full_time", "employee_class"),
+        "R0": ("employees_total", "employee_class"),  # the split is not asked for
         "R1": ("non_mailing",),
         "R2": "removed",
         "R3": "removed",

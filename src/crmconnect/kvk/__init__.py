@@ -24,6 +24,7 @@ from ._client import (
     KvKUsage,
 )
 from ._enrich import (
+    EMPLOYEE_SPLIT,
     ENRICHMENT_FIELDS,
     INVOICE_ADDRESS_FROM,
     PERFECTVIEW_FIELDS,
@@ -123,6 +124,7 @@ __all__ = [
     "CONTACTS_FIELD",
     "DEFAULT_KVK_INTERVAL",
     "DEFAULT_SIGNAL_OVERLAP",
+    "EMPLOYEE_SPLIT",
     "ENRICHMENT_FIELDS",
     "ENVIRONMENTS",
     "INVOICE_ADDRESS_FROM",

@@ -1,15 +1,17 @@
 """Register data → canonical `Organisation` (pure, no I/O), and what to fetch for it.
 
 PerfectView's KvK koppeling fills name, visiting, postal and invoice address,
-SBI codes with the main activity, employees (total, full-time) and size
-class, KvK and branch number, registration and establishment date, RSIN,
-legal form, websites and the non-mailing indication (`PERFECTVIEW_FIELDS`).
+SBI codes with the main activity, employees (total) and size class, KvK and
+branch number, registration and establishment date, RSIN, legal form,
+websites and the non-mailing indication (`PERFECTVIEW_FIELDS`, the default).
 
 The Basisprofiel (one paid call) embeds the main branch, but a reduced one:
 no trade names (KvK's spec) and, in KvK's recorded answers, no full-time/
 part-time split. `branch_to_fetch` says when the branch profile (a second paid
 call) is needed for the fields a host wants: for another branch than the main
-one, or for a wanted field the embedded main branch does not carry.
+one, or for a wanted field the embedded main branch does not carry. So a main
+branch enriched with PerfectView's fields costs one paid call; asking for the
+split too (``PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT``) usually costs two.
 
 Owner names: the Basisprofiel's ``eigenaar`` gives the legal form and RSIN of
 the owner, never a person's name, so nothing here fills ``contacts``. The
@@ -33,6 +35,7 @@ from ..models import Address, AddressKind, Organisation, SbiActivity
 from ._models import BasicProfile, BranchProfile, KvKSbiActivity, RegisterAddress
 
 __all__ = [
+    "EMPLOYEE_SPLIT",
     "ENRICHMENT_FIELDS",
     "INVOICE_ADDRESS_FROM",
     "PERFECTVIEW_FIELDS",
@@ -74,7 +77,6 @@ PERFECTVIEW_FIELDS: Final[frozenset[str]] = frozenset(
         "invoice_address",
         "sbi_activities",
         "employees_total",
-        "employees_full_time",
         "employee_class",
         "kvk_number",
         "branch_number",
@@ -86,7 +88,18 @@ PERFECTVIEW_FIELDS: Final[frozenset[str]] = frozenset(
         "non_mailing",
     }
 )
-"""The fields PerfectView's KvK koppeling fills: the default of `EnrichmentSettings.fields`."""
+"""The fields PerfectView's KvK koppeling fills: the default of `EnrichmentSettings.fields`.
+
+Employees are the total and its size class: the full-time/part-time split is
+only in the branch profile (a second paid call), so it is asked for apart
+(`EMPLOYEE_SPLIT`)."""
+
+EMPLOYEE_SPLIT: Final[frozenset[str]] = frozenset({"employees_full_time", "employees_part_time"})
+"""The full-time/part-time split of the employees, which only the branch profile gives.
+
+Not in `PERFECTVIEW_FIELDS`; ask for it with
+``EnrichmentSettings(fields=PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT)`` (a second
+paid call per main branch, where the Basisprofiel lacks it)."""
 
 INVOICE_ADDRESS_FROM: Final[tuple[AddressKind, ...]] = (AddressKind.POSTAL, AddressKind.VISITING)
 """The default rule for the invoice address KvK does not hold: postal, else visiting."""
@@ -132,8 +145,10 @@ class EnrichmentSettings:
 
     Attributes:
         fields: The fields the host wants (names from `ENRICHMENT_FIELDS`);
-            PerfectView's by default. A branch profile (a second paid call) is
-            fetched only where one of them is not in the Basisprofiel.
+            PerfectView's by default (`PERFECTVIEW_FIELDS`: one paid call per
+            main branch). A branch profile (a second paid call) is fetched
+            only where one of them is not in the Basisprofiel, as the
+            full-time/part-time split (`EMPLOYEE_SPLIT`) usually is not.
         invoice_address_from: The invoice address, which KvK does not hold, is
             a copy of the first of these register addresses that is given and
             not shielded: postal, else visiting (the default); ``()`` leaves
@@ -145,8 +160,8 @@ class EnrichmentSettings:
 
     Example:
         ```python
-        settings = EnrichmentSettings(fields=PERFECTVIEW_FIELDS - {"employees_full_time"})
-        kvk = KvKClient(enrichment=settings)   # main branches: one paid call each
+        settings = EnrichmentSettings(fields=PERFECTVIEW_FIELDS | EMPLOYEE_SPLIT)
+        kvk = KvKClient(enrichment=settings)   # with the split: usually two paid calls
         ```
     """
 
