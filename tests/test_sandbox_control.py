@@ -156,8 +156,12 @@ def test_eboekhouden_payments_in_full_or_in_part_through_the_control() -> None:
         with pytest.raises(ConflictError):
             control.pay("F1")  # nothing left
         items = control.call("open_items", include_settled=True)
+        by_token = control.stats(account=str(DEMO_CREDENTIALS.access_token))
+        with pytest.raises(NotFoundError):
+            control.stats(account="someone-else")
     assert (item.paid, item.outstanding) == (Decimal("21.00"), Decimal("100.00"))
     assert rest["amount"] == "100.00" and items[0]["state"] == "paid"
+    assert by_token["requests"]["GetOpenPosten"] == 1
 
 
 def test_eboekhouden_accounts_are_named_by_username_or_token_in_control_calls() -> None:

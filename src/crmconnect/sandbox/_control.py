@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, Protocol, TypeVar, get_args
 
@@ -141,14 +141,18 @@ class OneAccount(Generic[S]):
     Args:
         sandbox: The sandbox.
         key: Its account key, compared to a call's ``account`` (when given).
-        fold: Compare keys case-insensitively (e-Boekhouden's usernames).
+        aliases: Other keys that name it (e-Boekhouden's access token).
+        fold: Compare ``key`` case-insensitively (e-Boekhouden's usernames).
     """
 
     many = False
 
-    def __init__(self, sandbox: S, key: str, *, fold: bool = False) -> None:
+    def __init__(
+        self, sandbox: S, key: str, *, aliases: Iterable[str | None] = (), fold: bool = False
+    ) -> None:
         self.sandbox = sandbox
         self._key = key
+        self._aliases = [alias for alias in aliases if alias]
         self._fold = fold
 
     def process(self) -> Scope:
@@ -156,7 +160,10 @@ class OneAccount(Generic[S]):
 
     def find(self, key: str) -> S | None:
         mine, given = (self._key, key) if not self._fold else (self._key.casefold(), key.casefold())
-        return self.sandbox if hmac.compare_digest(mine.encode(), given.encode()) else None
+        found = hmac.compare_digest(mine.encode(), given.encode())
+        for alias in self._aliases:
+            found |= hmac.compare_digest(alias.encode(), key.encode())
+        return self.sandbox if found else None
 
     def listing(self) -> list[tuple[str, S]]:
         return [(mask_secret(self._key), self.sandbox)]
@@ -342,6 +349,8 @@ class ControlApi(Generic[S]):
             status = 404 if isinstance(refused, KeyError) else 409
             what = "not found" if status == 404 else "refused"
             return _json(status, {"error": f"{what}: {text}", "status": status})
+        except Exception as error:  # a sandbox bug: an answer, not a dead connection
+            return _json(500, {"error": f"control failed: {type(error).__name__}", "status": 500})
 
     def _guard(self, request: SandboxRequest, peer: str) -> None:
         if not is_loopback_peer(peer):

@@ -722,7 +722,9 @@ class EBoekhoudenSandbox:
         """
         from ._eboekhouden_accounts import EBoekhoudenControl  # builds on this module
 
-        control = EBoekhoudenControl(OneAccount(self, self.credentials.username, fold=True))
+        login = self.credentials
+        directory = OneAccount(self, login.username, aliases=[login.access_token], fold=True)
+        control = EBoekhoudenControl(directory)
         return serve(
             self, self.faults, host, port, stats=self.stats, allow_remote=allow_remote,
             control=control,
