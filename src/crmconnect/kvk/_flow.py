@@ -23,7 +23,7 @@ from typing import Any, Final
 from ..errors import ConfigurationError
 from ..errors import ValidationError as CrmValidationError
 from ..models import Address, AddressKind, Organisation
-from ..sync import Action, HostCRM, KvKHost, Side, SyncReport
+from ..sync import Action, HostCRM, KvKHost, Side, StateStore, SyncReport
 from ._client import KvKClient
 from ._officers import apply_contact_update, is_contact_field
 from ._updates import UPDATE_FIELDS, UpdateReport, UpdateService
@@ -162,7 +162,7 @@ class KvKUpdates:
     def __repr__(self) -> str:
         return f"KvKUpdates(interval={self.interval}, workers={self.workers})"
 
-    def run(self, host: HostCRM, report: SyncReport) -> None:
+    def run(self, host: HostCRM, report: SyncReport, *, state: StateStore | None = None) -> None:
         """Check every host organisation with a KvK number; store what differs in the host.
 
         One row per organisation: ``pending`` (fields newly stored for a

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import inspect
 import logging
 import os
 import socket
@@ -618,7 +619,10 @@ class SyncEngine:
             if Flow.PAYMENTS in flows:
                 self._apply(self._combine(name, self._plan_payments()), report)
             if Flow.KVK in flows and self.kvk is not None:
-                self.kvk.run(self.host, report)
+                if "state" in inspect.signature(self.kvk.run).parameters:
+                    self.kvk.run(self.host, report, state=self.state)
+                else:  # a flow written before run was given the state store
+                    self.kvk.run(self.host, report)
         return report
 
     @contextlib.contextmanager

@@ -332,7 +332,6 @@ class DeletionTrackingHost(HostCRM, Protocol):
 
 
 @runtime_checkable
-@runtime_checkable
 class KvKFlow(Protocol):
     """A flow the engine runs beside the relations, bookings and payments: the KvK updates.
 
@@ -353,10 +352,13 @@ class KvKFlow(Protocol):
         """How often `SyncEngine.run_due` runs it."""
         ...
 
-    def run(self, host: HostCRM, report: SyncReport) -> None:
+    def run(self, host: HostCRM, report: SyncReport, *, state: StateStore | None = None) -> None:
         """Check the host's linked organisations; store what differs, add a row per one.
 
-        The engine passes its host only when it is a `KvKHost`.
+        The engine passes its host only when it is a `KvKHost`, and its state
+        store as ``state`` (where a flow keeps a bookmark, as the KvK flow on
+        change signals does). A flow whose ``run`` takes no ``state`` (written
+        before it was passed) is called without it.
         """
         ...
 
