@@ -123,6 +123,7 @@ from ._kvk_data import (
     kvk_test_companies,
 )
 from ._kvk_officers_data import OfficerRecord
+from ._kvk_signals import SignalFeed
 from ._vies import VIES_PATH, VIES_TEST_NUMBERS, ViesSandbox, ViesTrader
 
 __all__ = [
@@ -181,6 +182,7 @@ __all__ = [
     "SandboxTransport",
     "SbiActivity",
     "ServiceHandler",
+    "SignalFeed",
     "VatCode",
     "ViesSandbox",
     "ViesTrader",
