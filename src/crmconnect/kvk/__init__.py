@@ -36,6 +36,7 @@ from ._flow import (
     DEFAULT_KVK_INTERVAL,
     KVK_SERVICE,
     REGISTRATION_FIELD,
+    SIGNAL_BOOKMARK,
     KvKUpdates,
     apply_kvk_update,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "PERFECTVIEW_FIELDS",
     "PREPROD_BASE_URL",
     "REGISTRATION_FIELD",
+    "SIGNAL_BOOKMARK",
     "SIGNAL_NAMES",
     "TEST_API_KEY",
     "UPDATE_FIELDS",
