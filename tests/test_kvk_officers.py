@@ -295,6 +295,24 @@ def test_organisation_adds_the_counted_officers_as_contacts(kvk: KvKClient) -> N
     assert [p.first_name for p in vof.contacts] == ["Kwik", "Kwek"]
 
 
+def test_contacts_carry_the_date_they_took_up_their_function(kvk: KvKClient) -> None:
+    emz = kvk.organisation("69599084")
+    assert [(p.last_name, p.start_date) for p in emz.contacts] == [
+        ("Duck", dt.date(2017, 1, 8)),
+        ("Geluk", dt.date(2018, 3, 1)),
+    ]
+    answer = {"functionarissen": [{"functie": "Bestuurder", "persoon": {"geslachtsnaam": "Mol"}}]}
+    (undated,) = read_officers(answer).persons()
+    assert undated.start_date is None, "where the answer gives no date of entry"
+
+
+def test_a_persons_start_date_is_a_date_or_refused() -> None:
+    assert Person(last_name="Mol", start_date="2019-01-01").start_date == dt.date(2019, 1, 1)
+    with pytest.raises(ValidationError) as refused:
+        Person(last_name="Mol", start_date="1 januari")
+    assert refused.value.field == "start_date"
+
+
 def test_without_the_setting_no_officers_are_fetched(sandbox: KvKSandbox) -> None:
     with KvKClient(environment="test", transport=sandbox.transport()) as plain:
         org = plain.organisation("69599084")
@@ -467,11 +485,13 @@ def test_an_officer_who_joined_or_left_is_a_change_to_accept(
 
 def test_a_contact_who_comes_back_is_made_active_again(kvk: KvKClient) -> None:
     crm = crm_record(kvk, "68750110")
-    donald = crm.contacts[0].model_copy(update={"active": False, "initials": None})
+    left = {"active": False, "initials": None, "start_date": None}
+    donald = crm.contacts[0].model_copy(update=left)
     report = UpdateService(kvk).check_updates(crm.model_copy(update={"contacts": [donald]}))
     assert report.fields == ["contacts:joined:D. Duck (Directeur)"]
     (back,) = report.apply(accept=["contacts"]).contacts
     assert (back.first_name, back.active, back.role) == ("Donald", True, "Directeur")
+    assert back.start_date == dt.date(2014, 1, 20), "the date of entry of the function taken up"
 
 
 def test_no_contact_changes_without_the_setting(sandbox: KvKSandbox) -> None:

@@ -345,7 +345,10 @@ class Officer:
         return self.end_date is None or self.end_date > (on or dt.date.today())
 
     def person(self) -> Person | None:
-        """The officer as a `Person` (``role`` holds the function); ``None`` without a name."""
+        """The officer as a `Person`; ``None`` without a name.
+
+        ``role`` holds the function and ``start_date`` the date of entry, where given.
+        """
         name = self.name
         if name.last_name is None and self.legal_person_name:
             name = PersonName(last_name=self.legal_person_name)
@@ -357,6 +360,7 @@ class Officer:
             infix=name.infix,
             last_name=name.last_name,
             role=self.role,
+            start_date=self.start_date,
         )
 
 
@@ -688,10 +692,10 @@ def apply_contact_update(org: Organisation, field: str, kvk_value: object) -> Or
 
 
 def _joined(contacts: list[Person], person: Person) -> list[Person]:
-    """Add an officer, or make a matching contact who left active again with the new role."""
+    """Add an officer, or make a matching contact who left active again in the new function."""
     for index, mine in enumerate(contacts):
         if not mine.active and _same_person(mine, person):
-            update = {"active": True, "role": person.role}
+            update = {"active": True, "role": person.role, "start_date": person.start_date}
             return [*contacts[:index], mine.model_copy(update=update), *contacts[index + 1 :]]
     return [*contacts, person]
 

@@ -221,6 +221,8 @@ class Person(CanonicalModel):
         infix: Tussenvoegsel, e.g. ``"van der"``.
         last_name: Surname without the infix.
         role: The person's role at the organisation, e.g. ``"owner"``.
+        start_date: When the person took up that role (for an officer from
+            the KvK register: the date of entry), when known.
         contact: Contact details.
         addresses: Private, postal and invoice addresses.
         share_percentage: Share in the organisation, for UBO checks.
@@ -250,6 +252,7 @@ class Person(CanonicalModel):
     infix: CleanText | None = None
     last_name: CleanText | None = None
     role: CleanText | None = None
+    start_date: dt.date | None = None
     contact: ContactDetails = Field(default_factory=ContactDetails)
     addresses: list[Address] = Field(default_factory=list)
     share_percentage: Decimal | None = Field(default=None, ge=0, le=100)
