@@ -246,7 +246,7 @@ class SignalUpdateService:
         return self._subscription_id
 
     def start(self, at: dt.datetime | None = None) -> str:
-        """A bookmark whose next window begins at ``at`` (now): take it right after a full check."""
+        """A bookmark whose next window begins at ``at`` (now): take it as a full check starts."""
         when = _whole_seconds(at if at is not None else self.clock())
         return SignalBookmark(self.subscription_id, when).dumps()
 
