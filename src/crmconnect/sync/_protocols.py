@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
@@ -39,12 +39,14 @@ __all__ = [
     "KvKFlow",
     "KvKHost",
     "Link",
+    "NumberCheckingConnector",
     "Party",
     "PaymentState",
     "RemoteBooking",
     "RemotePayment",
     "RemoteRelation",
     "RemovingConnector",
+    "ReviewFlagHost",
     "Role",
     "RunRecord",
     "StateStore",
@@ -332,6 +334,21 @@ class DeletionTrackingHost(HostCRM, Protocol):
 
 
 @runtime_checkable
+class ReviewFlagHost(HostCRM, Protocol):
+    """A host that tells which parties still carry a review flag, so a cleared one counts.
+
+    A relation removed remotely is flagged (`HostCRM.flag_for_review`) and not
+    created again while flagged: with this the engine sees a person clear
+    the flag, and the next run links or creates the party again. Without it
+    a person calls `SyncEngine.relink`.
+    """
+
+    def flagged_parties(self, service: str) -> Collection[str]:
+        """Host IDs of parties with a review flag of this service that was not cleared."""
+        ...
+
+
+@runtime_checkable
 class KvKFlow(Protocol):
     """A flow the engine runs beside the relations, bookings and payments: the KvK updates.
 
@@ -433,6 +450,25 @@ class AccountingConnector(Protocol):
 
     def payment_states(self, pairs: Sequence[tuple[str, str]]) -> Sequence[RemotePayment]:
         """Payment states of ``(relation code, invoice number)`` pairs."""
+        ...
+
+
+@runtime_checkable
+class NumberCheckingConnector(AccountingConnector, Protocol):
+    """A connector that can tell, before any write, whether a number fits a role.
+
+    DigitaleFactuur and e-Boekhouden key a relation's role by its number's
+    range (1xxx debtors, 2xxx creditors by default): a debtor numbered in the
+    creditors' range would come back as a creditor. The engine asks before it
+    creates a relation, so such a record fails alone, before anything is written.
+    """
+
+    def check_number(self, role: Role, number: str) -> None:
+        """Refuse a number that cannot be a relation code of ``role`` in this service.
+
+        Raises:
+            ValidationError: Naming the number and the range it should be in.
+        """
         ...
 
 
