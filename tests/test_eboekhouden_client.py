@@ -248,6 +248,22 @@ def test_server_failures_on_reads_are_retried(sandbox: EBoekhoudenSandbox, kind:
     assert sandbox.stats.requests["GetGrootboekrekeningen"] == 3
 
 
+def test_a_429_is_a_rate_limit_error_which_reads_retry(
+    sandbox: EBoekhoudenSandbox,
+) -> None:
+    from crmconnect.errors import RateLimitError, is_retriable
+
+    with client(sandbox, max_retries=0) as books:
+        books.ledgers()
+        sandbox.faults.rate_limit = 0.2  # one request per five seconds
+        books.ledgers()  # the bucket's one token
+        with pytest.raises(RateLimitError) as limited:
+            books.ledgers()
+        assert limited.value.status_code == 429 and USER not in str(limited.value)
+        sandbox.faults.rate_limit = None
+    assert is_retriable(limited.value)  # a read that meets it is tried again after a wait
+
+
 def test_writes_are_not_retried_blindly(sandbox: EBoekhoudenSandbox) -> None:
     from crmconnect import ServerError
 

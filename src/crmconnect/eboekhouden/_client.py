@@ -47,6 +47,7 @@ from ..errors import (
     ConfigurationError,
     ConnectError,
     CrmConnectError,
+    RateLimitError,
     ServerError,
     TimeoutError,
     TransportError,
@@ -436,7 +437,7 @@ class EBoekhoudenClient(BooksClient):
         self, operation: str, fault: zeep.exceptions.Fault, answer: Answer | None
     ) -> APIError:
         if fault.code is None and answer is not None and answer.status is not None:
-            if answer.status >= 500:
+            if answer.status >= 500 or answer.status == 429:
                 return _server_error(operation, answer)
             # zeep's "Unknown fault occured": an error status whose body is no SOAP fault.
             return answer.malformed(f"{operation}: HTTP {answer.status} without a SOAP fault")
@@ -689,6 +690,12 @@ def _not_sent(exc: Exception) -> bool:
 
 def _server_error(operation: str, answer: Answer) -> APIError:
     status = answer.status
+    if status == 429:  # a limit per account, as the REST API has: retried like its 429
+        return RateLimitError(
+            f"e-Boekhouden {operation}: HTTP 429 (too many requests)",
+            service=_SERVICE,
+            status_code=status,
+        )
     kind = ServerError if status is None or status >= 500 else APIError
     return kind(
         f"e-Boekhouden {operation}: HTTP {status}",
