@@ -156,7 +156,8 @@ class SignalUpdates:
         signals: The new signals handled in this run (oldest first).
         since: Start of the window read.
         until: End of the window read.
-        fetched: Records re-checked with a profile (paid calls: about two each).
+        fetched: Records re-checked with a profile (paid calls: one each for a
+            main branch with PerfectView's fields).
     """
 
     reports: tuple[UpdateReport, ...]
