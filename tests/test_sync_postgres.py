@@ -391,6 +391,26 @@ def test_runs_of_every_tenant_on_this_connection_name(
         assert caught.value.field == "run_id"
 
 
+def test_the_overview_counts_runs_writes_failures_and_last_success_per_tenant(
+    dsn: str, new_tenant: Callable[[], str]
+) -> None:
+    acme, globex = new_tenant(), new_tenant()
+    with PostgresStateStore(dsn, tenant=acme) as a, PostgresStateStore(dsn, tenant=globex) as g:
+        since = db_now(dsn)
+        first = a.start_run("all")
+        a.end_run(first.run_id, "ok", {"created": 3, "updated": 2, "failed": 0}, [])
+        second = a.start_run("relations")
+        a.end_run(second.run_id, "failed", {"created": 1, "failed": 2}, [("42", "HTTP 503")])
+        g.start_run("all")  # still running
+    seen = {o.tenant: o for o in PostgresStateStore.overview(dsn, since=since)}
+    mine, theirs = seen[acme], seen[globex]
+    assert (mine.runs, mine.failed_runs, mine.written, mine.failures) == (2, 1, 6, 2)
+    assert mine.last_status == "failed" and mine.last_success is not None
+    assert mine.last_success <= mine.last_run
+    assert (theirs.runs, theirs.last_status, theirs.last_success) == (1, "running", None)
+    assert PostgresStateStore.overview(dsn, connection="elsewhere", since=since) == []
+
+
 # -- tenants kept apart, and forgotten --------------------------------------------------------
 
 

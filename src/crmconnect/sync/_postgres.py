@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     _Connection: TypeAlias = psycopg.Connection[Any]
     _Cursor: TypeAlias = psycopg.Cursor[Any]
 
-__all__ = ["PostgresStateStore"]
+__all__ = ["PostgresStateStore", "TenantOverview"]
 
 _S: Final = _pg_schema.SCHEMA
 _EXTRA: Final = "pip install 'crmconnect[postgres]'"
@@ -104,6 +104,31 @@ def lock_key(tenant: str, connection: str) -> int:
     text = f"{tenant}\x1f{connection}".encode()
     digest = hashlib.blake2b(text, digest_size=8, person=b"crmconnect-lock").digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+@attrs.frozen
+class TenantOverview:
+    """One tenant's runs at a glance (`PostgresStateStore.overview`), for a dashboard.
+
+    Attributes:
+        tenant: The tenant.
+        runs: Runs started in the period.
+        failed_runs: Of those, runs that ended ``failed`` (a record failed, or the run broke off).
+        written: Records created or updated (both sides) by those runs.
+        failures: Records that failed in those runs (tried again by later runs).
+        last_run: When its last run started.
+        last_status: Its last run's status (``running``, ``ok``, ``failed``, ``abandoned``).
+        last_success: When its last run without failures ended, if any did.
+    """
+
+    tenant: str
+    runs: int
+    failed_runs: int
+    written: int
+    failures: int
+    last_run: dt.datetime
+    last_status: str
+    last_success: dt.datetime | None
 
 
 @attrs.frozen
@@ -851,6 +876,47 @@ class PostgresStateStore:
                 params,
             ).fetchall()
         return [_run(row) for row in rows]
+
+    @classmethod
+    def overview(
+        cls,
+        dsn_or_pool: str | ConnectionPool[Any],
+        *,
+        connection: str = "default",
+        since: dt.datetime | None = None,
+    ) -> list[TenantOverview]:
+        """Per tenant with runs: counts a dashboard shows, in one query, by tenant.
+
+        Args:
+            dsn_or_pool: As for the store.
+            connection: The connection name.
+            since: Count only runs started at or after this moment (all when ``None``);
+                the last success is looked for in the same period.
+
+        Raises:
+            ValidationError: ``since`` has no time zone.
+        """
+        params: list[object] = [_require_text("connection", connection)]
+        period = ""
+        if since is not None:
+            period = " AND started >= %s"
+            params.append(_aware("since", since))
+        source = _Source(dsn_or_pool, 10.0)
+        with _borrowed(source, "reading the run overview") as conn, conn.transaction():
+            rows = conn.execute(
+                f"""SELECT tenant, count(*),
+                    count(*) FILTER (WHERE status = 'failed'),
+                    coalesce(sum(coalesce((counts->>'created')::int, 0)
+                                 + coalesce((counts->>'updated')::int, 0)), 0),
+                    coalesce(sum(coalesce((counts->>'failed')::int, 0)), 0),
+                    max(started),
+                    (array_agg(status ORDER BY started DESC, run_id DESC))[1],
+                    max(ended) FILTER (WHERE status = 'ok')
+                FROM {_S}.runs WHERE connection = %s{period}
+                GROUP BY tenant ORDER BY tenant""",
+                params,
+            ).fetchall()
+        return [TenantOverview(*row) for row in rows]
 
     # -- plumbing ---------------------------------------------------------------------------
 
