@@ -98,6 +98,53 @@ def test_the_longest_infix_wins() -> None:
     assert parse_person_name("Jan van de Berg").infix == "van de"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Marie-José de la Fuente", PersonName("M.J.", "Marie-José", "de la", "Fuente")),
+        ("De la Fuente", PersonName(None, None, "de la", "Fuente")),
+        ("Kees in 't Veld", PersonName("K.", "Kees", "in 't", "Veld")),
+        ("Piet op de Beek", PersonName("P.", "Piet", "op de", "Beek")),
+        ("Anna uit de Bos", PersonName("A.", "Anna", "uit de", "Bos")),
+        ("Jan uit te de Wiel", PersonName("J.", "Jan", "uit te de", "Wiel")),
+        ("Pieter van van de Velde", PersonName("P.", "Pieter", "van van de", "Velde")),
+        ("Henk de l'Isle", PersonName("H.", "Henk", "de l'", "Isle")),
+        ("Joost van der Heijden", PersonName("J.", "Joost", "van der", "Heijden")),
+        ("Anna ten Cate", PersonName("A.", "Anna", "ten", "Cate")),
+        ("Joost ter Horst", PersonName("J.", "Joost", "ter", "Horst")),
+        ("'s Gravesande", PersonName(None, None, "'s", "Gravesande")),
+        ("Mohammed bin Salman", PersonName("M.", "Mohammed", "bin", "Salman")),
+    ],
+)
+def test_the_brp_voorvoegsels_are_infixes_multi_word_ones_too(
+    text: str, expected: PersonName
+) -> None:
+    assert parse_person_name(text) == expected
+    assert format_person_name(parse_person_name(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "first_name", "infix", "last_name"),
+    [
+        ("Ben de Vries", "Ben", "de", "Vries"),
+        ("Al Pacino", "Al", None, "Pacino"),
+        ("Les Jansen", "Les", None, "Jansen"),
+    ],
+)
+def test_a_first_name_that_is_also_an_infix_is_a_first_name_when_capitalised(
+    text: str, first_name: str, infix: str | None, last_name: str
+) -> None:
+    name = parse_person_name(text)
+    assert (name.first_name, name.infix, name.last_name) == (first_name, infix, last_name)
+
+
+def test_the_common_multi_word_infixes_are_known_longest_first() -> None:
+    wanted = {"van de", "van der", "van den", "van het", "de la", "in 't", "op de", "uit de"}
+    assert wanted | {"ten", "ter"} <= set(TUSSENVOEGSELS)
+    words = [len(infix.split()) for infix in TUSSENVOEGSELS]
+    assert words == sorted(words, reverse=True)  # longest first
+
+
 # --------------------------------------------------------------------------
 # Writing a name in a style
 

@@ -28,6 +28,7 @@ import attrs
 from ..models import Person
 
 __all__ = [
+    "GIVEN_NAMES_TOO",
     "TUSSENVOEGSELS",
     "NameStyle",
     "PersonName",
@@ -70,53 +71,51 @@ class PersonName:
         return cls(person.initials, person.first_name, person.infix, person.last_name)
 
 
-TUSSENVOEGSELS: tuple[str, ...] = (
-    "van der",
-    "van den",
-    "van de",
-    "van het",
-    "van 't",
-    "in 't",
-    "in de",
-    "in den",
-    "in het",
-    "op de",
-    "op den",
-    "op het",
-    "op 't",
-    "uit de",
-    "uit den",
-    "uit het",
-    "uit 't",
-    "aan de",
-    "aan den",
-    "aan het",
-    "bij de",
-    "onder de",
-    "over de",
-    "ten",
-    "ter",
-    "te",
-    "van",
-    "de",
-    "den",
-    "der",
-    "het",
-    "'t",
-    "d'",
-    "la",
-    "le",
-    "du",
-    "des",
-    "von",
-    "zu",
-    "el",
-    "al",
+_TABEL_36: tuple[str, ...] = (
+    # The voorvoegsels of the BRP (GBA Tabel 36, "Voorvoegseltabel"), in lower case;
+    # left out: single letters without an apostrophe ("a", "d", "l", "s", "t", read
+    # as initials) and spelling variants that differ only in capitals.
+    "'s", "'t", "aan", "aan 't", "aan de", "aan den", "aan der", "aan het", "aan t",
+    "af", "al", "am", "auf", "auf dem", "auf den", "auf der", "auf ter", "aus",
+    "aus 'm", "aus dem", "aus den", "aus der", "aus m", "ben", "bij", "bij 't",
+    "bij de", "bij den", "bij het", "bij t", "bin", "boven d'", "d'", "da", "dal",
+    "dal'", "dalla", "das", "de", "de die", "de die le", "de l'", "de la", "de las",
+    "de le", "de van der", "deca", "degli", "dei", "del", "della", "den", "der", "des",
+    "di", "die", "die le", "do", "don", "dos", "du", "el", "het", "im", "in", "in 't",
+    "in de", "in den", "in der", "in het", "in t", "l'", "la", "las", "le", "les",
+    "lo", "los", "onder", "onder 't", "onder de", "onder den", "onder het", "onder t",
+    "op", "op 't", "op de", "op den", "op der", "op gen", "op het", "op t", "op ten",
+    "over", "over 't", "over de", "over den", "over het", "over t", "te", "ten", "ter",
+    "tho", "thoe", "thor", "to", "toe", "tot", "uijt", "uijt 't", "uijt de",
+    "uijt den", "uijt te de", "uijt ten", "uit", "uit 't", "uit de", "uit den",
+    "uit het", "uit t", "uit te de", "uit ten", "unter", "van", "van 't", "van de",
+    "van de l'", "van den", "van der", "van gen", "van het", "van la", "van t",
+    "van ter", "van van de", "ver", "vom", "von", "von 't", "von dem", "von den",
+    "von der", "von t", "voor", "voor 't", "voor de", "voor den", "voor in 't",
+    "voor in t", "vor", "vor der", "zu", "zum", "zur",
+)  # fmt: skip
+
+TUSSENVOEGSELS: tuple[str, ...] = tuple(
+    sorted(_TABEL_36, key=lambda infix: (-len(infix.split()), -len(infix), infix))
 )
-"""Common Dutch infixes, longest first (the BRP voorvoegseltabel is the full list)."""
+"""The Dutch infixes (voorvoegsels) recognised, longest first.
+
+The BRP's voorvoegseltabel (GBA Tabel 36), multi-word ones included (``van
+der``, ``de la``, ``in 't``, ``uit te de``), less single letters without an
+apostrophe, which would be read as initials. Words that are first names too
+(`GIVEN_NAMES_TOO`) count as an infix only when written in lower case.
+"""
+
+GIVEN_NAMES_TOO: frozenset[str] = frozenset(
+    {"al", "ben", "bin", "di", "do", "don", "el", "les", "lo", "thor"}
+)
+"""Infixes that are first names as well: ``Ben de Vries`` is Ben, not the infix ``ben``.
+
+They count as an infix only when written in lower case (``Mohammed bin Salman``).
+"""
 
 _INFIXES = sorted((tuple(infix.split()) for infix in TUSSENVOEGSELS), key=len, reverse=True)
-_LOWER_ALWAYS = ("'t", "d'")
+_LOWER_ALWAYS = ("'t", "'s", "d'")
 _INITIALS = re.compile(r"(?:(?:IJ|Th|Chr|Ph|[A-Z])\.)+|[A-Z]")
 """One token of initials: ``J.P.``, ``IJ.``, ``Th.``, or a bare capital ``J``."""
 _ONE_INITIAL = re.compile(r"IJ|Th|Chr|Ph|[A-Z]")
@@ -218,12 +217,17 @@ def _infix_text(infix: tuple[str, ...], shouting: bool) -> str:
     return joined if shouting else joined.lower()
 
 
+_ELIDED = tuple(infix for infix in TUSSENVOEGSELS if " " not in infix and infix.endswith("'"))
+"""Infixes written joined to the name: ``d'Ancona``, ``de l'Isle``, ``dal'Acqua``."""
+
+
 def _split_elided(words: list[str]) -> list[str]:
     """``d'Ancona`` → ``d'``, ``Ancona``: an elided infix is written joined to the name."""
     split: list[str] = []
     for word in words:
-        if len(word) > 2 and word[:2].lower() == "d'" and word[2].isalpha():
-            split.extend((word[:2], word[2:]))
+        cut = word.find("'") + 1
+        if 1 < cut < len(word) and word[:cut].lower() in _ELIDED and word[cut].isalpha():
+            split.extend((word[:cut], word[cut:]))
         else:
             split.append(word)
     return split
@@ -249,6 +253,8 @@ def _infix_at(words: list[str], start: int) -> tuple[str, ...] | None:
         if end <= len(words) and all(
             word.lower() == part for word, part in zip(words[start:end], infix, strict=True)
         ):
+            if infix[0] in GIVEN_NAMES_TOO and not words[start].islower():
+                continue  # "Ben de Vries": a first name
             return tuple(words[start:end])
     return None
 
