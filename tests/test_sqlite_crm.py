@@ -30,7 +30,15 @@ from crmconnect.models import (
     RelationType,
     SbiActivity,
 )
-from crmconnect.sync import HostCRM, Party, PaymentState, RemoteBooking, RemotePayment, Role
+from crmconnect.sync import (
+    HostCRM,
+    Party,
+    PaymentState,
+    RemoteBooking,
+    RemotePayment,
+    ReviewFlagHost,
+    Role,
+)
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -474,6 +482,20 @@ def test_flags_are_listed_per_party_and_cleared(crm: SqliteCRM) -> None:
     assert crm.clear_flags(a) == 1
     assert [f.host_id for f in crm.review_flags()] == [b]
     assert crm.review_flags("nope") == []
+
+
+def test_flagged_parties_are_those_with_a_flag_of_the_service_not_cleared(
+    crm: SqliteCRM,
+) -> None:
+    a, b = crm.add(Organisation(name="A")), crm.add(Organisation(name="B"))
+    assert isinstance(crm, ReviewFlagHost)
+    crm.flag_for_review(a, "digitalefactuur", "removed in digitalefactuur")
+    crm.flag_for_review(a, "digitalefactuur", "changed on both sides: email")
+    crm.flag_for_review(b, "eboekhouden", "removed in eboekhouden")
+    assert crm.flagged_parties("digitalefactuur") == [a]
+    assert crm.flagged_parties("eboekhouden") == [b] and crm.flagged_parties("kvk") == []
+    crm.clear_flags(a, "digitalefactuur")
+    assert crm.flagged_parties("digitalefactuur") == []
 
 
 def test_flagging_an_unknown_party_is_refused(crm: SqliteCRM) -> None:

@@ -219,11 +219,19 @@ def test_sandbox_runs_without_secrets_or_network(tmp_path: Path, crm: SqliteCRM)
         '[host]\nsqlite = "crm.sqlite"\n[connections.digitalefactuur]\n[connections.eboekhouden]\n',
         encoding="utf-8",
     )
+    changes = crm.changed_parties(None)[1]
     code, output = sync(path, "--sandbox")
     assert code == 0, output
     assert "in-process sandboxes" in output and "0 failed" in output
     assert "1002" in output and "1001/F2026-001" in output
     assert not (tmp_path / "crmconnect-state.sqlite").exists()
+    # A trial only reads the host: the real run later still books the invoice.
+    assert "the host is only read" in output
+    assert "Would have been written into the host" in output and "1 booking" in output
+    assert [i.number for i in crm.invoices_to_book("eboekhouden")] == ["F2026-001"]
+    assert crm.booking_reference("eboekhouden", "F2026-001") is None
+    assert crm.payment_state("F2026-001") == "open" and crm.review_flags() == []
+    assert crm.changed_parties(None)[1] == changes  # not a party written
 
 
 def test_a_run_while_another_holds_the_state_exits_6_and_writes_nothing(
@@ -256,6 +264,32 @@ def test_a_secret_in_the_file_exits_1_naming_the_key_and_the_variable(tmp_path: 
     assert "connections.eboekhouden.access_token" in output
     assert "CRMCONNECT_EBOEKHOUDEN_ACCESS_TOKEN" in output
     assert CODE not in output
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "instead"),
+    [
+        (
+            '[connections.digitalefactuur]\nbase_url = "https://user:hunter2@df.example/api"\n',
+            "connections.digitalefactuur.base_url",
+            "CRMCONNECT_DIGITALEFACTUUR_ACCESS_CODE",
+        ),
+        (
+            '[connections.digitalefactuur]\n[kvk]\nbase_url = "https://k:hunter2@kvk.example"\n',
+            "kvk.base_url",
+            "CRMCONNECT_KVK_API_KEY",
+        ),
+    ],
+)
+def test_a_password_in_a_url_exits_1_naming_the_key_and_the_variable(
+    tmp_path: Path, table: str, key: str, instead: str
+) -> None:
+    path = tmp_path / "crmconnect.toml"
+    path.write_text(f'[host]\nsqlite = "crm.sqlite"\n{table}', encoding="utf-8")
+    code, output = sync(path, "--sandbox")
+    assert code == 1
+    assert key in output and "a password in a URL" in output and instead in output
+    assert "hunter2" not in output
 
 
 def test_a_missing_secret_exits_1_naming_the_variable(

@@ -21,9 +21,9 @@ from crmconnect.config import SyncConfig
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.errors import ConfigurationError
 from crmconnect.mapping import DIGITALEFACTUUR_RELATIONS, Direction, NameStyle
-from crmconnect.models import Organisation
+from crmconnect.models import Invoice, InvoiceLine, Organisation
 from crmconnect.sandbox import DEMO_VAT_TABLE, DEMO_VAT_TABLE_TOML, DigitaleFactuurSandbox
-from crmconnect.sync import ConflictPolicy, Flow, SqliteStateStore, SyncEngine
+from crmconnect.sync import ConflictPolicy, Flow, SqliteStateStore, SyncEngine, TrialHost
 
 SECRET = "s3cr3t-never-shown-42"
 ACCOUNT, CODE = "24680", "df-access-code-from-env"
@@ -44,6 +44,13 @@ sqlite = "crm.sqlite"
 
 [connections.digitalefactuur]
 """
+
+
+def invoice(number: str, relation_code: str) -> Invoice:
+    line = InvoiceLine(description="Brood", unit_price="100.00", vat_category="nl_high")
+    return Invoice(
+        number=number, relation_code=relation_code, date=dt.date(2026, 3, 1), lines=[line]
+    )
 
 
 def parse(data: dict[str, Any], tmp_path: Path) -> SyncConfig:
@@ -202,6 +209,55 @@ def test_a_secret_anywhere_else_is_refused_before_anything_else(
     message = refusal({**data, "connections": {"digitalefactuur": {}}}, tmp_path)
     assert message.startswith(f"{key}: a secret is never read from the config file")
     assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "instead"),
+    [
+        (
+            {
+                "host": {"sqlite": "crm.sqlite"},
+                "connections": {
+                    "digitalefactuur": {"base_url": f"https://user:{SECRET}@df.example/api"}
+                },
+            },
+            "connections.digitalefactuur.base_url",
+            "CRMCONNECT_DIGITALEFACTUUR_ACCOUNT_ID, CRMCONNECT_DIGITALEFACTUUR_ACCESS_CODE",
+        ),
+        (
+            {
+                "host": {
+                    "factory": "mypkg:make",
+                    "options": {"database": f"postgresql://crm:{SECRET}@db.internal/crm"},
+                },
+                "connections": {"eboekhouden": {}},
+            },
+            "host.options.database",
+            "PGPASSWORD",
+        ),
+        (
+            {
+                "host": {"factory": "mypkg:make", "options": {"mirrors": [f"sftp://a:{SECRET}@m"]}},
+                "connections": {"eboekhouden": {}},
+            },
+            "host.options.mirrors",
+            "the host factory",
+        ),
+    ],
+)
+def test_a_password_in_a_url_is_refused_naming_the_key_and_the_variable(
+    tmp_path: Path, data: dict[str, Any], key: str, instead: str
+) -> None:
+    message = refusal(data, tmp_path)
+
+    assert message.startswith(f"{key}: a password in a URL is a secret, never read from")
+    assert instead in message and SECRET not in message
+
+
+def test_a_url_with_a_user_but_no_password_is_accepted(tmp_path: Path) -> None:
+    table = {"base_url": "https://user@df.example/api"}
+    config = parse({"host": HOST, "connections": {"digitalefactuur": table}}, tmp_path)
+    assert config.connections["digitalefactuur"].base_url == "https://user@df.example/api"
 
 
 def test_the_kvk_api_key_in_the_file_names_its_variable(tmp_path: Path) -> None:
@@ -475,6 +531,46 @@ def test_a_sandbox_run_keeps_its_state_in_memory(tmp_path: Path) -> None:
             assert isinstance(sandbox, DigitaleFactuurSandbox) and len(sandbox.relations) == 1
 
     assert not (tmp_path / "crmconnect-state.sqlite").exists()
+
+
+def test_a_sandbox_run_only_reads_the_host_and_keeps_its_writes_in_the_trial(
+    tmp_path: Path,
+) -> None:
+    table = {"eboekhouden": {}, "digitalefactuur": {}}
+    config = parse({"host": HOST, "connections": table}, tmp_path)
+    with SqliteCRM(tmp_path / "crm.sqlite") as crm:
+        crm.add(Organisation(name="Bakkerij Jansen", debtor_number="1001"))
+        crm.add_invoice(invoice("F1", "1001"))
+
+    with config.open(sandbox=True) as setup:
+        report = setup.engine.run()
+        trial = setup.trial
+        assert isinstance(trial, TrialHost) and setup.engine.host is trial
+        assert trial.host is setup.host and isinstance(setup.host, SqliteCRM)
+        df_sandbox = setup.sandboxes["digitalefactuur"]
+        assert isinstance(df_sandbox, DigitaleFactuurSandbox)
+        df_sandbox.add_relation(relatienummer="1002", naam="Alleen in de sandbox")
+        later = setup.engine.run()
+
+    assert (report.failed, later.failed) == (0, 0)
+    assert [service for service, _ in trial.bookings] == ["eboekhouden"]
+    assert [party.name for party in trial.created.values()] == ["Alleen in de sandbox"]
+    with SqliteCRM(tmp_path / "crm.sqlite") as crm:  # as it was: the real run books F1
+        assert [i.number for i in crm.invoices_to_book("eboekhouden")] == ["F1"]
+        assert crm.booking_reference("eboekhouden", "F1") is None
+        assert crm.payment_state("F1") == "open"
+        assert [party.name for party in crm.parties()] == ["Bakkerij Jansen"]
+        assert crm.changed_parties(None)[1] == "1"
+
+
+def test_a_real_run_has_no_trial_host(tmp_path: Path) -> None:
+    config = parse({"host": HOST, "connections": {"digitalefactuur": {}}}, tmp_path)
+    env = {
+        "CRMCONNECT_DIGITALEFACTUUR_ACCOUNT_ID": ACCOUNT,
+        "CRMCONNECT_DIGITALEFACTUUR_ACCESS_CODE": CODE,
+    }
+    with config.open(environ=env) as setup:
+        assert setup.trial is None and setup.engine.host is setup.host
 
 
 # -- a host factory ------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from crmconnect.sandbox import (
 from crmconnect.sync import (
     AccountingConnector,
     Capability,
+    NumberCheckingConnector,
     PaymentState,
     RemoteRelation,
     RemovingConnector,
@@ -333,6 +334,21 @@ def test_df_inbound_makes_a_new_party_with_its_number_and_relation_type(
     )
 
 
+def test_df_refuses_a_number_in_the_other_roles_range_before_any_write(
+    df_sandbox: DigitaleFactuurSandbox, df: DigitaleFactuurConnector
+) -> None:
+    assert isinstance(df, NumberCheckingConnector)
+    values = df.outbound_values(organisation(), Role.DEBTOR)
+    with pytest.raises(ValidationError) as caught:
+        df.create_relation(Role.DEBTOR, "2500", values)  # listed as a creditor later
+    assert (caught.value.field, caught.value.value) == ("debtor_number", "2500")
+    assert "creditor range 2000-2999" in caught.value.reason
+    assert "1000-1999" in caught.value.reason
+    assert df_sandbox.stats.requests["klant_aanmaken"] == 0
+    df.check_number(Role.DEBTOR, "1500")
+    df.check_number(Role.DEBTOR, "5002")  # in no range: DF's type says the role
+
+
 def test_df_refuses_fields_the_mapping_does_not_compare(df: DigitaleFactuurConnector) -> None:
     bakery = next(r for r in df.relations() if r.number == "1001")
     with pytest.raises(ValidationError) as refused:
@@ -541,6 +557,19 @@ def test_eb_create_of_a_code_that_exists_writes_over_it_once(
     assert eb_stored(eb_sandbox, "1001")["city"] == "Zeist"
     assert eb_stored(eb_sandbox, "1001")["note"] == "Set in e-Boekhouden"
     assert created.values["city"] == "Zeist"
+
+
+def test_eb_refuses_a_code_in_the_other_roles_range_before_any_write(
+    eb_sandbox: EBoekhoudenSandbox, eb: EBoekhoudenConnector
+) -> None:
+    assert isinstance(eb, NumberCheckingConnector)
+    before = len(eb_sandbox.relations)
+    with pytest.raises(ValidationError) as caught:
+        eb.create_relation(Role.CREDITOR, "1500", eb.outbound_values(person(), Role.CREDITOR))
+    assert (caught.value.field, caught.value.value) == ("creditor_number", "1500")
+    assert "debtor range 1000-1999" in caught.value.reason
+    assert len(eb_sandbox.relations) == before
+    eb.check_number(Role.CREDITOR, "R8")  # in no range: listed under both roles
 
 
 def test_eb_find_by_number(eb: EBoekhoudenConnector) -> None:

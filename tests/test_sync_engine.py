@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from crmconnect import SyncError, ValidationError
+from crmconnect import ConfigurationError, SyncError, ValidationError
 from crmconnect.contrib.sqlite_crm import SqliteCRM
 from crmconnect.digitalefactuur import DigitaleFactuurClient, DigitaleFactuurConnector
 from crmconnect.eboekhouden import BooksClient, EBoekhoudenClient, EBoekhoudenConnector
@@ -46,11 +46,15 @@ from crmconnect.sync import (
     Capability,
     ConflictPolicy,
     HostRemoval,
+    KvKHost,
+    Link,
     PaymentState,
+    ReviewFlagHost,
     Role,
     Side,
     SqliteStateStore,
     SyncEngine,
+    TrialHost,
 )
 
 ACCOUNT, CODE = "98765", "s3cr3t-access-code-xyz"
@@ -1140,3 +1144,327 @@ def test_exclusive_holds_the_state_across_runs_and_a_second_engine_finds_it_busy
             assert pushed.deferred and pushed.failed == 1  # left to the next run, not lost
         assert [run.flow for run in state.runs()] == ["relations", "bookings+payments"]
         assert not second.run().deferred
+
+
+# -- two services, one field ---------------------------------------------------------------------
+
+
+def set_email(crm: SqliteCRM, host_id: str, email: str | None) -> None:
+    party = crm.get(host_id)
+    assert party is not None
+    crm.save(
+        party.model_copy(update={"contact": party.contact.model_copy(update={"email": email})})
+    )
+
+
+def test_one_field_changed_in_both_services_ends_the_run_alike_everywhere(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [df, eb], state=state)  # pulls in this order: e-Boekhouden last
+    host_id = crm.add(organisation("Garage De Vries", "1001"))
+    engine.run()
+    df_sandbox.edit_relation(df_record(df_sandbox, "1001")["id"], contactpersoon_email="df@x.nl")
+    edit_in_eboekhouden(eb_sandbox, "1001", email="eb@x.nl")
+
+    report = engine.run()
+
+    # The later pull's value is the CRM's, and the CRM then wins toward DF too.
+    assert crm.get(host_id).contact.email == "eb@x.nl"  # type: ignore[union-attr]
+    assert df_record(df_sandbox, "1001")["contactpersoon_email"] == "eb@x.nl"
+    [record] = [r for r in eb_sandbox.relations if r.code == "1001"]
+    assert record.values.get("email") == "eb@x.nl"
+    rows = sorted((row.service, row.side.value, row.action.value, row.fields) for row in report)
+    assert rows == [  # each record once per side: nothing reported twice
+        ("digitalefactuur", "host", "updated", ("email",)),
+        ("digitalefactuur", "remote", "updated", ("email",)),
+        ("eboekhouden", "host", "updated", ("email",)),
+    ]
+    writes = df_writes(df_sandbox), eb_writes(eb_sandbox)
+    again = engine.run()
+    assert (again.updated, again.conflicts, again.unchanged) == (0, 0, 2)
+    assert (df_writes(df_sandbox), eb_writes(eb_sandbox)) == writes
+
+
+def test_different_fields_changed_in_two_services_each_reach_the_other_in_the_same_run(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [df, eb], state=state)
+    host_id = crm.add(organisation("Garage De Vries", "1001"))
+    engine.run()
+    df_sandbox.edit_relation(df_record(df_sandbox, "1001")["id"], naam="Garage De Vries (DF)")
+    edit_in_eboekhouden(eb_sandbox, "1001", email="eb@x.nl")
+
+    assert engine.run().failed == 0
+
+    party = crm.get(host_id)
+    assert isinstance(party, Organisation)
+    assert (party.name, party.contact.email) == ("Garage De Vries (DF)", "eb@x.nl")
+    stored = df_record(df_sandbox, "1001")
+    assert (stored["naam"], stored["contactpersoon_email"]) == ("Garage De Vries (DF)", "eb@x.nl")
+    [record] = [r for r in eb_sandbox.relations if r.code == "1001"]
+    assert (record.company, record.values.get("email")) == ("Garage De Vries (DF)", "eb@x.nl")
+    again = engine.run()
+    assert (again.updated, again.unchanged) == (0, 2)
+
+
+def test_a_df_connection_relations_only_come_from_never_writes_to_df(
+    crm: SqliteCRM, df: DigitaleFactuurConnector, df_sandbox: DigitaleFactuurSandbox
+) -> None:
+    pull_only = DigitaleFactuurConnector(df.client, to_remote=False)
+    df_sandbox.add_relation(relatienummer="1001", naam="Bakkerij Jansen", plaats="Utrecht")
+    with SqliteStateStore(":memory:") as state:
+        engine = SyncEngine(crm, [pull_only], state=state)
+        engine.run()
+        [party] = crm.parties()
+        crm.save(party.model_copy(update={"name": "Changed in the CRM"}))
+        df_sandbox.edit_relation(df_record(df_sandbox, "1001")["id"], plaats="Zeist")
+        writes = df_writes(df_sandbox)
+
+        report = engine.run()
+
+    assert df_writes(df_sandbox) == writes  # the CRM's change is not sent
+    assert df_record(df_sandbox, "1001")["naam"] == "Bakkerij Jansen"
+    assert [(row.side, row.action) for row in report] == [(Side.HOST, Action.UPDATED)]
+
+
+# -- numbers in the other role's range -----------------------------------------------------------
+
+
+def test_a_debtor_numbered_in_the_creditors_range_fails_before_any_write_never_a_duplicate(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine = SyncEngine(crm, [df, eb], state=state)
+    host_id = crm.add(organisation("Bakkerij 2500", "2500"))
+    fine = crm.add(organisation("Garage De Vries", "1001"))
+
+    planned = engine.plan().preview
+    for _ in range(2):
+        report = engine.run()
+        failed = {row.service: row.reason for row in report if row.action is Action.FAILED}
+        assert set(failed) == {"digitalefactuur", "eboekhouden"}
+        for reason in failed.values():
+            assert "ValidationError: debtor_number: '2500'" in reason
+            assert "creditor range 2000-2999" in reason and "1000-1999" in reason
+        assert report.unlinked == 0
+
+    assert planned.failed == 2  # the dry run tells it too
+    assert [r["relatienummer"] for r in df_sandbox.relations] == ["1001"]
+    assert [r.code for r in eb_sandbox.relations] == ["1001"]
+    assert [p.id for p in crm.parties()] == [host_id, fine]  # no creditor party made
+    assert crm.review_flags() == [] and state.intents("digitalefactuur") == []
+
+
+def test_a_debtor_linked_before_numbers_were_checked_is_not_unlinked_nor_pulled_as_a_creditor(
+    crm: SqliteCRM,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+    state: SqliteStateStore,
+) -> None:
+    host_id = crm.add(organisation("Bakkerij 2500", "2500"))
+    remote = df_sandbox.add_relation(relatienummer="2500", naam="Bakkerij 2500", type="debiteur")
+    state.save_link(Link(host_id, "digitalefactuur", Role.DEBTOR, remote["id"], "2500"))
+
+    report = engine.run()
+
+    [row] = [row for row in report if row.action is Action.FAILED]
+    assert (row.host_id, row.number) == (host_id, "2500")
+    assert "lists it as a creditor" in row.reason
+    assert report.unlinked == 0 and report.created == 0
+    assert [p.id for p in crm.parties()] == [host_id] and crm.review_flags() == []
+    assert state.link(host_id, "digitalefactuur", Role.DEBTOR) is not None
+
+
+# -- a relation removed remotely: linked or created again ----------------------------------------
+
+
+def removed_in_df(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+) -> str:
+    """A party synced to DF, then removed there by a person: unlinked and flagged."""
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    df.client.delete_relation(df_record(df_sandbox, "1002")["id"])
+    assert engine.run().unlinked == 1
+    assert engine.run().created == 0  # held back while flagged
+    return host_id
+
+
+def test_relink_lets_the_next_run_create_a_relation_removed_remotely(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+) -> None:
+    host_id = removed_in_df(crm, df, df_sandbox, engine)
+
+    assert engine.relink(host_id) == 1
+    report = engine.run()  # the flag is still set: the person's call is what counts
+
+    assert report.created == 1 and df_record(df_sandbox, "1002")["naam"] == "Garage De Vries"
+    assert engine.relink(host_id) == 0  # nothing held it back any more
+    assert engine.run().created == 0
+    with pytest.raises(SyncError, match="no party with ID '99'"):
+        engine.relink("99")
+
+
+def test_clearing_the_review_flag_lets_the_next_run_create_it_again(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+) -> None:
+    host_id = removed_in_df(crm, df, df_sandbox, engine)
+
+    crm.clear_flags(host_id)
+    report = engine.run()
+
+    assert report.created == 1 and len(df_sandbox.relations) == 1
+    assert engine.run().created == 0
+
+
+def test_a_cleared_number_seen_by_a_run_then_set_again_is_created_again(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    engine: SyncEngine,
+) -> None:
+    host_id = removed_in_df(crm, df, df_sandbox, engine)
+    party = crm.get(host_id)
+    assert party is not None
+
+    crm.save(party.model_copy(update={"debtor_number": None}))
+    assert engine.run().created == 0
+    crm.save(party.model_copy(update={"debtor_number": "1002"}))
+    report = engine.run()
+
+    assert report.created == 1 and [r["relatienummer"] for r in df_sandbox.relations] == ["1002"]
+    assert [flag.host_id for flag in crm.review_flags()] == [host_id]  # the host's to clear
+
+
+# -- settling a conflict left for review ---------------------------------------------------------
+
+
+def reviewed_conflict(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    state: SqliteStateStore,
+) -> tuple[SyncEngine, str]:
+    engine = SyncEngine(crm, [df], state=state, policy=ConflictPolicy.REVIEW)
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    engine.run()
+    set_email(crm, host_id, "crm@x.nl")
+    df_sandbox.edit_relation(df_record(df_sandbox, "1002")["id"], contactpersoon_email="df@x.nl")
+    assert engine.run().conflicts == 1
+    return engine, host_id
+
+
+@pytest.mark.parametrize(("keep", "email"), [("host", "crm@x.nl"), (Side.REMOTE, "df@x.nl")])
+def test_resolve_settles_a_reviewed_conflict_once_the_way_a_person_chose(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    state: SqliteStateStore,
+    keep: str,
+    email: str,
+) -> None:
+    engine, host_id = reviewed_conflict(crm, df, df_sandbox, state)
+
+    assert engine.resolve(host_id, keep=keep) == 1
+    report = engine.run()
+
+    [row] = [row for row in report if row.action is Action.CONFLICT]
+    assert "settled by a person" in row.reason and row.fields == ("email",)
+    assert crm.get(host_id).contact.email == email  # type: ignore[union-attr]
+    assert df_record(df_sandbox, "1002")["contactpersoon_email"] == email
+    assert (engine.run().conflicts, engine.run().updated) == (0, 0)  # settled for good
+
+    # Once: a later conflict is left for review again.
+    set_email(crm, host_id, "crm2@x.nl")
+    df_sandbox.edit_relation(df_record(df_sandbox, "1002")["id"], contactpersoon_email="df2@x.nl")
+    assert engine.run().conflicts == 1 and engine.run().conflicts == 1
+    assert df_record(df_sandbox, "1002")["contactpersoon_email"] == "df2@x.nl"
+
+
+def test_making_both_sides_equal_settles_a_reviewed_conflict(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    state: SqliteStateStore,
+) -> None:
+    engine, host_id = reviewed_conflict(crm, df, df_sandbox, state)
+
+    set_email(crm, host_id, "df@x.nl")  # the person takes DF's value in the CRM
+    report = engine.run()
+
+    assert (report.conflicts, report.updated, report.failed) == (0, 0, 0)
+    assert (engine.run().conflicts, engine.run().unchanged) == (0, 1)
+
+
+def test_resolve_refuses_what_it_cannot_do(
+    crm: SqliteCRM, eb: EBoekhoudenConnector, state: SqliteStateStore
+) -> None:
+    quiet = EBoekhoudenConnector(eb.books, DEMO_VAT_TABLE, changes_from_remote=False)
+    engine = SyncEngine(crm, [quiet], state=state, policy=ConflictPolicy.REVIEW)
+    host_id = crm.add(organisation("Garage De Vries", "1002"))
+    with pytest.raises(ConfigurationError, match="keep must be 'host' or 'remote'"):
+        engine.resolve(host_id, keep="crm")
+    with pytest.raises(ConfigurationError, match="no relation changes come from eboekhouden"):
+        engine.resolve(host_id, keep="remote")
+    with pytest.raises(SyncError, match="no connector named 'df'"):
+        engine.resolve(host_id, "df")
+    with pytest.raises(SyncError, match="no party with ID '99'"):
+        engine.resolve("99")
+    assert state.marks("resolve") == {}
+
+
+# -- a trial on a TrialHost ----------------------------------------------------------------------
+
+
+def test_a_trial_host_keeps_every_write_in_memory_and_the_engine_reads_them_back(
+    crm: SqliteCRM,
+    df: DigitaleFactuurConnector,
+    df_sandbox: DigitaleFactuurSandbox,
+    eb: EBoekhoudenConnector,
+    eb_sandbox: EBoekhoudenSandbox,
+    state: SqliteStateStore,
+) -> None:
+    host_id = crm.add(organisation("Garage De Vries", "1001"))
+    crm.add_invoice(sales_invoice("F1", "1001"))
+    df_sandbox.add_relation(relatienummer="1005", naam="Alleen in DF", plaats="Ede", land="NL")
+    before = (crm.changed_parties(None)[1], crm.parties(), crm.invoices_to_book("eboekhouden"))
+    trial = TrialHost(crm)
+    assert isinstance(trial, ReviewFlagHost) and isinstance(trial, KvKHost)
+
+    report = SyncEngine(trial, [df, eb], state=state).run()
+
+    assert report.failed == 0
+    assert (crm.changed_parties(None)[1], crm.parties()) == before[:2]  # the host as it was
+    assert crm.invoices_to_book("eboekhouden") == before[2]
+    assert crm.booking_reference("eboekhouden", "F1") is None
+    assert crm.payment_state("F1") is PaymentState.OPEN
+    [(new_id, created)] = trial.created.items()  # from DF, pushed on to e-Boekhouden
+    assert new_id == "trial-1" and created.debtor_number == "1005"
+    assert {r.code for r in eb_sandbox.relations} == {"1001", "1005"}
+    assert [(service, b.invoice_number) for service, b in trial.bookings] == [("eboekhouden", "F1")]
+    assert trial.invoices_to_book("eboekhouden") == []  # booked in the trial: not again
+    assert "1 party created" in trial.summary() and "1 booking" in trial.summary()
+    assert trial.party(host_id) == crm.get(host_id)

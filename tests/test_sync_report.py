@@ -135,6 +135,14 @@ def test_a_bad_row_is_refused_naming_the_field(changes: dict[str, Any], field: s
     assert (caught.value.field, caught.value.value) == (field, changes[field])
 
 
+def test_a_password_in_a_url_of_a_reason_is_masked() -> None:
+    reason = "ConnectError: refused (https://user:hunter2@127.0.0.1:9/api); ask a@b.nl"
+    row = SyncReport().add(DF, None, None, None, Action.FAILED, reason, side=Side.REMOTE)
+    assert row.reason == "ConnectError: refused (https://user:***@127.0.0.1:9/api); ask a@b.nl"
+    dsn = ReportRow(EB, None, None, None, Action.FAILED, "postgresql://crm:p@db/crm", side="host")
+    assert dsn.reason == "postgresql://crm:***@db/crm"
+
+
 def test_a_row_needs_its_side() -> None:
     with pytest.raises(TypeError, match="side"):
         ReportRow(DF, Role.DEBTOR, "42", "1001", Action.CREATED)  # type: ignore[call-arg]

@@ -628,8 +628,9 @@ def sync(
         bool,
         typer.Option(
             "--sandbox",
-            help="Run every connection against an in-process sandbox, to try it out "
-            "(the state is kept in memory; the host is the configured one)",
+            help="Try it out: every connection against an in-process sandbox; the host is "
+            "only read (what would be written into it is kept in memory and reported) "
+            "and the state is kept in memory",
         ),
     ] = False,
     unchanged: Annotated[
@@ -649,7 +650,11 @@ def sync(
         raise typer.BadParameter("--due runs what is due: not with --flow or --dry-run")
     with user_errors(), SyncConfig.from_toml(config).open(sandbox=sandbox or None) as setup:
         if setup.sandboxed:
-            console.print("against in-process sandboxes; the state is kept in memory")
+            console.print(
+                "Trial against in-process sandboxes: the host is only read, nothing is "
+                "written into it; the state is kept in memory",
+                markup=False,
+            )
         engine = setup.engine
         try:
             if dry_run:
@@ -658,10 +663,18 @@ def sync(
                 report = engine.run_due() if due else engine.run(flow)
         except SyncError as exc:  # busy, or broken off: recorded failed in the run history
             _fail("sync stopped", exc, EXIT_UNFINISHED)
+        kept = None if setup.trial is None or dry_run else setup.trial.summary()
     table = report.to_table(unchanged=unchanged)
     if dry_run:
         table.title = Text(f"Dry run, nothing written: {report}")
+    elif kept is not None:
+        table.title = Text(f"Trial: {report}")
     console.print(table)
+    if kept is not None:
+        console.print(
+            f"Would have been written into the host (kept in memory, now gone): {kept}",
+            markup=False,
+        )
     if report.failed:
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -52,6 +52,7 @@ from .mapping import (
 from .mapping._fields import read_toml
 from .sync._engine import DEFAULT_STATE_PATH, ConflictPolicy, Flow, SyncEngine
 from .sync._protocols import AccountingConnector, HostCRM
+from .sync._trial import TrialHost
 
 if TYPE_CHECKING:
     from .kvk import KvKClient
@@ -78,6 +79,8 @@ _CONNECTION_SECRETS: Final = frozenset({"username", "account_id"})
 """Secret in a connection only: e-Boekhouden's login name, DigitaleFactuur's account id
 (both identify the account and travel with the credentials; the clients mask them)."""
 
+_URL_PASSWORD: Final = re.compile(r"(?i)[a-z][a-z0-9+.-]*://[^\s/@:]*:[^\s/@]+@")
+"""A URL whose user part carries a password: ``https://user:secret@host``."""
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -97,21 +100,41 @@ def _is_secret(key: str, *, in_connection: bool) -> bool:
 
 
 def _refuse_secrets(data: Mapping[str, Any]) -> None:
-    """Refuse every key that names a secret, anywhere in the file, before reading a value."""
-    for path, key in _keys(data, ()):
+    """Refuse keys that name a secret and URLs with a password, anywhere in the file.
+
+    Before a value is read; the message names the key, never the value.
+    """
+    for path, key, value in _keys(data, ()):
         in_connection = path[:1] == ("connections",) and len(path) == 2
         if _is_secret(key, in_connection=in_connection):
             raise ConfigurationError(_secret_message(data, path, key))
+        if _has_url_password(value):
+            raise ConfigurationError(_secret_message(data, path, key, in_url=True))
 
 
-def _keys(data: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+def _keys(
+    data: Mapping[str, Any], path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], str, object]]:
     for key, value in data.items():
-        yield path, str(key)
+        yield path, str(key), value
         if isinstance(value, Mapping):
             yield from _keys(value, (*path, str(key)))
 
 
-def _secret_message(data: Mapping[str, Any], path: tuple[str, ...], key: str) -> str:
+def _has_url_password(value: object) -> bool:
+    """Whether a value is (or, in a list, holds) a URL with a password: ``scheme://user:pw@``."""
+    if isinstance(value, list | tuple):
+        return any(_has_url_password(item) for item in value)
+    return isinstance(value, str) and _URL_PASSWORD.search(value) is not None
+
+
+def _secret_message(
+    data: Mapping[str, Any],
+    path: tuple[str, ...],
+    key: str,
+    *,
+    in_url: bool = False,
+) -> str:
     where = ".".join((*path, key))
     if path[:1] == ("connections",) and len(path) == 2:
         table = data["connections"][path[1]]
@@ -122,12 +145,16 @@ def _secret_message(data: Mapping[str, Any], path: tuple[str, ...], key: str) ->
             names = ", ".join(f"{prefix}{name.upper()}" for name in read)
             instead = f"set the connection's secrets in the environment ({names})"
     elif path[:1] == ("host",):
-        instead = "let the host factory read it from the environment instead"
+        instead = (
+            "let the host factory read it from the environment instead (a database "
+            "password from PGPASSWORD, say, which PostgreSQL's libpq reads by itself)"
+        )
     elif path == ("kvk",):
         instead = f"set {KVK_API_KEY} in the environment instead"
     else:
         instead = "set it in the environment instead"
-    return f"{where}: a secret is never read from the config file; remove it and {instead}"
+    what = "a password in a URL is a secret, never" if in_url else "a secret is never"
+    return f"{where}: {what} read from the config file; remove it and {instead}"
 
 
 def _env_secrets(name: str, table: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
@@ -417,10 +444,12 @@ class SyncConfig:
         Args:
             environ: Where the secrets are read (``os.environ`` when ``None``).
             sandbox: Run every connection against an in-process sandbox
-                (overrides ``[sync] sandbox``). A sandbox starts empty and is
-                gone when the process ends, so a run with one keeps its state
+                (overrides ``[sync] sandbox``): a trial. A sandbox starts empty
+                and is gone when the process ends, so a trial keeps its state
                 in memory, not in the state file (whose links would point at
-                records no sandbox holds any more).
+                records no sandbox holds any more), and only reads the host:
+                the engine runs on a `TrialHost`, which keeps what it would
+                write into the host in memory (`SyncSetup.trial`).
 
         Raises:
             ConfigurationError: A secret is missing from the environment, the
@@ -466,8 +495,9 @@ class SyncConfig:
             kvk = KvKUpdates(kvk_client, workers=self.kvk.workers)
         state: str | Path = ":memory:" if sandboxed else self.state_path
         intervals: dict[Flow | str, dt.timedelta] = {k: v for k, v in self.intervals.items()}
+        trial = TrialHost(host) if sandboxed else None  # a trial never writes into the host
         engine = SyncEngine(
-            host,
+            trial or host,
             connectors,
             state=state,
             policy=self.policy,
@@ -476,7 +506,7 @@ class SyncConfig:
             lease_wait=self.lease_wait,
         )
         stack.callback(engine.close)
-        return SyncSetup(engine, host, sandboxes, stack)
+        return SyncSetup(engine, host, sandboxes, stack, trial=trial)
 
     def _connector(
         self, name: str, env: Mapping[str, str], sandboxed: bool
@@ -500,15 +530,19 @@ class SyncSetup:
 
     Attributes:
         engine: The `SyncEngine`.
-        host: The host CRM.
+        host: The host CRM (in a trial only read: the engine runs on ``trial``).
         sandboxes: By service name, the in-process sandbox a connection runs
             against (empty for a real run).
+        trial: In a trial against the sandboxes, the `TrialHost` over ``host``
+            that the engine runs on: what the runs would have written into
+            the host, kept in memory (``None`` for a real run).
     """
 
     engine: SyncEngine
     host: HostCRM
     sandboxes: Mapping[str, DigitaleFactuurSandbox | EBoekhoudenSandbox]
     _resources: contextlib.ExitStack = attrs.field(repr=False, alias="resources")
+    trial: TrialHost | None = attrs.field(default=None, kw_only=True)
 
     @property
     def sandboxed(self) -> bool:

@@ -175,7 +175,9 @@ class SqliteCRM:
 
     It also tells which parties were deleted (`deleted_parties`), the
     ``DeletionTrackingHost`` protocol the sync engine uses to apply its
-    ``on_host_removal`` setting.
+    ``on_host_removal`` setting, and which still carry a review flag
+    (`flagged_parties`, ``ReviewFlagHost``), so clearing the flag of a relation
+    removed remotely lets the engine create it again.
 
     Safe to share between threads; several instances (in several processes)
     may open one file at once: a write waits for the one before it, up to
@@ -507,6 +509,20 @@ class SqliteCRM:
             ReviewFlag(str(host), service, reason, dt.datetime.fromisoformat(flagged))
             for host, service, reason, flagged in rows
         ]
+
+    def flagged_parties(self, service: str) -> list[str]:
+        """IDs of parties with a flag of this service (``ReviewFlagHost``).
+
+        The sync engine asks this each run: a relation removed in a service is
+        not created there again while its party carries that service's flag,
+        and is linked or created again once a person cleared it (`clear_flags`).
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT host_id FROM review_flags WHERE service = ? ORDER BY host_id",
+                (service,),
+            ).fetchall()
+        return [str(host_id) for (host_id,) in rows]
 
     def clear_flags(self, host_id: str, service: str | None = None) -> int:
         """Remove a party's flags (of one service, or all); returns how many went."""

@@ -38,6 +38,7 @@ from ..errors import (
 )
 from ..mapping import DIGITALEFACTUUR_RELATIONS, NameStyle, RelationMapping
 from ..mapping._adapters import (
+    check_number,
     checked_values,
     field_normalisers,
     inbound_party,
@@ -221,6 +222,19 @@ class DigitaleFactuurConnector:
         self._written[found.id] = found
         return self._remote(found)
 
+    def check_number(self, role: Role, number: str) -> None:
+        """Refuse a number the mapping's ranges give to the other role (before any write).
+
+        DF's listing keys a relation's role by its number's range: a debtor
+        numbered 2500 would be listed as a creditor, its debtor link taken as
+        removed, and a creditor party created. A number in no range goes by
+        DF's ``type`` and is accepted.
+
+        Raises:
+            ValidationError: Naming the number and the ranges.
+        """
+        check_number(self.mapping, Role(role), number, "DigitaleFactuur")
+
     def create_relation(self, role: Role, number: str, values: FieldValues) -> RemoteRelation:
         """Create a DF relation with this number, ``type`` for the role and these values.
 
@@ -229,9 +243,11 @@ class DigitaleFactuurConnector:
         found then is what is returned.
 
         Raises:
-            ValidationError: A field the mapping does not compare, or a value
-                the relation model refuses (named).
+            ValidationError: The number lies in the other role's range
+                (`check_number`), a field the mapping does not compare, or a
+                value the relation model refuses (named); nothing was sent.
         """
+        self.check_number(role, number)
         data = {
             **checked_values(values, self.fields),
             "number": number,

@@ -42,6 +42,7 @@ from ..errors import (
 from ..mapping import EBOEKHOUDEN_RELATIONS, NameStyle, RelationMapping, VatTable
 from ..mapping._adapters import (
     Normaliser,
+    check_number,
     checked_values,
     field_normalisers,
     inbound_party,
@@ -208,6 +209,19 @@ class EBoekhoudenConnector:
         self._written[str(found.id)] = found
         return self._remote(found, self.mapping.role_for_number(number) or Role(role))
 
+    def check_number(self, role: Role, number: str) -> None:
+        """Refuse a code the mapping's ranges give to the other role (before any write).
+
+        e-Boekhouden has no debtor or creditor kind: the role is the code's
+        range, so a debtor coded 2500 would be listed as a creditor and its
+        debtor link taken as removed. A code in no range is accepted (listed
+        under both roles).
+
+        Raises:
+            ValidationError: Naming the code and the ranges.
+        """
+        check_number(self.mapping, Role(role), number, "e-Boekhouden")
+
     def create_relation(self, role: Role, number: str, values: FieldValues) -> RemoteRelation:
         """Add a relation with this code and these values; never twice.
 
@@ -216,9 +230,11 @@ class EBoekhoudenConnector:
         written over it (the CRM owns them) and that relation is returned.
 
         Raises:
-            ValidationError: A field the mapping does not compare, or a value
-                the relation model refuses (named).
+            ValidationError: The code lies in the other role's range
+                (`check_number`), a field the mapping does not compare, or a
+                value the relation model refuses (named); nothing was sent.
         """
+        self.check_number(role, number)
         checked = checked_values(values, self.fields)
         relation = Relation(code=number, **{k: v for k, v in checked.items() if v is not None})
         added, found = add_relation_once(self.books, relation)

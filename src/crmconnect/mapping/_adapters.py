@@ -20,10 +20,11 @@ from ._relations import RelationMapping
 from ._transforms import TRANSFORMS
 
 if TYPE_CHECKING:
-    from ..sync._protocols import RemoteRelation
+    from ..sync._protocols import RemoteRelation, Role
 
 __all__ = [
     "Normaliser",
+    "check_number",
     "checked_values",
     "field_normalisers",
     "inbound_party",
@@ -37,6 +38,32 @@ Normaliser = Callable[[str], str]
 _NUMBER_OF_ROLE = {"debtor": "debtor_number", "creditor": "creditor_number"}
 _REMEMBERED = 1 << 15
 """Texts remembered per transform: a listing of tens of thousands of relations."""
+
+
+def check_number(mapping: RelationMapping, role: Role, number: str, service: str) -> None:
+    """Refuse a number that the mapping's ranges give to the other role.
+
+    The service keys a relation's role by its number's range, so a debtor
+    numbered in the creditors' range would come back as a creditor (and the
+    debtor be taken as removed). A number in no range is left to the service.
+
+    Raises:
+        ValidationError: Naming the number, the range it lies in and the
+            role's own range (field ``debtor_number`` or ``creditor_number``).
+    """
+    found = mapping.role_for_number(number)
+    if found is None or found == role:
+        return
+    ranges = mapping.number_ranges
+    reason = f"lies in the {found.value} range {_span(ranges[found])} of {service}"
+    own = ranges.get(role)
+    if own is not None:
+        reason += f"; a {role.value} number there lies in {_span(own)}"
+    raise ValidationError(_NUMBER_OF_ROLE[role.value], number, reason)
+
+
+def _span(bounds: tuple[int, int] | None) -> str:
+    return "" if bounds is None else f"{bounds[0]}-{bounds[1]}"
 
 
 def with_name_style(

@@ -6,7 +6,8 @@ memory in a `StateStore` (`SqliteStateStore` by default, `PostgresStateStore`
 for many tenants) and telling what it
 did in a `SyncReport`. `SyncEngine.plan` is a dry run (`SyncPlan`).
 `crmconnect.config.SyncConfig` builds all of it from a TOML file
-(``crmconnect sync --config``).
+(``crmconnect sync --config``); a trial against the sandboxes runs on a
+`TrialHost`, which reads the host and keeps its writes in memory.
 """
 
 from ._engine import (
@@ -46,6 +47,7 @@ from ._protocols import (
 )
 from ._report import Action, ReportRow, Side, SyncReport
 from ._state import SqliteStateStore
+from ._trial import KeptFlag, KeptKvKUpdate, TrialHost
 
 __all__ = [
     "DEFAULT_INTERVALS",
@@ -62,6 +64,8 @@ __all__ = [
     "HostCRM",
     "HostRemoval",
     "Intent",
+    "KeptFlag",
+    "KeptKvKUpdate",
     "KvKFlow",
     "KvKHost",
     "Link",
@@ -84,6 +88,7 @@ __all__ = [
     "SyncEngine",
     "SyncPlan",
     "SyncReport",
+    "TrialHost",
 ]
 
 for _name in __all__:

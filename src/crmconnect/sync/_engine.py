@@ -3,19 +3,22 @@
 The engine talks to three protocols (`HostCRM`, `AccountingConnector`,
 `StateStore`) and imports no connector. A run has stages, in this order:
 
-1. **pull**, per connector with a relation capability: one listing
-   (``relations()``); links whose remote record is gone are unlinked and the
-   host record flagged; with `Capability.RELATIONS_FROM_REMOTE`, new remote
-   relations are linked by number or created in the host, and changed ones
-   merged field by field; with `Capability.RELATION_CHANGES_FROM_REMOTE`
-   only linked ones are merged;
+1. **pull**, per connector with a relation capability, in the connectors'
+   order: one listing (``relations()``); links whose remote record is gone
+   are unlinked and the host record flagged; with
+   `Capability.RELATIONS_FROM_REMOTE`, new remote relations are linked by
+   number or created in the host, and changed ones merged field by field;
+   with `Capability.RELATION_CHANGES_FROM_REMOTE` only linked ones are merged;
 2. **push**, per connector with `Capability.RELATIONS_TO_REMOTE`: host parties
    changed since the bookmark (and those that failed last time) are created
-   remotely (intent first) or merged field by field;
+   remotely (intent first) or merged field by field; a record a pull merged
+   gets what the host holds after every pull where its link differs;
 3. **bookings** (`Capability.BOOKINGS`) and 4. **payments** (`Capability.PAYMENTS`).
 
 Pulls come before pushes, so a relation that arrives from one service reaches
-the others in the same `SyncEngine.run`.
+the others in the same `SyncEngine.run`; and when two services changed one
+field, the later pull's value is the host's, and the push sends it to the
+other: all three end the run alike (the CRM wins toward every service).
 """
 
 from __future__ import annotations
@@ -46,10 +49,12 @@ from ._protocols import (
     KvKFlow,
     KvKHost,
     Link,
+    NumberCheckingConnector,
     Party,
     RemotePayment,
     RemoteRelation,
     RemovingConnector,
+    ReviewFlagHost,
     Role,
     StateStore,
 )
@@ -157,6 +162,8 @@ class PlannedChange:
         intent_id: An unfinished intent this change resolves.
         replaces: A link under the party's old number, detached first (the
             number changed in the host: re-linked under the new one).
+        policy: How its conflicts are settled, when not by the engine's
+            policy: a person's `SyncEngine.resolve` (host or remote wins, once).
         reason: Why, in words.
         invoices: The invoices to book.
         payments: The payment states to record.
@@ -175,6 +182,7 @@ class PlannedChange:
     base: Link | None = None
     intent_id: int | None = None
     replaces: Link | None = None
+    policy: ConflictPolicy | None = None
     reason: str = ""
     invoices: tuple[Invoice, ...] = ()
     payments: tuple[RemotePayment, ...] = ()
@@ -198,6 +206,10 @@ class SyncPlan:
         digests: Links whose remote record is unchanged in values but not in
             digest (`Link.remote_digest`), with the digest listed: stored
             once applied, so the next run skips reading them.
+        spent: ``(kind, key)`` of the engine's marks this plan uses up, dropped
+            once applied: a removal a person cleared (`SyncEngine.relink`, a
+            cleared review flag or number), a `SyncEngine.resolve` with
+            nothing left to settle.
     """
 
     flow: str
@@ -207,6 +219,7 @@ class SyncPlan:
     bookmarks: Mapping[str, str] = attrs.field(factory=dict)
     candidates: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
     digests: tuple[tuple[Link, str], ...] = ()
+    spent: tuple[tuple[str, str], ...] = ()
 
     @property
     def preview(self) -> SyncReport:
@@ -233,11 +246,43 @@ class _Run:
     listings: dict[str, dict[tuple[Role, str], RemoteRelation]] = attrs.field(factory=dict)
     failed_listings: set[str] = attrs.field(factory=set)
     handled: set[tuple[str, Role, str]] = attrs.field(factory=set)
-    """Records a stage of this run planned a change for: later stages leave them be."""
+    """Records the push stage leaves be: failed, unlinked or detached by the pull stage."""
+    pulled: set[tuple[str, Role, str]] = attrs.field(factory=set)
+    """Records the pull stage merged or created in the host. Once the pulls are applied
+    the push stage sends what the host holds now where it differs from the link (a later
+    pull changed the host); in a plan (pulls not applied) it leaves them to the pull."""
+    pulls_applied: bool = False
     unchanged: set[tuple[str, Role, str]] = attrs.field(factory=set)
     """Records the pull found unchanged remotely (reported so once, pushed if the host changed)."""
     links: dict[str, Sequence[Link]] = attrs.field(factory=dict)
     """Each service's links, read once; dropped when a stage wrote to the service."""
+
+
+@attrs.frozen
+class _Known:
+    """What a push knows of one service.
+
+    Its listing by role and remote ID and by role and number, the remote IDs
+    linked, the removal marks in force (key → number), the links by role and
+    host ID, and the unfinished creates by role and host ID.
+    """
+
+    listing: Mapping[tuple[Role, str], RemoteRelation]
+    by_number: Mapping[tuple[Role, str], RemoteRelation]
+    linked: set[tuple[Role, str | None]]
+    removed: Mapping[str, str]
+    links: Mapping[tuple[Role, str], Link]
+    intents: Mapping[tuple[Role | None, str | None], int]
+
+
+@attrs.define
+class _Out:
+    """What a planning stage collects: changes, their rows, settled rows, marks used up."""
+
+    changes: list[PlannedChange] = attrs.field(factory=list)
+    settled: SyncReport = attrs.field(factory=SyncReport)
+    planned: SyncReport = attrs.field(factory=SyncReport)
+    spent: list[tuple[str, str]] = attrs.field(factory=list)
 
 
 _PULLS: Final = frozenset(
@@ -253,6 +298,13 @@ PAYMENT: Final = "payment"
 """Mark kind: the payment state last recorded in the host, per service/relation/invoice."""
 DETACHED: Final = "detached"
 """Mark kind: a remote relation detached from a host party (service/role/remote ID)."""
+RESOLVE: Final = "resolve"
+"""Mark kind: a person's `SyncEngine.resolve` of a record's conflicts (service/host ID):
+``"host"`` or ``"remote"``, used by the next merge of the record."""
+
+
+def _resolve_key(service: str, host_id: str) -> str:
+    return f"{service}/{host_id}"
 
 
 def _detached_key(service: str, role: Role, remote_id: str) -> str:
@@ -290,6 +342,10 @@ class _Lease(threading.local):
 
     owner: str | None = None
     renewed: float = 0.0
+
+
+def _other(role: Role) -> Role:
+    return Role.CREDITOR if role is Role.DEBTOR else Role.DEBTOR
 
 
 def _removed_key(service: str, role: Role, host_id: str) -> str:
@@ -426,6 +482,9 @@ class SyncEngine:
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
         self.on_host_removal = _host_removal(on_host_removal)
+        self._number_checks = frozenset(
+            c.service for c in self.connectors if isinstance(c, NumberCheckingConnector)
+        )
         # Per thread: one engine may run in a scheduler thread while web threads push.
         self._lease = _Lease()
 
@@ -597,6 +656,89 @@ class SyncEngine:
                         self._apply_relation(change, report)
         return report
 
+    def relink(self, host_id: str) -> int:
+        """Let the next run link or create a party again that was removed remotely.
+
+        A relation removed in a service is unlinked and its host party flagged;
+        it is not created again while a person has not looked at it. After
+        looking, a person calls this: the engine's removal marks of the party
+        (every service and role) and the detached marks of the remote
+        relations it was linked to are dropped, and the next run links the
+        party by number, or creates it, in every service. The host's review
+        flag is the host's to clear. (A host that is a `ReviewFlagHost` needs
+        no call: clearing the flag is enough, as is clearing the number.)
+
+        Returns:
+            How many marks were dropped (0: nothing held the party back).
+
+        Raises:
+            SyncError: The host has no party with this ID.
+            SyncBusyError: Another run holds the state (after ``lease_wait``).
+        """
+        if self.host.party(host_id) is None:
+            raise SyncError(f"the host has no party with ID {host_id!r}")
+        dropped = 0
+        with self.exclusive():
+            for connector in self.connectors:
+                service = connector.service
+                removed = [_removed_key(service, role, host_id) for role in Role]
+                removed = [key for key in removed if self.state.mark(REMOVED, key) is not None]
+                detached = self.state.marks(DETACHED, f"{service}/")
+                mine = [key for key, holder in detached.items() if holder == host_id]
+                self.state.set_marks(REMOVED, dict.fromkeys(removed))
+                self.state.set_marks(DETACHED, dict.fromkeys(mine))
+                dropped += len(removed) + len(mine)
+                if Capability.RELATIONS_TO_REMOTE in connector.capabilities:
+                    self.state.set_mark(RETRY, f"{service}/{host_id}", "")  # sent next run
+        return dropped
+
+    def resolve(
+        self, host_id: str, service: str | None = None, keep: Side | str = Side.HOST
+    ) -> int:
+        """Settle a party's conflicts left for review (`ConflictPolicy.REVIEW`), once.
+
+        The next run that merges the party's relation in the service settles
+        the fields changed on both sides as asked: ``keep="host"`` writes the
+        host's values to the service, ``keep="remote"`` the service's into the
+        host; every other field merges as always. Then the engine's policy
+        holds again. (A person can also settle a conflict by making both
+        sides equal: a field with the same value on both sides is no conflict.)
+        The host's review flag is the host's to clear.
+
+        Args:
+            host_id: The host's ID of the party.
+            service: One connector's ``service`` name; every service with
+                relations (both roles) when ``None``.
+            keep: ``"host"`` (`Side.HOST`) or ``"remote"`` (`Side.REMOTE`).
+
+        Returns:
+            How many services the resolution was stored for.
+
+        Raises:
+            SyncError: The host has no party with this ID, or no such service.
+            ConfigurationError: ``keep`` is not host or remote, or ``"remote"``
+                for a service no relation changes come from.
+            SyncBusyError: Another run holds the state (after ``lease_wait``).
+        """
+        side = _side(keep)
+        if self.host.party(host_id) is None:
+            raise SyncError(f"the host has no party with ID {host_id!r}")
+        relational = {*_PULLS, Capability.RELATIONS_TO_REMOTE}
+        chosen = [self._connector(service)] if service is not None else self.connectors
+        connectors = [c for c in chosen if relational & c.capabilities]
+        for connector in connectors:
+            if side is Side.REMOTE and not _PULLS & connector.capabilities:
+                raise ConfigurationError(
+                    f"keep='remote': no relation changes come from {connector.service} "
+                    "into the host"
+                )
+        with self.exclusive():
+            for connector in connectors:
+                self.state.set_mark(RESOLVE, _resolve_key(connector.service, host_id), side.value)
+                if Capability.RELATIONS_TO_REMOTE in connector.capabilities:
+                    self.state.set_mark(RETRY, f"{connector.service}/{host_id}", "")
+        return len(connectors)
+
     # -- runs -------------------------------------------------------------------------
 
     def _run_flows(self, name: str, flows: Sequence[Flow]) -> SyncReport:
@@ -607,12 +749,7 @@ class SyncEngine:
                 self._apply(self._combine(name, pull), report)
                 for change in pull.changes:  # the pull wrote links: the push reads them anew
                     run.links.pop(change.service, None)
-                run.handled |= {  # created in the host just now: reported already
-                    (row.service, row.role, row.host_id)
-                    for row in report
-                    if row.action is Action.CREATED and row.side is Side.HOST
-                    if row.role is not None and row.host_id is not None
-                }
+                _pulls_applied(run, report)
                 self._apply(self._combine(name, self._plan_push(run)), report)
             if Flow.BOOKINGS in flows:
                 self._apply(self._combine(name, self._plan_bookings()), report)
@@ -712,6 +849,7 @@ class SyncEngine:
             {k: v for plan in plans for k, v in plan.bookmarks.items()},
             {k: v for plan in plans for k, v in plan.candidates.items()},
             tuple(pair for plan in plans for pair in plan.digests),
+            tuple(mark for plan in plans for mark in plan.spent),
         )
 
     # -- planning: relations ------------------------------------------------------------
@@ -748,7 +886,7 @@ class SyncEngine:
             if listing is None:
                 continue
             links = self._links(connector.service, run)
-            changes += self._plan_unlinks(connector, links, listing, planned)
+            changes += self._plan_unlinks(connector, links, listing, run, (settled, planned))
             if _PULLS & connector.capabilities:
                 changes += self._plan_pull_records(
                     connector, links, listing, run, (settled, planned), digests
@@ -765,11 +903,26 @@ class SyncEngine:
         connector: AccountingConnector,
         links: Sequence[Link],
         listing: Mapping[tuple[Role, str], RemoteRelation],
-        planned: SyncReport,
+        run: _Run,
+        reports: tuple[SyncReport, SyncReport],
     ) -> list[PlannedChange]:
+        """Unlink the links whose remote record is gone from the listing."""
+        settled, planned = reports
         changes = []
         for link in links:
             if link.remote_id is None or (link.role, link.remote_id) in listing:
+                continue
+            if (_other(link.role), link.remote_id) in listing:
+                # Linked before numbers were checked: a debtor numbered in the creditors'
+                # range (or the reverse) is listed in the other role. Not removed.
+                settled.add(
+                    connector.service, link.role, link.host_id, link.number, Action.FAILED,
+                    f"{connector.service} lists it as a {_other(link.role).value} by its "
+                    f"number's range: left linked; give the party a {link.role.value} "
+                    f"number in the {link.role.value} range",
+                    side=Side.REMOTE,
+                )  # fmt: skip
+                run.handled.add((connector.service, link.role, link.host_id))
                 continue
             reason = f"removed in {connector.service}: unlinked, flagged for review"
             changes.append(
@@ -807,6 +960,7 @@ class SyncEngine:
         service = connector.service
         settled, planned = reports
         by_remote = {(link.role, link.remote_id): link for link in links if link.remote_id}
+        linked_ids = {remote_id for _, remote_id in by_remote}
         by_host = {(link.role, link.host_id): link for link in links}
         intents = _create_intents(self.state, service)
         changes = []
@@ -814,8 +968,10 @@ class SyncEngine:
         creates = Capability.RELATIONS_FROM_REMOTE in connector.capabilities
         for key, remote in listing.items():
             link = by_remote.get(key)
-            if link is None and (_detached_key(service, *key) in detached or not creates):
-                continue  # detached from its host party, or new: not brought into the host
+            if link is None and (
+                not creates or _detached_key(service, *key) in detached or key[1] in linked_ids
+            ):
+                continue  # not brought into the host: new, detached, or linked in the other role
             try:
                 if link is not None and _unchanged(remote, link, digests):
                     run.unchanged.add((service, remote.role, link.host_id))
@@ -836,7 +992,8 @@ class SyncEngine:
             if change is None:
                 continue  # the host changed the number: the push stage re-links it
             if change.host_id is not None:
-                run.handled.add((service, remote.role, change.host_id))
+                merged = change.kind is ChangeKind.MERGE and not self._keeps(change)
+                (run.pulled if merged else run.handled).add((service, remote.role, change.host_id))
             changes.append(change)
             _preview_change(change, self.policy, planned)
         return changes
@@ -886,102 +1043,195 @@ class SyncEngine:
     ) -> PlannedChange:
         assert party.id is not None
         host_values = dict(connector.outbound_values(party, remote.role))
+        resolved = self._resolution(connector.service, party.id)
         to_host, to_remote, conflicts = _merge(
             host_values,
             remote.values,
             link,
             pull=bool(_PULLS & connector.capabilities),
-            policy=self.policy,
+            push=Capability.RELATIONS_TO_REMOTE in connector.capabilities,
+            policy=resolved or self.policy,
         )
         return PlannedChange(
             ChangeKind.MERGE, connector.service, remote.role, remote.number, party.id,
             remote=remote, host_values=host_values, to_host=to_host, to_remote=to_remote,
-            conflicts=conflicts, base=link,
+            conflicts=conflicts, base=link, policy=resolved,
             reason="" if link else f"linked by number to {connector.service} {remote.remote_id}",
         )  # fmt: skip
+
+    def _keeps(self, change: PlannedChange) -> bool:
+        """Whether a change leaves conflicts for review (its link keeps their base values)."""
+        return bool(change.conflicts) and (change.policy or self.policy) is ConflictPolicy.REVIEW
+
+    def _resolution(self, service: str, host_id: str) -> ConflictPolicy | None:
+        """The policy a person chose for a record's conflicts (`resolve`), or ``None``."""
+        keep = self.state.mark(RESOLVE, _resolve_key(service, host_id))
+        if keep is None:
+            return None
+        return ConflictPolicy.HOST_WINS if keep == Side.HOST else ConflictPolicy.REMOTE_WINS
 
     # -- planning: pushes ---------------------------------------------------------------
 
     def _plan_push(self, run: _Run) -> SyncPlan:
-        changes: list[PlannedChange] = []
-        settled, planned = SyncReport(), SyncReport()
+        out = _Out()
         bookmarks: dict[str, str] = {}
         candidates: dict[str, frozenset[str]] = {}
         for connector in self._with(Capability.RELATIONS_TO_REMOTE):
             service = connector.service
-            listing = self._listing(connector, run, settled)
+            listing = self._listing(connector, run, out.settled)
             if listing is None:
                 continue
-            parties, bookmark = self._push_candidates(service)
-            deleted = self._deleted_parties(service)
-            bookmarks[_changes_key(service)] = bookmark
-            links = {(link.role, link.host_id): link for link in self._links(service, run)}
-            by_number = {(r.role, r.number): r for r in listing.values()}
-            linked = {(link.role, link.remote_id) for link in links.values()}
-            intents = _create_intents(self.state, service)
-            covered = set()
-            for link in self._gone_links(service, parties, links, deleted):
-                covered.add(link.host_id)
-                if (service, link.role, link.host_id) in run.handled:
-                    continue
-                gone = _gone_reason(self.host.party(link.host_id), link.role)
-                detach = self._detach_change(link, gone or "removed in the host")
-                run.handled.add((service, link.role, link.host_id))
-                changes.append(detach)
-                _preview_change(detach, self.policy, planned)
-            for party in parties:
-                assert party.id is not None
-                if not _is_active(party):
-                    covered.add(party.id)  # deactivated: nothing to send, nothing to retry
-                    continue
-                roles = [
-                    (role, number)
-                    for role, number in _numbers(party)
-                    if (service, role, party.id) not in run.handled
-                ]
-                if len(roles) == len(_numbers(party)):
-                    covered.add(party.id)  # else the pull stage had it: kept for retry
-                for role, number in roles:
-                    try:
-                        change = self._plan_pushed(
-                            connector, party, role, number,
-                            links.get((role, party.id)), listing, by_number, linked,
-                            intents.get((role, party.id)),
-                        )  # fmt: skip
-                    except Exception as exc:  # one record stops no other
-                        settled.add(
-                            service, role, party.id, number, Action.FAILED, _reason(exc),
-                            side=Side.REMOTE,
-                        )  # fmt: skip
-                        continue
-                    if change is None:
-                        continue
-                    if _is_noop(change):
-                        if (service, role, party.id) not in run.unchanged:
-                            settled.add(
-                                service, role, party.id, number, Action.UNCHANGED,
-                                side=Side.REMOTE,
-                            )  # fmt: skip
-                        continue
-                    run.handled.add((service, role, party.id))
-                    changes.append(change)
-                    _preview_change(change, self.policy, planned)
-            candidates[service] = frozenset(covered)
-        return SyncPlan("relations", tuple(changes), settled, planned, bookmarks, candidates)
+            parties, bookmarks[_changes_key(service)] = self._push_candidates(service, run)
+            candidates[service] = self._plan_push_service(connector, run, parties, listing, out)
+        return SyncPlan(
+            "relations", tuple(out.changes), out.settled, out.planned, bookmarks, candidates,
+            spent=tuple(out.spent),
+        )  # fmt: skip
 
-    def _push_candidates(self, service: str) -> tuple[list[Party], str]:
-        """Parties changed since the bookmark, those that failed before, those with an intent."""
+    def _plan_push_service(
+        self,
+        connector: AccountingConnector,
+        run: _Run,
+        parties: list[Party],
+        listing: Mapping[tuple[Role, str], RemoteRelation],
+        out: _Out,
+    ) -> frozenset[str]:
+        """The pushes of one service; returns the host IDs covered (their retry done)."""
+        service = connector.service
+        deleted = self._deleted_parties(service)
+        released = self._released_removals(service, parties)
+        out.spent += [(REMOVED, key) for key in released]
+        parties = parties + self._parties(set(released.values()) - {p.id for p in parties})
+        links = {(link.role, link.host_id): link for link in self._links(service, run)}
+        known = _Known(
+            listing,
+            {(r.role, r.number): r for r in listing.values()},
+            {(link.role, link.remote_id) for link in links.values()},
+            {
+                key: number
+                for key, number in self.state.marks(REMOVED, f"{service}/").items()
+                if key not in released
+            },
+            links,
+            _create_intents(self.state, service),
+        )
+        covered = self._plan_detaches(service, run, parties, deleted, known, out)
+        skipped = run.handled if run.pulls_applied else run.handled | run.pulled
+        for party in parties:
+            assert party.id is not None
+            if not _is_active(party):
+                covered.add(party.id)  # deactivated: nothing to send, nothing to retry
+                continue
+            numbers = _numbers(party)
+            roles = [(role, n) for role, n in numbers if (service, role, party.id) not in skipped]
+            if len(roles) == len(numbers):
+                covered.add(party.id)  # else the pull stage had it: kept for retry
+            for role, number in roles:
+                self._plan_push_record(connector, run, party, role, number, known, out)
+        return frozenset(covered)
+
+    def _plan_detaches(
+        self,
+        service: str,
+        run: _Run,
+        parties: Sequence[Party],
+        deleted: frozenset[str],
+        known: _Known,
+        out: _Out,
+    ) -> set[str]:
+        """Detach the links of parties gone, inactive or without the number; their IDs."""
+        covered = set()
+        for link in self._gone_links(service, parties, known.links, deleted):
+            covered.add(link.host_id)
+            if (service, link.role, link.host_id) in run.handled:
+                continue
+            gone = _gone_reason(self.host.party(link.host_id), link.role)
+            detach = self._detach_change(link, gone or "removed in the host")
+            run.handled.add((service, link.role, link.host_id))
+            out.changes.append(detach)
+            _preview_change(detach, self.policy, out.planned)
+        return covered
+
+    def _plan_push_record(
+        self,
+        connector: AccountingConnector,
+        run: _Run,
+        party: Party,
+        role: Role,
+        number: str,
+        known: _Known,
+        out: _Out,
+    ) -> None:
+        """The push of one party in one role: a change, an unchanged row, or a failed one."""
+        service = connector.service
+        assert party.id is not None
+        key = (service, role, party.id)
+        link = known.links.get((role, party.id))
+        try:
+            if key in run.pulled:  # merged by a pull: the host may have moved on since
+                change = self._plan_repush(connector, party, role, number, link)
+            else:
+                change = self._plan_pushed(connector, party, role, number, link, known)
+        except Exception as exc:  # one record stops no other
+            out.settled.add(
+                service, role, party.id, number, Action.FAILED, _reason(exc), side=Side.REMOTE
+            )
+            return
+        if change is None:
+            return
+        if _is_noop(change):
+            if change.policy is not None:  # a resolve with nothing left to settle
+                out.spent.append((RESOLVE, _resolve_key(service, party.id)))
+            if key not in run.unchanged and key not in run.pulled:
+                out.settled.add(service, role, party.id, number, Action.UNCHANGED, side=Side.REMOTE)
+            return
+        run.handled.add(key)
+        out.changes.append(change)
+        _preview_change(change, self.policy, out.planned)
+
+    def _push_candidates(self, service: str, run: _Run) -> tuple[list[Party], str]:
+        """Parties changed since the bookmark, failed before, with an intent, or pulled.
+
+        Pulled: merged or created by a pull of this run (once the pulls are applied).
+        """
         changed, bookmark = self.host.changed_parties(self.state.bookmark(_changes_key(service)))
         seen = {p.id for p in changed}
         parties = list(changed)
         extra = _retry_ids(self.state, service) | {
             i.host_id for i in self.state.intents(service) if i.host_id is not None
         }
-        for host_id in sorted(extra - seen):
-            party = self.host.party(host_id)
-            if party is not None:
-                parties.append(party)
-        return parties, bookmark
+        if run.pulls_applied:
+            extra |= {host_id for _, _, host_id in run.pulled}
+        return parties + self._parties(extra - seen), bookmark
+
+    def _parties(self, host_ids: Iterable[str]) -> list[Party]:
+        """The host's parties with these IDs, in ID order; those gone are left out."""
+        found = (self.host.party(host_id) for host_id in sorted(host_ids))
+        return [party for party in found if party is not None]
+
+    def _released_removals(self, service: str, parties: Sequence[Party]) -> dict[str, str]:
+        """Removal marks that no longer hold, by key → host ID.
+
+        A mark keeps a party removed remotely from being created again while a
+        person has not looked at it. It goes when the party's number in the
+        role is cleared or changed (seen among this run's candidates), or when
+        a person cleared the review flag (a `ReviewFlagHost` says so).
+        """
+        marks = self.state.marks(REMOVED, f"{service}/")
+        if not marks:
+            return {}
+        present = {party.id: party for party in parties}
+        flagged = None
+        if isinstance(self.host, ReviewFlagHost):
+            flagged = set(self.host.flagged_parties(service))
+        released = {}
+        for key, number in marks.items():
+            role, _, host_id = key.removeprefix(f"{service}/").partition("/")
+            party = present.get(host_id)
+            renumbered = party is not None and _number(party, Role(role)) != number
+            if renumbered or (flagged is not None and host_id not in flagged):
+                released[key] = host_id
+        return released
 
     def _deleted_parties(self, service: str) -> frozenset[str]:
         """Parties the host says it deleted since the bookmark (a `DeletionTrackingHost`).
@@ -1012,6 +1262,24 @@ class SyncEngine:
             found.append(link)
         return found
 
+    def _plan_repush(
+        self,
+        connector: AccountingConnector,
+        party: Party,
+        role: Role,
+        number: str,
+        link: Link | None,
+    ) -> PlannedChange | None:
+        """A record a pull of this run merged: the host's values now, where the link differs.
+
+        The link is the one the pull wrote, so its remote values are what the
+        service holds; only the host can differ (a later pull changed it).
+        """
+        if link is None or link.remote_id is None or link.number != number:
+            return None
+        remote = RemoteRelation(link.remote_id, link.number, link.role, link.remote_values)
+        return self._merge_change(connector, party, remote, link)
+
     def _detach_change(
         self, link: Link, reason: str, remote: RemoteRelation | None = None
     ) -> PlannedChange:
@@ -1027,10 +1295,7 @@ class SyncEngine:
         role: Role,
         number: str,
         link: Link | None,
-        listing: Mapping[tuple[Role, str], RemoteRelation],
-        by_number: Mapping[tuple[Role, str], RemoteRelation],
-        linked: set[tuple[Role, str | None]],
-        intent_id: int | None,
+        known: _Known,
     ) -> PlannedChange | None:
         """The change for one host party in one role; ``None`` when there is nothing to do."""
         service = connector.service
@@ -1038,9 +1303,7 @@ class SyncEngine:
         if link is not None and link.number != number:
             # Neither service's connector changes a relation's code: the old record is
             # left (flagged) and the party is linked or created under the new number.
-            change = self._plan_pushed(
-                connector, party, role, number, None, listing, by_number, linked, intent_id
-            )
+            change = self._plan_pushed(connector, party, role, number, None, known)
             reason = f"the {role.value} number changed from {link.number} to {number}"
             if change is None:
                 change = PlannedChange(
@@ -1050,26 +1313,29 @@ class SyncEngine:
                 return change
             return attrs.evolve(change, replaces=link, reason=f"{reason}: re-linked")
         if link is not None:
-            remote = listing.get((role, link.remote_id or ""))
+            remote = known.listing.get((role, link.remote_id or ""))
             if remote is None:
                 return None  # unlinked by the pull stage
             return self._merge_change(connector, party, remote, link)
+        if service in self._number_checks:  # before anything is written, or an intent
+            connector.check_number(role, number)  # type: ignore[attr-defined]
         host_values = dict(connector.outbound_values(party, role))
+        intent_id = known.intents.get((role, party.id))
         if intent_id is not None:
             return PlannedChange(
                 ChangeKind.CREATE_REMOTE, service, role, number, party.id,
                 host_values=host_values, to_remote=host_values, intent_id=intent_id,
                 reason="an earlier run may have created it: looked up by number first",
             )  # fmt: skip
-        remote = by_number.get((role, number))
+        remote = known.by_number.get((role, number))
         if remote is not None:
-            if (role, remote.remote_id) in linked:
+            if (role, remote.remote_id) in known.linked:
                 raise SyncError(
                     f"{service} relation {remote.remote_id} with this number is linked "
                     "to another host party"
                 )
             return self._merge_change(connector, party, remote, None)
-        if self.state.mark(REMOVED, _removed_key(service, role, party.id)) == number:
+        if known.removed.get(_removed_key(service, role, party.id)) == number:
             return None  # removed remotely and flagged: not created again until re-linked
         return PlannedChange(
             ChangeKind.CREATE_REMOTE, service, role, number, party.id,
@@ -1269,6 +1535,11 @@ class SyncEngine:
             return
         if change.intent_id is not None:
             found = connector.find_relation(role, number)
+            if found is not None and found.role is not role:
+                raise SyncError(
+                    f"{service} relation {number} is a {found.role.value}: "
+                    f"not linked as a {role.value}"
+                )
             if found is not None:
                 self._finish_found(connector, change, found, rows)
                 return
@@ -1327,18 +1598,28 @@ class SyncEngine:
         party = self.host.party(host_id)
         if party is None:
             raise SyncError(f"host party {host_id} is gone")
+        host_values = dict(connector.outbound_values(party, role))
+        # Fields the host changed since the plan (another service's pull, applied
+        # first): the link keeps the planned value, so they are sent on, not absorbed.
+        moved = {
+            name: change.host_values.get(name)
+            for name in {*host_values, *change.host_values}
+            if name not in change.to_host and host_values.get(name) != change.host_values.get(name)
+        }
         if change.to_host:
             pulled = attrs.evolve(remote, values=dict(change.to_host), digest=None)
             updated = connector.inbound_party(pulled, party)
             if updated != party:
                 self.host.save_party(updated)
                 party = self.host.party(host_id) or updated
+                host_values = dict(connector.outbound_values(party, role))
+        host_values.update(moved)
         current = remote
         if change.to_remote:
             current = connector.update_relation(remote, change.to_remote)
-        kept = change.conflicts if self.policy is ConflictPolicy.REVIEW else ()
+        policy = change.policy or self.policy
+        kept = change.conflicts if policy is ConflictPolicy.REVIEW else ()
         base = change.base
-        host_values = dict(connector.outbound_values(party, role))
         remote_values = dict(current.values)
         for name in kept:  # left for review: the base stays, so it stays a conflict
             host_values[name] = base.host_values.get(name) if base else None
@@ -1354,10 +1635,12 @@ class SyncEngine:
             self.state.save_link(link)
         if change.base is None:  # linked by number: no longer detached
             self.state.set_mark(DETACHED, _detached_key(service, role, remote.remote_id), None)
+        if change.policy is not None:  # a person's resolve: used once
+            self.state.set_mark(RESOLVE, _resolve_key(service, host_id), None)
         if kept:
             fields = ", ".join(kept)
             self.host.flag_for_review(host_id, service, f"changed on both sides: {fields}")
-        _report_merge(change, self.policy, rows)
+        _report_merge(change, policy, rows)
 
     def _book(self, change: PlannedChange, report: SyncReport) -> None:
         self._renew_lease()
@@ -1429,6 +1712,8 @@ class SyncEngine:
             self.state.set_bookmark(name, value)
         if plan.digests:
             self.state.set_remote_digests(plan.digests)
+        for kind, key in plan.spent:
+            self.state.set_mark(kind, key, None)
 
     # -- the immediate path -------------------------------------------------------------
 
@@ -1469,8 +1754,9 @@ class SyncEngine:
                 ChangeKind.UNLINK, service, role, link.number, party.id, base=link,
                 reason=f"removed in {service}: unlinked, flagged for review",
             )  # fmt: skip
-        listing = {} if found is None else {(role, found.remote_id): found}
-        by_number = {} if found is None else {(role, found.number): found}
+        # Keyed by the role the service gives it, as a run's listing is.
+        listing = {} if found is None else {(found.role, found.remote_id): found}
+        by_number = {} if found is None else {(found.role, found.number): found}
         linked: set[tuple[Role, str | None]] = set()
         taken = found is not None and link is None
         if (
@@ -1485,10 +1771,28 @@ class SyncEngine:
                 by_number[(role, number)] = renumbered
                 if self.state.link_by_remote(service, role, renumbered.remote_id):
                     linked.add((role, renumbered.remote_id))
-        intent = _create_intents(self.state, service).get((role, party.id))
-        return self._plan_pushed(
-            connector, party, role, number, link, listing, by_number, linked, intent
-        )
+        known = _Known(
+            listing, by_number, linked, self._removal(service, role, party, number),
+            {} if link is None else {(role, party.id): link},
+            _create_intents(self.state, service),
+        )  # fmt: skip
+        return self._plan_pushed(connector, party, role, number, link, known)
+
+    def _removal(self, service: str, role: Role, party: Party, number: str) -> dict[str, str]:
+        """The removal mark of one party and role, when it still holds (dropped when not).
+
+        For `push_relation`, which writes at once: a mark whose number is no
+        longer the party's, or whose review flag a person cleared, is dropped.
+        """
+        assert party.id is not None
+        key = _removed_key(service, role, party.id)
+        marked = self.state.mark(REMOVED, key)
+        if marked is None:
+            return {}
+        if marked == number and key not in self._released_removals(service, [party]):
+            return {key: marked}
+        self.state.set_mark(REMOVED, key, None)
+        return {}
 
     def _connector(self, service: str) -> AccountingConnector:
         for connector in self.connectors:
@@ -1506,6 +1810,7 @@ def _merge(
     link: Link | None,
     *,
     pull: bool,
+    push: bool = True,
     policy: ConflictPolicy,
 ) -> tuple[dict[str, str | None], dict[str, str | None], tuple[str, ...]]:
     """Per field: what to write into the host, what remotely, and which fields conflict.
@@ -1513,7 +1818,8 @@ def _merge(
     With a link, each side is compared with its own value at the last sync
     (three-way). Without one (linked by number now), a field empty on one
     side is filled from the other where that direction is on, and two
-    different values are a conflict.
+    different values are a conflict. Nothing is written remotely without
+    ``push`` (a service relations only come from), nor into the host without ``pull``.
     """
     to_host: dict[str, str | None] = {}
     to_remote: dict[str, str | None] = {}
@@ -1529,7 +1835,8 @@ def _merge(
                     to_host[name] = theirs
                 continue
             if not pull:  # the host owns the field
-                to_remote[name] = mine
+                if push:
+                    to_remote[name] = mine
                 continue
             host_changed = mine is not None
             remote_changed = theirs is not None
@@ -1540,18 +1847,21 @@ def _merge(
             if mine == theirs:
                 continue
             conflicts.append(name)
-            if policy is ConflictPolicy.HOST_WINS:
+            if policy is ConflictPolicy.HOST_WINS and push:
                 to_remote[name] = mine
             elif policy is ConflictPolicy.REMOTE_WINS and pull:
                 to_host[name] = theirs
-        elif host_changed:
+        elif host_changed and push:
             to_remote[name] = mine
         elif remote_changed and pull:
             to_host[name] = theirs
     return to_host, to_remote, tuple(conflicts)
 
 
-def _conflict_reason(policy: ConflictPolicy) -> str:
+def _conflict_reason(policy: ConflictPolicy, resolved: bool = False) -> str:
+    if resolved:
+        side = "host" if policy is ConflictPolicy.HOST_WINS else "remote"
+        return f"changed on both sides: settled by a person, the {side}'s value kept"
     return {
         ConflictPolicy.HOST_WINS: "changed on both sides: the host wins",
         ConflictPolicy.REMOTE_WINS: "changed on both sides: the remote wins",
@@ -1566,10 +1876,10 @@ def _report_merge(change: PlannedChange, policy: ConflictPolicy, rows: SyncRepor
     winner = {ConflictPolicy.HOST_WINS: Side.REMOTE, ConflictPolicy.REMOTE_WINS: Side.HOST}
     won = winner.get(policy, Side.HOST)
     if conflicts:
+        reason = _conflict_reason(policy, resolved=change.policy is not None)
         rows.add(
-            service, role, host_id, number, Action.CONFLICT, _conflict_reason(policy),
-            sorted(conflicts), side=won,
-        )  # fmt: skip
+            service, role, host_id, number, Action.CONFLICT, reason, sorted(conflicts), side=won
+        )
     for side, written in ((Side.HOST, change.to_host), (Side.REMOTE, change.to_remote)):
         fields = sorted(set(written) - (conflicts if side is won else set()))
         if fields:
@@ -1594,7 +1904,7 @@ def _preview_change(change: PlannedChange, policy: ConflictPolicy, preview: Sync
             side=Side.REMOTE,
         )  # fmt: skip
     else:
-        _report_merge(change, policy, preview)
+        _report_merge(change, change.policy or policy, preview)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -1621,6 +1931,12 @@ def _policy(policy: ConflictPolicy | str) -> ConflictPolicy:
         known = ", ".join(p.value for p in ConflictPolicy)
         error = ConfigurationError(f"unknown conflict policy {policy!r} (one of {known})")
     raise error
+
+
+def _side(value: Side | str) -> Side:
+    if isinstance(value, str) and value in Side._value2member_map_:
+        return Side(value)
+    raise ConfigurationError(f"keep must be 'host' or 'remote', not {value!r}")
 
 
 def _host_removal(value: HostRemoval | str) -> HostRemoval:
@@ -1674,6 +1990,20 @@ def _create_intents(state: StateStore, service: str) -> dict[tuple[Role | None, 
         for i in state.intents(service)
         if i.kind == "create_relation"
     }
+
+
+def _pulls_applied(run: _Run, report: SyncReport) -> None:
+    """After the pull stage: what it created is pulled too; what failed is left to the retry."""
+    for row in report:
+        if row.kind != "relation" or row.role is None or row.host_id is None:
+            continue
+        key = (row.service, row.role, row.host_id)
+        if row.action is Action.FAILED:
+            run.handled.add(key)
+        elif row.action is Action.CREATED and row.side is Side.HOST:
+            run.pulled.add(key)
+    run.pulled -= run.handled
+    run.pulls_applied = True
 
 
 def _is_noop(change: PlannedChange) -> bool:

@@ -9,6 +9,7 @@ default, so the few rows that matter are not lost among thousands.
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
@@ -71,6 +72,16 @@ def _rows(rows: Iterable[ReportRow]) -> list[ReportRow]:
     return list(rows)
 
 
+_URL_PASSWORD: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/@:]*):[^\s/@]*@")
+"""The user and password of a URL (``https://user:secret@host``): the password is masked."""
+
+
+def _reason(value: object) -> str:
+    """The reason as text, a password in a URL masked (an error may quote the URL it used)."""
+    text = str(value)
+    return _URL_PASSWORD.sub(r"\1:***@", text) if "@" in text else text
+
+
 def _action(value: object) -> Action:
     return _member(Action, "action", value)
 
@@ -90,6 +101,7 @@ class ReportRow:
         number: The relation code (or invoice number), when there is one.
         action: What happened (`Action`).
         reason: Why: the error of a failed row, how a conflict was settled, ...
+            (a password in a URL it quotes is shown as ``***``)
         fields: The fields written (or in conflict), by their remote names.
         side: Where it happened: the host or the remote service (`Side`).
         kind: The kind of record: ``"relation"``, ``"invoice"``, ``"payment"``.
@@ -100,7 +112,7 @@ class ReportRow:
     host_id: str | None
     number: str | None
     action: Action = attrs.field(converter=_action)
-    reason: str = ""
+    reason: str = attrs.field(default="", converter=_reason)
     fields: tuple[str, ...] = attrs.field(default=(), converter=_texts)
     side: Side = attrs.field(kw_only=True, converter=_side)
     kind: str = attrs.field(default="relation", kw_only=True)
