@@ -23,8 +23,8 @@ demo: $(VENV)/.installed
 test: lint typecheck unit docs
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks scripts
-	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/ruff check src tests benchmarks scripts examples
+	$(BIN)/ruff format --check src tests benchmarks scripts examples
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

@@ -6,9 +6,17 @@ import anyio
 import pytest
 
 from crmconnect.digitalefactuur import AsyncDigitaleFactuurClient, DigitaleFactuurClient
+from crmconnect.eboekhouden.rest import EBoekhoudenRestClient
 from crmconnect.errors import ConfigurationError
 from crmconnect.kvk import KvKClient
-from crmconnect.sandbox import DEMO_ACCESS_CODE, DEMO_ACCOUNT_ID, DigitaleFactuurSandbox, KvKSandbox
+from crmconnect.sandbox import (
+    DEMO_ACCESS_CODE,
+    DEMO_ACCOUNT_ID,
+    DEMO_CREDENTIALS,
+    DigitaleFactuurSandbox,
+    EBoekhoudenSandbox,
+    KvKSandbox,
+)
 
 
 class Counting:
@@ -45,6 +53,16 @@ def test_the_async_client_asks_it_without_blocking() -> None:
 
     anyio.run(main)
     assert limiter.calls == 1
+
+
+def test_eboekhouden_rest_takes_a_limiter() -> None:
+    sandbox, limiter = EBoekhoudenSandbox(), Counting()
+    assert DEMO_CREDENTIALS.access_token is not None
+    with EBoekhoudenRestClient(
+        DEMO_CREDENTIALS.access_token, transport=sandbox.transport(), rate_limit=limiter
+    ) as books:
+        books.relations()
+    assert limiter.calls == sum(sandbox.stats.requests.values())
 
 
 def test_kvk_takes_a_limiter_and_refuses_what_is_neither() -> None:

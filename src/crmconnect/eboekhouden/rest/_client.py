@@ -44,6 +44,7 @@ import httpx
 
 from ..._answers import DEFAULT_MAX_ANSWER_BYTES, Answer
 from ..._http import HTTPSettings, QueryParams, SyncHTTP
+from ..._ratelimit import RateLimiter, limiter_for
 from ..._redact import Redactor, mask_secret
 from ..._retry import RetryPolicy
 from ...errors import (
@@ -123,6 +124,10 @@ class EBoekhoudenRestClient(BooksClient):
         page_size: Records per page of a listing (1-2000).
         max_answer_bytes: The largest answer read (16 MiB by default); a larger
             one is a `crmconnect.errors.MalformedResponseError`.
+        rate_limit: Requests per second at most, or a `RateLimiter` shared with
+            other clients and processes; ``None`` (the default) for none:
+            e-Boekhouden documents no REST limit (eboekhouden.md), but answers
+            429 when it applies one, which reads retry and writes report.
 
     Example:
         ```python
@@ -154,6 +159,7 @@ class EBoekhoudenRestClient(BooksClient):
         page_size: int = PAGE_SIZE,
         max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
         url: str | None = None,
+        rate_limit: float | RateLimiter | None = None,
     ) -> None:
         if url is not None:
             warnings.warn(
@@ -187,6 +193,7 @@ class EBoekhoudenRestClient(BooksClient):
             headers={"Accept": "application/json"},
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max(1, max_retries + 1)),
+            limiter=limiter_for(rate_limit),
             max_answer_bytes=max_answer_bytes,
         )
         self._retry = settings.retry
