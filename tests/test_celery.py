@@ -337,3 +337,18 @@ def test_host_number_roles_reach_each_tenants_own_books(app: Any, tenants: Sandb
         assert [r.get("code") for r in tenants.eb[tenant].relations] == [f"100{index}"]
         with tenants.crm(tenant) as host:
             assert host.find_by_number(Role.DEBTOR, f"100{index}") is not None
+
+
+def test_each_run_logs_one_structured_line_without_secrets(
+    app: Any, tenants: SandboxTenants, caplog: pytest.LogCaptureFixture
+) -> None:
+    crm = install(app, tenants, dsn=DSN, beat=False)
+    tenant = tenants.names[0]
+    with caplog.at_level("INFO", logger="crmconnect.celery"):
+        crm.sync_tenant.delay(tenant, [RELATIONS]).get()
+    [line] = [r for r in caplog.records if r.name == "crmconnect.celery"]
+    assert tenant in line.getMessage() and getattr(line, "tenant", None) == tenant
+    assert getattr(line, "flows", None) == [RELATIONS] and "created" in getattr(line, "counts", {})
+    assert DEMO_CREDENTIALS.access_token is not None
+    for secret in (DEMO_ACCESS_CODE, DEMO_CREDENTIALS.access_token):
+        assert secret not in caplog.text
