@@ -1993,17 +1993,31 @@ def _create_intents(state: StateStore, service: str) -> dict[tuple[Role | None, 
 
 
 def _pulls_applied(run: _Run, report: SyncReport) -> None:
-    """After the pull stage: what it created is pulled too; what failed is left to the retry."""
+    """After the pull stage: which records the push stage sends the host's values now.
+
+    Only those whose party another service's pull wrote since (the host may
+    differ from their link); the others are in step, and a failed one is
+    left to the retry.
+    """
+    writers: dict[str, set[str]] = {}
     for row in report:
         if row.kind != "relation" or row.role is None or row.host_id is None:
             continue
         key = (row.service, row.role, row.host_id)
         if row.action is Action.FAILED:
             run.handled.add(key)
-        elif row.action is Action.CREATED and row.side is Side.HOST:
-            run.pulled.add(key)
+        elif row.side is Side.HOST and row.action in _HOST_WRITES:
+            writers.setdefault(row.host_id, set()).add(row.service)
+            run.pulled.add(key)  # a party created in the host: pulled too
+    for key in run.pulled - run.handled:
+        service, _, host_id = key
+        if not writers.get(host_id, set()) - {service}:
+            run.handled.add(key)  # in step: reported by the pull, nothing to send
     run.pulled -= run.handled
     run.pulls_applied = True
+
+
+_HOST_WRITES: Final = frozenset({Action.CREATED, Action.UPDATED, Action.CONFLICT})
 
 
 def _is_noop(change: PlannedChange) -> bool:
