@@ -685,8 +685,10 @@ class SyncEngine:
                 removed = [key for key in removed if self.state.mark(REMOVED, key) is not None]
                 detached = self.state.marks(DETACHED, f"{service}/")
                 mine = [key for key, holder in detached.items() if holder == host_id]
-                self.state.set_marks(REMOVED, dict.fromkeys(removed))
-                self.state.set_marks(DETACHED, dict.fromkeys(mine))
+                if removed:
+                    self.state.set_marks(REMOVED, dict.fromkeys(removed))
+                if mine:
+                    self.state.set_marks(DETACHED, dict.fromkeys(mine))
                 dropped += len(removed) + len(mine)
                 if Capability.RELATIONS_TO_REMOTE in connector.capabilities:
                     self.state.set_mark(RETRY, f"{service}/{host_id}", "")  # sent next run
