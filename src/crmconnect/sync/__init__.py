@@ -21,7 +21,7 @@ from ._engine import (
     SyncEngine,
     SyncPlan,
 )
-from ._postgres import PostgresStateStore
+from ._postgres import PostgresStateStore, TenantOverview
 from ._protocols import (
     AccountingConnector,
     BookingResult,
@@ -88,6 +88,7 @@ __all__ = [
     "SyncEngine",
     "SyncPlan",
     "SyncReport",
+    "TenantOverview",
     "TrialHost",
 ]
 
