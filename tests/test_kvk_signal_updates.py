@@ -257,3 +257,27 @@ def test_the_subscription_must_be_clear() -> None:
         assert SignalUpdateService(kvk, "b").subscription_id == "b"
     with pytest.raises(ConfigurationError):
         SignalUpdateService("not a client")  # type: ignore[arg-type]
+
+
+def test_an_unreadable_signal_never_blocks_the_service_or_its_bookmark(clock: Clock) -> None:
+    good = {"id": "g1", "kvknummer": "69599084", "signaalType": "SignaalGewijzigdeInschrijving"}
+    bad = {**good, "id": "b1", "kvknummer": "6959908"}  # 7 digits: cannot be read
+    stamp = (T0 + dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    page = {"totaalPaginas": 1, "signalen": [{**s, "timestamp": stamp} for s in (good, bad)]}
+
+    def answers(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/abonnementen"):
+            return httpx.Response(200, json={"abonnementen": [{"id": "abc", "actief": True}]})
+        return httpx.Response(200, json=page)
+
+    kvk = KvKClient("key", transport=httpx.MockTransport(answers), rate_limit=None)
+    service = SignalUpdateService(kvk, clock=clock)
+    bookmark = service.start()
+    clock.tick(minutes=10)
+    first = service.check_updates([], bookmark)
+    assert [s.id for s in first.signals] == ["g1"]
+    assert [(u.id, u.raw["kvknummer"]) for u in first.unreadable] == [("b1", "6959908")]
+    assert SignalBookmark.loads(first.bookmark).until > SignalBookmark.loads(bookmark).until
+    clock.tick(minutes=10)  # the overlap reads it again: reported once
+    second = service.check_updates([], first.bookmark)
+    assert second.unreadable == () and second.signals == ()

@@ -26,6 +26,7 @@ from crmconnect.kvk import (
     KvKClient,
     SignalKind,
     SignalType,
+    UnreadableSignal,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "kvk_mutatieservice"
@@ -228,7 +229,8 @@ def test_the_api_key_never_reaches_an_error() -> None:
 
 
 def test_a_malformed_page_is_a_typed_error() -> None:
-    broken = {"pagina": 1, "signalen": [{"id": "x", "timestamp": "gisteren", "kvknummer": "1"}]}
+    # A bad item is only unreadable (below); a page whose list is no list is an error.
+    broken = {"pagina": 1, "signalen": {"id": "x", "timestamp": "gisteren", "kvknummer": "1"}}
     with client(lambda r: httpx.Response(200, json=broken)) as kvk:
         with pytest.raises(MalformedResponseError) as caught:
             list(kvk.signals(SUBSCRIPTION, since=SINCE))
@@ -270,3 +272,107 @@ async def test_the_async_client_reads_the_same_answers() -> None:
     assert subscriptions[0].id == SUBSCRIPTION
     assert len(signals) == 13 and detail.kvk_number == "69599084"
     assert kvk.usage.signal_calls == 4
+
+
+GOOD_ITEM = {
+    "id": "g1",
+    "timestamp": "2025-07-17T13:10:00Z",
+    "kvknummer": "01234567",
+    "signaalType": "SignaalGewijzigdeInschrijving",
+}
+
+
+def one_page(*items: object) -> Callable[[httpx.Request], httpx.Response]:
+    page = {"pagina": 1, "totaal": len(items), "totaalPaginas": 1, "signalen": list(items)}
+    return lambda request: httpx.Response(200, json=page)
+
+
+@pytest.mark.parametrize(
+    ("changes", "kvk_number", "branch", "kind"),
+    [
+        ({"vestigingsnummer": ""}, "01234567", None, SignalKind.REGISTRATION_CHANGED),
+        ({"signaalType": None}, "01234567", None, SignalKind.UNKNOWN),
+        ({"signaalType": ...}, "01234567", None, SignalKind.UNKNOWN),
+        ({"kvknummer": 1234567}, "01234567", None, SignalKind.REGISTRATION_CHANGED),
+        (
+            {"vestigingsnummer": 12345678},
+            "01234567",
+            "000012345678",
+            SignalKind.REGISTRATION_CHANGED,
+        ),
+    ],
+)
+def test_an_odd_item_is_normalised_not_failed(
+    changes: dict[str, object], kvk_number: str, branch: str | None, kind: SignalKind
+) -> None:
+    item = {**GOOD_ITEM, "id": "x1", **changes}
+    item = {k: v for k, v in item.items() if v is not ...}
+    with client(one_page(GOOD_ITEM, item)) as kvk:
+        signals = list(kvk.signals(SUBSCRIPTION, since=SINCE))
+    odd = signals[1]
+    assert [s.id for s in signals] == ["g1", "x1"]
+    assert (odd.kvk_number, odd.branch_number, odd.kind) == (kvk_number, branch, kind)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"kvknummer": "1234567"}, "kvk_number"),  # text is not guessed at
+        ({"kvknummer": None}, "kvk_number"),
+        ({"vestigingsnummer": "12-3"}, "branch_number"),
+        ({"timestamp": "gisteren"}, "timestamp"),
+    ],
+)
+def test_an_unreadable_item_is_kept_apart_and_never_fails_the_window(
+    changes: dict[str, object], field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    item = {**GOOD_ITEM, "id": "x1", **changes}
+    told: list[UnreadableSignal] = []
+    with client(one_page(item, GOOD_ITEM)) as kvk:
+        signals = list(kvk.signals(SUBSCRIPTION, since=SINCE, on_unreadable=told.append))
+        logged = list(kvk.signals(SUBSCRIPTION, since=SINCE))
+    assert [s.id for s in signals] == [s.id for s in logged] == ["g1"]
+    (unreadable,) = told
+    assert unreadable.id == "x1" and unreadable.raw == item and field in unreadable.reason
+    assert "KvK signal x1 cannot be read" in caplog.text
+
+
+def test_an_item_without_an_id_or_not_an_object_is_unreadable() -> None:
+    told: list[UnreadableSignal] = []
+    with client(one_page("nonsense", {k: v for k, v in GOOD_ITEM.items() if k != "id"})) as kvk:
+        assert list(kvk.signals(SUBSCRIPTION, since=SINCE, on_unreadable=told.append)) == []
+    assert [u.id for u in told] == [None, None] and told[0].raw == "nonsense"
+
+
+def test_paging_follows_the_total_past_an_empty_page() -> None:
+    asked: list[int] = []
+
+    def gap(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["pagina"])
+        asked.append(number)
+        items = [] if number == 2 else [{**GOOD_ITEM, "id": f"p{number}-{i}"} for i in range(10)]
+        page = {"pagina": number, "totaal": 30, "totaalPaginas": 3, "signalen": items}
+        return httpx.Response(200, json=page)
+
+    with client(gap) as kvk:
+        assert len(list(kvk.signals(SUBSCRIPTION, since=SINCE, per_page=10))) == 20
+    assert asked == [1, 2, 3]
+
+
+def test_two_empty_pages_end_a_walk_whose_total_never_comes() -> None:
+    def empty(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"totaalPaginas": 1_000_000, "signalen": []})
+
+    with client(empty) as kvk:
+        assert list(kvk.signals(SUBSCRIPTION, since=SINCE, per_page=10)) == []
+        assert kvk.usage.signal_calls == 2
+
+
+def test_an_empty_page_without_a_total_ends_the_walk() -> None:
+    with client(one_page()) as kvk:
+        page = {"signalen": []}
+        kvk2 = client(lambda r: httpx.Response(200, json=page))
+        assert list(kvk2.signals(SUBSCRIPTION, since=SINCE)) == []
+        assert kvk2.usage.signal_calls == 1
+        kvk2.close()
+        assert list(kvk.signals(SUBSCRIPTION, since=SINCE)) == []

@@ -103,6 +103,7 @@ from ._signal_models import (
     SignalType,
     Subscription,
     SubscriptionList,
+    UnreadableSignal,
 )
 from ._signal_updates import (
     DEFAULT_SIGNAL_OVERLAP,
@@ -194,6 +195,7 @@ __all__ = [
     "Subscription",
     "SubscriptionList",
     "TradeName",
+    "UnreadableSignal",
     "UpdateReport",
     "UpdateService",
     "UpdateSummary",

@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import attrs
+import pydantic
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
+from .._answers import _model_reason
 from ..errors import ConfigurationError
 from ._models import BranchNumber, KvKNumber, _Wire
 
@@ -47,6 +49,7 @@ __all__ = [
     "SignalType",
     "Subscription",
     "SubscriptionList",
+    "UnreadableSignal",
 ]
 
 
@@ -248,7 +251,12 @@ def _utc(value: object) -> object:
 
 
 def _open_type(value: object) -> object:
-    """A known ``signaalType`` as its `SignalType`; any other text kept as it is."""
+    """A known ``signaalType`` as its `SignalType`; any other text kept as it is.
+
+    A null type is an unknown type (``""``), never an error.
+    """
+    if value is None:
+        return ""
     if isinstance(value, str) and value in SignalType._value2member_map_:
         return SignalType(value)
     return value
@@ -256,6 +264,18 @@ def _open_type(value: object) -> object:
 
 Timestamp = Annotated[dt.datetime, BeforeValidator(_utc)]
 OpenSignalType = Annotated[SignalType | str, BeforeValidator(_open_type)]
+
+
+def _digits(value: object, width: int) -> object:
+    """A number KvK sent as a JSON number, as its text with the leading zeros JSON lost.
+
+    KvK numbers are 8 digits and branch numbers 12, leading zeros included
+    (KvK's documented form): a JSON *number* lost them, so they are put back.
+    Text is kept as sent: a 7-digit text is not guessed at (the item is unreadable).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**width:
+        return str(value).zfill(width)
+    return value
 
 
 def _flag(value: object) -> object:
@@ -272,9 +292,11 @@ class Signal(_Wire):
     Attributes:
         id: The signal's id (a UUID in KvK's test environment).
         timestamp: When KvK registered the signal (UTC).
-        kvk_number: The registration it concerns.
-        branch_number: The branch it concerns, when the signal names one.
-        type: The ``signaalType``: a `SignalType`, or the text of a type not known here.
+        kvk_number: The registration it concerns (a JSON number is zero-padded to 8 digits).
+        branch_number: The branch it concerns, when the signal names one (an
+            empty ``vestigingsnummer`` names none).
+        type: The ``signaalType``: a `SignalType`, or the text of a type not known
+            here (``""`` when the item has none: an unknown type).
         kind: What the type means (from the `SignalNames` it was read with).
     """
 
@@ -282,8 +304,20 @@ class Signal(_Wire):
     timestamp: Timestamp
     kvk_number: KvKNumber
     branch_number: BranchNumber | None = None
-    type: OpenSignalType = Field(alias="signaalType")
+    type: OpenSignalType = Field("", alias="signaalType")
     kind: SignalKind = SignalKind.UNKNOWN
+
+    @field_validator("kvk_number", mode="before")
+    @classmethod
+    def _kvk_number(cls, value: object) -> object:
+        return _digits(value, 8)
+
+    @field_validator("branch_number", mode="before")
+    @classmethod
+    def _branch_number(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # an empty vestigingsnummer: the signal names no branch
+        return _digits(value, 12)
 
     @model_validator(mode="before")
     @classmethod
@@ -306,6 +340,44 @@ class Signal(_Wire):
         return data
 
 
+class UnreadableSignal(pydantic.BaseModel):
+    """An item of ``signalen`` that cannot be read as a `Signal`, kept as KvK sent it.
+
+    It never fails its page: the other signals and the bookmark go on, and the
+    item is reported (logged, counted in `SignalUpdates.unreadable`) for a person.
+
+    Attributes:
+        id: The item's ``id`` when it has a usable one.
+        reason: What is wrong (field and message).
+        raw: The item as sent.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True)
+
+    id: str | None = None
+    reason: str
+    raw: Any = Field(repr=False)
+
+    @classmethod
+    def of(cls, item: Any, reason: str) -> UnreadableSignal:
+        """The unreadable item ``item``, with its id when it has a text one."""
+        found = item.get("id") if isinstance(item, dict) else None
+        usable = isinstance(found, str) and 0 < len(found) <= 200
+        return cls(id=found if usable else None, reason=reason, raw=item)
+
+
+def _read_items(items: list[Any], context: Any) -> tuple[list[Signal], list[UnreadableSignal]]:
+    """Each item on its own: one that cannot be read never fails the others."""
+    good: list[Signal] = []
+    bad: list[UnreadableSignal] = []
+    for item in items:
+        try:
+            good.append(Signal.model_validate(item, context=context))
+        except (pydantic.ValidationError, RecursionError) as exc:
+            bad.append(UnreadableSignal.of(item, _model_reason(Signal, exc)))
+    return good, bad
+
+
 class SignalPage(_Wire):
     """One page of a subscription's signals (``listSignalsByAbonnementId``)."""
 
@@ -316,6 +388,8 @@ class SignalPage(_Wire):
     next: Any = Field(None, alias="volgende", repr=False)
     previous: Any = Field(None, alias="vorige", repr=False)
     signals: list[Signal] = Field(default_factory=list, fail_fast=True)
+    unreadable: list[UnreadableSignal] = Field(default_factory=list, repr=False)
+    """The items that could not be read (kept, never failing the page)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -327,8 +401,13 @@ class SignalPage(_Wire):
         embedded = data.get("_embedded")
         for where in (data, embedded if isinstance(embedded, dict) else {}):
             found = next((name for name in names.signal_list if name in where), None)
-            if found is not None:
-                return {**data, "signals": where[found]}
+            if found is None:
+                continue
+            items = where[found]
+            if not isinstance(items, list):
+                return {**data, "signals": items}  # not a list: the page itself is bad
+            good, bad = _read_items(items, info.context)
+            return {**data, "signals": good, "unreadable": bad}
         return data
 
 

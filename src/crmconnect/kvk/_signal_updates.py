@@ -33,7 +33,8 @@ from ..errors import ConfigurationError
 from ..errors import ValidationError as CrmValidationError
 from ..models import Organisation
 from ._client import KvKClient
-from ._signal_models import SIGNAL_NAMES, Signal, SignalKind, SignalNames
+from ._signal_models import SIGNAL_NAMES, Signal, SignalKind, SignalNames, UnreadableSignal
+from ._signals import _log_unreadable
 from ._updates import RegistrationStatus, UpdateReport, UpdateService, UpdateSummary
 
 __all__ = ["DEFAULT_SIGNAL_OVERLAP", "SignalBookmark", "SignalUpdateService", "SignalUpdates"]
@@ -158,6 +159,9 @@ class SignalUpdates:
         until: End of the window read.
         fetched: Records re-checked with a profile (paid calls: one each for a
             main branch with PerfectView's fields).
+        unreadable: The new items of the window that could not be read as
+            signals, kept as sent for a person to look at (each also logged);
+            they never stop the other signals or the bookmark.
     """
 
     reports: tuple[UpdateReport, ...]
@@ -166,6 +170,7 @@ class SignalUpdates:
     since: dt.datetime
     until: dt.datetime
     fetched: int
+    unreadable: tuple[UnreadableSignal, ...] = ()
 
     def __iter__(self) -> Iterator[UpdateReport]:
         return iter(self.reports)
@@ -283,18 +288,28 @@ class SignalUpdateService:
         until = _whole_seconds(self.clock() + dt.timedelta(seconds=1))
         since = (previous.until if previous else until) - self.overlap
         until = max(until, since + dt.timedelta(seconds=1))  # a clock set back: a tiny window
+        odd: list[UnreadableSignal] = []
         read = list(
             self.client.signals(
-                subscription, since=since, until=until, per_page=self.per_page, names=self.names
+                subscription,
+                since=since,
+                until=until,
+                per_page=self.per_page,
+                names=self.names,
+                on_unreadable=odd.append,
             )
         )
         seen = previous.seen if previous else frozenset()
         new = sorted((s for s in read if s.id not in seen), key=lambda s: s.timestamp)
+        unreadable = tuple(u for u in odd if u.id is None or u.id not in seen)
+        for item in unreadable:
+            _log_unreadable(item)
         retry = set(previous.retry) if previous else set()
         reports, fetched, failed = self._reports(orgs, new, retry, workers, on_progress)
         next_seen = frozenset(s.id for s in read if s.timestamp >= until - self.overlap)
+        next_seen |= {u.id for u in odd if u.id is not None}  # reported once, not per overlap
         mark = SignalBookmark(subscription, until, next_seen, tuple(sorted(failed, key=str)))
-        return SignalUpdates(reports, mark.dumps(), tuple(new), since, until, fetched)
+        return SignalUpdates(reports, mark.dumps(), tuple(new), since, until, fetched, unreadable)
 
     def _reports(
         self,

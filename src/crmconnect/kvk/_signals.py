@@ -19,8 +19,9 @@ The Mutatieservice answers 401/403 with an RFC 7807 ``ProblemDetail``
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -46,6 +47,7 @@ from ._signal_models import (
     SignalPage,
     Subscription,
     SubscriptionList,
+    UnreadableSignal,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +62,14 @@ DEFAULT_PER_PAGE = 100
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 """Subscription and signal ids go into the path: UUID-like text only."""
 _M = TypeVar("_M", bound=pydantic.BaseModel)
+_log = logging.getLogger(__name__)
+
+OnUnreadable = Callable[[UnreadableSignal], None]
+"""Told of each item of a window that cannot be read as a `Signal`."""
+
+
+def _log_unreadable(item: UnreadableSignal) -> None:
+    _log.warning("KvK signal %s cannot be read, skipped: %s", item.id or "(no id)", item.reason)
 
 
 def signal_time(value: dt.datetime, field: str) -> str:
@@ -112,13 +122,42 @@ def _read(
     raise error  # outside the except block: nothing chained
 
 
-def _last(page: SignalPage, new: int, number: int, per_page: int) -> bool:
-    """Whether a page ends the walk (a page of only repeats ends it too: no endless loop)."""
-    if not page.signals or new == 0:
+def _last(page: SignalPage, new: int, number: int, per_page: int, empty_before: bool) -> bool:
+    """Whether a page ends the walk.
+
+    The answer's ``totaalPaginas`` is followed, past an empty page too; an
+    empty page ends the walk only when the answer gives no total (or after
+    an empty page: a guard against a total that never comes). A page of only
+    repeats ends it too: no endless loop on a server that ignores ``pagina``.
+    """
+    items = len(page.signals) + len(page.unreadable)
+    if items and new == 0:
         return True
     if page.total_pages is not None:
-        return number >= page.total_pages
-    return len(page.signals) < per_page
+        return number >= page.total_pages or (items == 0 and empty_before)
+    return items < per_page
+
+
+class _Walk:
+    """One window's walk over pages: each item once, unreadable ones told apart."""
+
+    def __init__(self, on_unreadable: OnUnreadable | None) -> None:
+        self.seen: set[str] = set()
+        self.told: list[Any] = []
+        self.on_unreadable = on_unreadable or _log_unreadable
+        self.empty_before = False
+
+    def take(self, page: SignalPage, number: int, per_page: int) -> tuple[list[Signal], bool]:
+        """The page's new signals (telling its new unreadable items) and whether it is the last."""
+        new = [s for s in page.signals if s.id not in self.seen]
+        self.seen.update(s.id for s in new)
+        fresh = [u for u in page.unreadable if u.raw not in self.told]
+        for item in fresh:
+            self.told.append(item.raw)
+            self.on_unreadable(item)
+        last = _last(page, len(new) + len(fresh), number, per_page, self.empty_before)
+        self.empty_before = not (page.signals or page.unreadable)
+        return new, last
 
 
 class _SignalCalls:
@@ -187,6 +226,7 @@ class SignalsMixin(_SignalCalls):
         until: dt.datetime | None = None,
         per_page: int = DEFAULT_PER_PAGE,
         names: SignalNames = SIGNAL_NAMES,
+        on_unreadable: OnUnreadable | None = None,
     ) -> Iterator[Signal]:
         """Yield every signal of a window (``vanaf``/``tot``), page after page, each once.
 
@@ -196,6 +236,9 @@ class SignalsMixin(_SignalCalls):
             until: End of the window; open (up to now) when omitted.
             per_page: Signals per request (``aantal``; 10 to 500 by `SignalNames`).
             names: The wire names and signal types to read with.
+            on_unreadable: Told of each item that cannot be read as a `Signal`
+                (an `UnreadableSignal`); logged as a warning when omitted. Such
+                an item never fails the window.
 
         Raises:
             ValidationError: A bad id, window or page size; nothing was sent.
@@ -203,7 +246,7 @@ class SignalsMixin(_SignalCalls):
             NotFoundError: No such subscription.
         """
         _window_params(since, until, 1, per_page, names)  # checked before the first request
-        seen: set[str] = set()
+        walk = _Walk(on_unreadable)
         number = 1
         while True:
             page = self.signal_page(
@@ -214,10 +257,9 @@ class SignalsMixin(_SignalCalls):
                 per_page=per_page,
                 names=names,
             )
-            new = [s for s in page.signals if s.id not in seen]
-            seen.update(s.id for s in new)
+            new, last = walk.take(page, number, per_page)
             yield from new
-            if _last(page, len(new), number, per_page):
+            if last:
                 return
             number += 1
 
@@ -263,10 +305,11 @@ class AsyncSignalsMixin(_SignalCalls):
         until: dt.datetime | None = None,
         per_page: int = DEFAULT_PER_PAGE,
         names: SignalNames = SIGNAL_NAMES,
+        on_unreadable: OnUnreadable | None = None,
     ) -> AsyncIterator[Signal]:
         """Yield every signal of a window, each once (see `KvKClient.signals`)."""
         _window_params(since, until, 1, per_page, names)
-        seen: set[str] = set()
+        walk = _Walk(on_unreadable)
         number = 1
         while True:
             page = await self.signal_page(
@@ -277,11 +320,10 @@ class AsyncSignalsMixin(_SignalCalls):
                 per_page=per_page,
                 names=names,
             )
-            new = [s for s in page.signals if s.id not in seen]
-            seen.update(s.id for s in new)
+            new, last = walk.take(page, number, per_page)
             for signal in new:
                 yield signal
-            if _last(page, len(new), number, per_page):
+            if last:
                 return
             number += 1
 
