@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import httpx
 import pytest
 from typer.testing import CliRunner
@@ -588,3 +589,42 @@ def test_an_accepted_departure_makes_the_contact_inactive(
     assert [(p.full_name(), p.active) for p in updated.contacts] == [("Donald Duck", False)]
     with pytest.raises(ValidationError):
         apply_kvk_update(org, change.field, {"colour": "blue"})
+
+
+def test_father_and_son_with_the_same_initials_are_two_people(
+    kvk: KvKClient, sandbox: KvKSandbox
+) -> None:
+    jan = OfficerRecord("Bestuurder", kind="Bestuursfunctie", first_names="Jan", last_name="Jansen")
+    joost = attrs.evolve(jan, first_names="Joost")
+    sandbox.set_officers("68750110", [jan, joost])
+    both = crm_record(kvk, "68750110")
+    sandbox.remove_officer("68750110", "Jansen", "Joost")
+    left = UpdateService(kvk).check_updates(both)
+    assert left.fields == ["contacts:left:J. Jansen (Bestuurder)"]
+    after = left.apply(accept=["contacts"]).contacts
+    assert [(p.first_name, p.active) for p in after] == [("Jan", True), ("Joost", False)]
+    sandbox.set_officers("68750110", [])  # both leave: each its own change
+    gone = UpdateService(kvk).check_updates(both)
+    assert gone.fields == [
+        "contacts:left:Jan Jansen (Bestuurder)",
+        "contacts:left:Joost Jansen (Bestuurder)",
+    ]
+    only_joost = gone.apply(accept=[gone.fields[1]]).contacts
+    assert [(p.first_name, p.active) for p in only_joost] == [("Jan", True), ("Joost", False)]
+    sandbox.set_officers("68750110", [jan, joost])
+    father = both.model_copy(update={"contacts": both.contacts[:1]})
+    joined = UpdateService(kvk).check_updates(father)
+    assert joined.fields == ["contacts:joined:J. Jansen (Bestuurder)"]
+
+
+def test_a_first_name_that_starts_the_registers_names_is_the_same_person(
+    kvk: KvKClient, sandbox: KvKSandbox
+) -> None:
+    jan = OfficerRecord(
+        "Bestuurder", kind="Bestuursfunctie", first_names="Jan Pieter", last_name="Jansen"
+    )
+    sandbox.set_officers("68750110", [jan])
+    crm = crm_record(kvk, "68750110")
+    short = crm.contacts[0].model_copy(update={"first_name": "jan"})
+    report = UpdateService(kvk).check_updates(crm.model_copy(update={"contacts": [short]}))
+    assert not [f for f in report.fields if f.startswith("contacts")]

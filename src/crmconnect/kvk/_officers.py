@@ -609,13 +609,30 @@ def _initial_letters(person: Person) -> str:
     return "".join(ch for ch in source.upper() if ch.isalpha())
 
 
+def _fold(text: str | None) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+def _first_names_agree(one: Person, other: Person) -> bool:
+    """Unknown first names agree; known ones when one's names start the other's.
+
+    ``Jan`` agrees with ``Jan Pieter`` (a CRM often keeps only the first of
+    the register's names); ``Jan`` and ``Joost`` are two people.
+    """
+    mine, theirs = _fold(one.first_name).split(), _fold(other.first_name).split()
+    shorter = min(len(mine), len(theirs))
+    return mine[:shorter] == theirs[:shorter]
+
+
 def _same_person(one: Person, other: Person) -> bool:
-    """Same last name and infix (any case), and initials that do not contradict each other."""
+    """Same last name and infix (any case), initials and first names not contradicting.
 
-    def fold(text: str | None) -> str:
-        return " ".join((text or "").casefold().split())
-
-    if (fold(one.last_name), fold(one.infix)) != (fold(other.last_name), fold(other.infix)):
+    Father and son (``J. Jansen``: Jan and Joost) share surname, infix and
+    initials: when both first names are known and differ, they are two people.
+    """
+    if (_fold(one.last_name), _fold(one.infix)) != (_fold(other.last_name), _fold(other.infix)):
+        return False
+    if not _first_names_agree(one, other):
         return False
     mine, theirs = _initial_letters(one), _initial_letters(other)
     return not mine or not theirs or mine.startswith(theirs) or theirs.startswith(mine)
@@ -627,23 +644,40 @@ def contact_changes(
     """Officers who joined or left: ``(field, label, crm_value, register_value)`` each.
 
     Joined: a counted officer no active CRM contact matches (by last name,
-    infix and initials); the register's value is the officer. Left: an active
-    CRM contact whose role counts and whom no counted officer matches; the
-    register's value is that contact made inactive. Contacts with other roles
+    infix, initials and, when both are known, first names); the register's
+    value is the officer. Left: an active CRM contact whose role counts and
+    whom no counted officer matches; the register's value is that contact
+    made inactive. Two changes that would share a field (father and son,
+    both ``J. Jansen``) name the first names instead of the initials. Contacts with other roles
     (or none) are the CRM's own and never proposed for removal.
     """
     active = [p for p in crm if p.active]
-    changes: list[tuple[str, str, Person | None, Person | None]] = []
+    found: list[tuple[str, str, Person | None, Person | None]] = []
     for person in register:
         if not any(_same_person(person, mine) for mine in active):
-            field = f"{CONTACTS_FIELD}:joined:{describe_person(person)}"
-            changes.append((field, "Contact joined", None, person))
+            found.append(("joined", "Contact joined", None, person))
     for mine in active:
         counted = functions.counts_role(mine.role)
         if counted and not any(_same_person(mine, person) for person in register):
-            field = f"{CONTACTS_FIELD}:left:{describe_person(mine)}"
-            changes.append((field, "Contact left", mine, mine.model_copy(update={"active": False})))
-    return changes
+            found.append(("left", "Contact left", mine, mine.model_copy(update={"active": False})))
+    return _named(found)
+
+
+def _named(
+    found: list[tuple[str, str, Person | None, Person | None]],
+) -> list[tuple[str, str, Person | None, Person | None]]:
+    """Each change's field; two that would share one (father and son) name first names."""
+
+    def field(what: str, person: Person, full: bool) -> str:
+        shown = person.model_copy(update={"initials": None}) if full else person
+        return f"{CONTACTS_FIELD}:{what}:{describe_person(shown)}"
+
+    people = [p for _, _, old, new in found for p in (old or new,) if p is not None]
+    short = [field(what, p, False) for (what, *_), p in zip(found, people, strict=True)]
+    return [
+        (field(what, p, short.count(name) > 1 and bool(p.first_name)), label, old, new)
+        for (what, label, old, new), p, name in zip(found, people, short, strict=True)
+    ]
 
 
 def apply_contact_changes(
