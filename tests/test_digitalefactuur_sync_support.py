@@ -3,9 +3,8 @@ number, and updates that change some fields only (read-modify-write), against th
 
 from __future__ import annotations
 
-import re
-
 import doctest
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
