@@ -141,7 +141,9 @@ def main() -> None:
     tree_us = per_relation(ET.fromstring, pages, relations)
     handlers_us = per_relation(empty_handlers, pages, relations)
     fingerprint_us = per_relation(
-        lambda a: [dict(zip(p.ids, p.digests, strict=False)) for p in client._read_page(a, numbers=False)],
+        lambda a: [
+            dict(zip(p.ids, p.digests, strict=False)) for p in client._read_page(a, numbers=False)
+        ],
         answers,
         relations,
     )
