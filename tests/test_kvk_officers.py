@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import attrs
 import httpx
 import pytest
@@ -23,6 +24,7 @@ from crmconnect.errors import (
 from crmconnect.kvk import (
     OFFICER_FIELDS,
     PERFECTVIEW_CONTACT_FUNCTIONS,
+    PREPROD_BASE_URL,
     AsyncKvKClient,
     ContactFunctions,
     KvKClient,
@@ -628,3 +630,28 @@ def test_a_first_name_that_starts_the_registers_names_is_the_same_person(
     short = crm.contacts[0].model_copy(update={"first_name": "jan"})
     report = UpdateService(kvk).check_updates(crm.model_copy(update={"contacts": [short]}))
     assert not [f for f in report.fields if f.startswith("contacts")]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_the_test_environment_asks_preprod_for_officers(asynchronous: bool) -> None:
+    # The old test environment does not serve Functionarissen (it answers IPD0001).
+    asked: list[str] = []
+
+    def answers(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, json={"functionarissen": []})
+
+    transport = httpx.MockTransport(answers)
+    if asynchronous:
+        anyio.run(AsyncKvKClient(environment="test", transport=transport).officers, "42084128")
+    else:
+        KvKClient(environment="test", transport=transport).officers("42084128")
+        given = "https://kvk.example/test/api"
+        KvKClient(environment="test", base_url=given, transport=transport).officers("42084128")
+        KvKClient(transport=transport, api_key="k").officers("42084128")
+    assert asked[0] == f"{PREPROD_BASE_URL}/v1/functionarissen/kvknummer/42084128"
+    if not asynchronous:
+        assert asked[1:] == [
+            "https://kvk.example/test/api/v1/functionarissen/kvknummer/42084128",
+            "https://api.kvk.nl/api/v1/functionarissen/kvknummer/42084128",
+        ]

@@ -92,7 +92,9 @@ class BaseHTTP:
         self._closed = False
 
     def url(self, path: str) -> str:
-        """Join the base URL and a path, always keeping the base path."""
+        """Join the base URL and a path, always keeping the base path (a full URL stays)."""
+        if path.startswith(("https://", "http://")):
+            return path
         return self.settings.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     def build_request(

@@ -54,7 +54,13 @@ from ._models import (
     SearchPage,
     SearchResult,
 )
-from ._officers import AsyncOfficers, ContactFunctions, Officers, OfficerTable
+from ._officers import (
+    PREPROD_BASE_URL,
+    AsyncOfficers,
+    ContactFunctions,
+    Officers,
+    OfficerTable,
+)
 from ._signals import AsyncSignalsMixin, SignalsMixin, parse_kvk_answer_error
 
 __all__ = [
@@ -206,9 +212,11 @@ class _KvKBase:
             )
         check_client_settings(base_url, max_retries, rate_limit, max_answer_bytes)
         self.environment = environment
-        self.base_url = (
-            base_url or os.environ.get("CRMCONNECT_KVK_BASE_URL") or ENVIRONMENTS[environment]
-        ).rstrip("/")
+        given = base_url or os.environ.get("CRMCONNECT_KVK_BASE_URL")
+        self.base_url = (given or ENVIRONMENTS[environment]).rstrip("/")
+        # The old test environment does not serve Functionarissen: its officers come
+        # from KvK's preprod host (as the CLI does), unless a base URL was given.
+        self._officers_root = PREPROD_BASE_URL if environment == "test" and not given else None
         self._api_key = self._resolve_key(api_key, environment)
         self._redact = Redactor([self._api_key, *url_secrets(self.base_url)])
         self.cache: Cache = cache if cache is not None else MemoryCache()
@@ -312,7 +320,8 @@ class _KvKBase:
 
     def _key(self, path: str, params: QueryParams) -> str:
         query = "&".join(f"{k}={v}" for k, v in params)
-        return f"{self.base_url}/{path}?{query}"
+        where = path if path.startswith("https://") else f"{self.base_url}/{path}"
+        return f"{where}?{query}"
 
     def _decode(self, call: _Call[_ModelT], text: str, status: int | None = 200) -> _ModelT:
         """Read an answer into its wire model, or fail with a `MalformedResponseError`.

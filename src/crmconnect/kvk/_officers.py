@@ -739,11 +739,13 @@ def _joined(contacts: list[Person], person: Person) -> list[Person]:
 _M = TypeVar("_M", bound=BaseModel)
 
 
-def _officers_call(kvk_number: str | int) -> _Call[OfficerAnswer]:
+def _officers_call(kvk_number: str | int, root: str | None) -> _Call[OfficerAnswer]:
+    """The officers' GET; below ``root`` (a full URL: preprod for the test environment)."""
     from ._client import _Call  # here, not at the top: _client imports this module
 
     kvk = validation.kvk_number(kvk_number)
-    return _Call(f"{OFFICERS_PATH}/{kvk}", [], OfficerAnswer, True)
+    path = f"{OFFICERS_PATH}/{kvk}"
+    return _Call(f"{root.rstrip('/')}/{path}" if root else path, [], OfficerAnswer, True)
 
 
 def _checked(answer: OfficerAnswer, table: OfficerTable, kvk: str, redact: Redactor) -> OfficerList:
@@ -775,6 +777,8 @@ class _OfficerSettings:
     """The field names a Functionarissen answer is read with."""
     contact_functions: ContactFunctions | None = None
     """Which officers `organisation` adds to ``contacts``; ``None`` fetches no officers."""
+    _officers_root: str | None = None
+    """Where Functionarissen is asked when not below ``base_url`` (`PREPROD_BASE_URL`)."""
 
     if TYPE_CHECKING:
         _redact: Redactor
@@ -822,7 +826,7 @@ class Officers(_OfficerSettings):
     def _officer_list(
         self, kvk_number: str | int, *, fresh: bool = False, since: float | None = None
     ) -> OfficerList:
-        call = _officers_call(kvk_number)
+        call = _officers_call(kvk_number, self._officers_root)
         answer = self._run(call, fresh=fresh, since=since)
         return _checked(answer, self.officer_fields, call.path.rsplit("/")[-1], self._redact)
 
@@ -853,7 +857,7 @@ class AsyncOfficers(_OfficerSettings):
 
     async def officer_list(self, kvk_number: str | int, *, fresh: bool = False) -> OfficerList:
         """Every officer of a registration (see `KvKClient.officer_list`)."""
-        call = _officers_call(kvk_number)
+        call = _officers_call(kvk_number, self._officers_root)
         answer = await self._run(call, fresh=fresh)
         return _checked(answer, self.officer_fields, call.path.rsplit("/")[-1], self._redact)
 
