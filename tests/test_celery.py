@@ -200,11 +200,16 @@ def test_sync_tenant_runs_one_tenants_flows_with_its_own_state_and_closes_it(
 def test_a_tenant_whose_lock_is_taken_is_skipped_without_a_run_row(
     app: Any, tenants: SandboxTenants
 ) -> None:
-    crm = install(app, tenants, dsn=DSN, beat=False)
+    crm = install(app, tenants, dsn=DSN, beat=False, redis_url=REDIS_URL)
     tenant = tenants.names[0]
+    marks = redis.Redis.from_url(REDIS_URL)
+    key = f"crmconnect:queued:default:{tenant}"
+    marks.set(key, "sync_due", ex=7200)
     with PostgresStateStore(DSN, tenant=tenant) as holder:
         assert holder.acquire_lease("another-worker", dt.timedelta(minutes=5))
         result = crm.sync_tenant.delay(tenant).get()
+        assert 0 < marks.ttl(key) <= 120  # queued again soon, whoever held the lock
+        marks.delete(key)
         assert result["skipped"] is True and "holds the state" in result["reason"]
         assert holder.runs() == []
         holder.release_lease("another-worker")
@@ -245,9 +250,16 @@ def test_due_flows_follow_each_flows_interval_and_ignore_cut_off_runs() -> None:
         run("b", "all", 30),
         run("c", "relations", 5, status="running"),  # cut off: due again
         run("c", "payments", 70),
+        run("e", "relations+payments", 12, status="failed"),  # a remote fault: due again soon
+        run("f", "relations+payments", 8, status="failed"),
     ]
-    due = due_flows(["a", "b", "c", "d"], runs, settings, now)
-    assert due == {"b": [PAYMENTS], "c": [RELATIONS, PAYMENTS], "d": [RELATIONS, PAYMENTS]}
+    due = due_flows(["a", "b", "c", "d", "e", "f"], runs, settings, now)
+    assert due == {
+        "b": [PAYMENTS],
+        "c": [RELATIONS, PAYMENTS],
+        "d": [RELATIONS, PAYMENTS],
+        "e": [RELATIONS, PAYMENTS],
+    }
 
 
 def test_push_relation_waits_for_a_run_then_retries_and_nothing_is_lost(

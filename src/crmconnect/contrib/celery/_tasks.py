@@ -116,6 +116,9 @@ class CelerySettings:
         queued_for: How long a tenant counts as queued after `sync_due`
             queued it, unless its task ends sooner (then it is due again as
             its intervals say). Set it above the longest run.
+        failed_again_after: A flow whose last run failed (a record or a
+            service's listing failed: a remote fault) is due again after this
+            long, or its interval when that is shorter.
         redis_url: Where `sync_due` marks tenants queued (one ``SET NX`` per
             tenant); the broker's URL when it is Redis, else ``None``: then a
             tenant queued twice is skipped by its lock instead.
@@ -128,6 +131,7 @@ class CelerySettings:
     push_wait: float = attrs.field(default=10.0, converter=_positive)
     push_retries: int = 5
     queued_for: dt.timedelta = dt.timedelta(hours=2)
+    failed_again_after: dt.timedelta = dt.timedelta(minutes=10)
     redis_url: str | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -219,7 +223,10 @@ def sync_tenant(context: _Context, tenant: str, flows: Iterable[str] | None) -> 
             # A flow the tenant lacks (KvK without a KvK flow) runs as nothing, and is recorded
             # as run, so it is not due again at once.
             report = engine.run([FLOWS[name] for name in names])
-    except SyncBusyError as busy:  # the run holding it ends by unmarking the tenant
+    except SyncBusyError as busy:
+        # A run of the tenant unmarks it when it ends; another holder (a push) may not be a
+        # run: the mark then lapses soon, so the tenant is queued again at a next sync_due.
+        shorten_queued(context, tenant)
         logger.info("tenant %s skipped: %s", tenant, busy, extra={"tenant": tenant})
         return {"tenant": tenant, "skipped": True, "reason": str(busy)}
     except BaseException:
@@ -274,24 +281,31 @@ def due_flows(
     (`RunRecord.tenant` says whose); a run cut off (still running, or
     abandoned) does not count, so its flows are due again.
     """
-    last: dict[tuple[str, str], dt.datetime] = {}
+    last: dict[tuple[str, str], RunRecord] = {}
     for run in runs:
         if run.status not in ("ok", "failed") or run.ended is None:
             continue
         for name, flow in FLOWS.items():
             if run.flow == "all" or flow.value in run.flow.split("+"):
                 key = (str(getattr(run, "tenant", "")), name)
-                last[key] = max(last.get(key, run.started), run.started)
+                if key not in last or run.started >= last[key].started:
+                    last[key] = run
     due: dict[str, list[str]] = {}
     for tenant in tenants:
         names = [
             name
             for name, every in settings.intervals.items()
-            if (tenant, name) not in last or last[(tenant, name)] <= now - every
+            if (tenant, name) not in last
+            or last[(tenant, name)].started <= now - _wait(last[(tenant, name)], every, settings)
         ]
         if names:
             due[tenant] = [name for name in FLOWS if name in names]
     return due
+
+
+def _wait(run: RunRecord, every: dt.timedelta, settings: CelerySettings) -> dt.timedelta:
+    """How long after ``run`` its flow is due again: its interval, sooner after a failure."""
+    return min(every, settings.failed_again_after) if run.status == "failed" else every
 
 
 def _queued_key(context: _Context, tenant: str) -> str:
@@ -304,6 +318,14 @@ def mark_queued(context: _Context, tenant: str) -> bool:
         return True  # no marks: a second task for the tenant finds its lock taken and skips
     seconds = max(1, int(context.settings.queued_for.total_seconds()))
     return bool(context.redis.set(_queued_key(context, tenant), worker_name(), nx=True, ex=seconds))
+
+
+def shorten_queued(context: _Context, tenant: str) -> None:
+    """Let a tenant's queued mark lapse after two beats (its task was skipped)."""
+    if context.redis is not None:
+        with contextlib.suppress(Exception):
+            seconds = max(60, int(2 * context.settings.due_every))
+            context.redis.expire(_queued_key(context, tenant), seconds, lt=True)
 
 
 def unmark_queued(context: _Context, tenant: str) -> None:
