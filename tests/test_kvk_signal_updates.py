@@ -11,9 +11,11 @@ import pytest
 
 from crmconnect import ConfigurationError, Organisation, ValidationError
 from crmconnect.kvk import (
+    SIGNAL_NAMES,
     KvKClient,
     RegistrationStatus,
     SignalBookmark,
+    SignalKind,
     SignalUpdateService,
     UpdateService,
 )
@@ -281,3 +283,18 @@ def test_an_unreadable_signal_never_blocks_the_service_or_its_bookmark(clock: Cl
     clock.tick(minutes=10)  # the overlap reads it again: reported once
     second = service.check_updates([], first.bookmark)
     assert second.unreadable == () and second.signals == ()
+
+
+def test_a_removal_signal_is_removed_as_polling_reports_it(
+    sandbox: KvKSandbox, kvk: KvKClient, crm: list[Organisation], clock: Clock
+) -> None:
+    # No source names KvK's removal signal: a host maps one; here the sandbox's.
+    names = SIGNAL_NAMES.override(types={"SignaalBeeindiging": SignalKind.REGISTRATION_REMOVED})
+    service = SignalUpdateService(kvk, clock=clock, names=names)
+    bookmark = service.start()
+    sandbox.remove(crm[1].kvk_number or "")
+    clock.tick(hours=1)
+    (report,) = service.check_updates(crm, bookmark).reports
+    polled = UpdateService(kvk).check_updates(crm[1])
+    assert report.status is polled.status is RegistrationStatus.REMOVED
+    assert report.is_removed and "removal" in (report.reason or "")

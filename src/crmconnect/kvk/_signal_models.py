@@ -85,7 +85,11 @@ class SignalKind(StrEnum):
     BRANCH_CHANGED = "branch_changed"
     """A branch changed: re-check the records of that branch and of the whole registration."""
     REGISTRATION_ENDED = "registration_ended"
-    """The registration ended: a removal, reported without fetching a profile."""
+    """The registration ended (deregistered): reported ``ended`` without fetching a profile."""
+    REGISTRATION_REMOVED = "registration_removed"
+    """The registration was removed from the register: reported ``removed``, as polling
+    reports one KvK can no longer deliver. No source names its ``signaalType``: map
+    one with `SignalNames.override` once KvK's catalogue does."""
     UNKNOWN = "unknown"
     """A type the table does not know: treated like `REGISTRATION_CHANGED`."""
 

@@ -324,8 +324,8 @@ class SignalUpdateService:
         changed |= {i for i, org in linked if _key(org) in retry}
         changed -= set(ended)
         by_index: dict[int, UpdateReport] = {
-            i: UpdateReport(orgs[i], None, RegistrationStatus.ENDED, reason=reason)
-            for i, reason in ended.items()
+            i: UpdateReport(orgs[i], None, status, reason=reason)
+            for i, (status, reason) in ended.items()
         }
         order = sorted(changed)
         summary = self.updates.check_updates_many(
@@ -336,9 +336,16 @@ class SignalUpdateService:
         return tuple(by_index[i] for i in sorted(by_index)), len(order), failed
 
 
+_GONE: Final = {
+    SignalKind.REGISTRATION_ENDED: RegistrationStatus.ENDED,
+    SignalKind.REGISTRATION_REMOVED: RegistrationStatus.REMOVED,
+}
+"""The kinds reported at once, without a profile, and the status each gives (as polling's)."""
+
+
 def _affected(
     linked: Sequence[tuple[int, Organisation]], signals: Sequence[Signal]
-) -> tuple[dict[int, str], set[int]]:
+) -> tuple[dict[int, tuple[RegistrationStatus, str]], set[int]]:
     """The records ended by a registration's latest signal, and the records to re-check.
 
     A signal naming a branch concerns the records of that branch and those that
@@ -358,16 +365,16 @@ def _affected(
         latest[signal.kvk_number] = signal
         changed |= {i for i, org in records if _concerns(signal, org)}
     ended = {
-        index: _ended_reason(signal)
+        index: (_GONE[signal.kind], _ended_reason(signal))
         for kvk, signal in latest.items()
-        if signal.kind is SignalKind.REGISTRATION_ENDED
+        if signal.kind in _GONE
         for index, _ in by_kvk[kvk]
     }
     return ended, changed
 
 
 def _concerns(signal: Signal, org: Organisation) -> bool:
-    if signal.branch_number is None or signal.kind is SignalKind.REGISTRATION_ENDED:
+    if signal.branch_number is None or signal.kind in _GONE:
         return True
     whole = org.branch_number is None or org.is_main_branch is not False
     return whole or org.branch_number == signal.branch_number
@@ -375,4 +382,5 @@ def _concerns(signal: Signal, org: Organisation) -> bool:
 
 def _ended_reason(signal: Signal) -> str:
     when = signal.timestamp.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"KvK signalled the end of the registration ({signal.type}, {when})"
+    what = "removal" if signal.kind is SignalKind.REGISTRATION_REMOVED else "end"
+    return f"KvK signalled the {what} of the registration ({signal.type}, {when})"
