@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -376,3 +377,33 @@ def test_an_empty_page_without_a_total_ends_the_walk() -> None:
         assert kvk2.usage.signal_calls == 1
         kvk2.close()
         assert list(kvk.signals(SUBSCRIPTION, since=SINCE)) == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"fout": [{"code": "IPD5200", "omschrijving": "Er zijn geen gegevens gevonden"}]},
+        {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "No results"},
+    ],
+)
+def test_a_404_saying_no_results_is_an_empty_window(answer: dict[str, object]) -> None:
+    with client(lambda r: httpx.Response(404, json=answer)) as kvk:
+        assert list(kvk.signals(SUBSCRIPTION, since=SINCE)) == []
+        assert kvk.usage.signal_calls == 1
+
+
+def test_an_async_404_saying_no_results_is_an_empty_window() -> None:
+    answer = {"fout": [{"code": "IPD5200", "omschrijving": "Er zijn geen gegevens gevonden"}]}
+    transport = httpx.MockTransport(lambda r: httpx.Response(404, json=answer))
+
+    async def read() -> list[object]:
+        async with AsyncKvKClient(environment="test", transport=transport) as kvk:
+            return [s async for s in kvk.signals(SUBSCRIPTION, since=SINCE)]
+
+    assert anyio.run(read) == []
+
+
+def test_another_404_on_the_window_is_still_not_found() -> None:
+    with client(lambda r: httpx.Response(404, content=body("fout_404.json"))) as kvk:
+        with pytest.raises(NotFoundError):
+            list(kvk.signals(SUBSCRIPTION, since=SINCE))

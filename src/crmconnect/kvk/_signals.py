@@ -38,7 +38,7 @@ from ..errors import (
     ServerError,
 )
 from ..errors import ValidationError as CrmValidationError
-from ._errors import parse_kvk_error
+from ._errors import NO_RESULTS, parse_kvk_error
 from ._signal_models import (
     SIGNAL_NAMES,
     Signal,
@@ -160,6 +160,23 @@ class _Walk:
         return new, last
 
 
+_NO_RESULTS_TEXT = re.compile(r"geen (gegevens|resultaten|signalen)|no results", re.IGNORECASE)
+
+
+def _empty_window(error: NotFoundError, page: int) -> SignalPage:
+    """A 404 that says "no results" as an empty page; any other not-found raised again.
+
+    Assumption: how the Mutatieservice answers an empty window is not documented
+    (next-gen.md §7); KvK's Zoeken answers "no results" with 404 IPD5200, so that
+    code, or a text saying so, is taken as an empty window. A 404 for an unknown
+    subscription (e.g. IPD0001) still raises `NotFoundError`.
+    """
+    text = error.remote_message or ""
+    if error.code != NO_RESULTS and not _NO_RESULTS_TEXT.search(text):
+        raise error
+    return SignalPage(pagina=page, totaal=0, totaalPaginas=0)
+
+
 class _SignalCalls:
     """What the mixins share: paths, parameters and parsing (no I/O)."""
 
@@ -213,10 +230,18 @@ class SignalsMixin(_SignalCalls):
         per_page: int = DEFAULT_PER_PAGE,
         names: SignalNames = SIGNAL_NAMES,
     ) -> SignalPage:
-        """One page of a subscription's signals in a window (see `signals` for all)."""
+        """One page of a subscription's signals in a window (see `signals` for all).
+
+        A 404 saying "no results" (IPD5200, as KvK's Zoeken) is an empty page (assumed).
+        """
         path = self._page_path(subscription_id)
         params = _window_params(since, until, page, per_page, names)
-        return self._parse(self._get(path, params), SignalPage, path, names)
+        try:
+            response = self._get(path, params)
+        except NotFoundError as exc:
+            self.usage.count_signal_call()
+            return _empty_window(exc, page)
+        return self._parse(response, SignalPage, path, names)
 
     def signals(
         self,
@@ -295,7 +320,12 @@ class AsyncSignalsMixin(_SignalCalls):
         """One page of signals (see `KvKClient.signal_page`)."""
         path = self._page_path(subscription_id)
         params = _window_params(since, until, page, per_page, names)
-        return self._parse(await self._get(path, params), SignalPage, path, names)
+        try:
+            response = await self._get(path, params)
+        except NotFoundError as exc:
+            self.usage.count_signal_call()
+            return _empty_window(exc, page)
+        return self._parse(response, SignalPage, path, names)
 
     async def signals(
         self,
