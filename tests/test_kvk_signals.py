@@ -370,12 +370,10 @@ def test_two_empty_pages_end_a_walk_whose_total_never_comes() -> None:
 
 
 def test_an_empty_page_without_a_total_ends_the_walk() -> None:
-    with client(one_page()) as kvk:
-        page = {"signalen": []}
-        kvk2 = client(lambda r: httpx.Response(200, json=page))
-        assert list(kvk2.signals(SUBSCRIPTION, since=SINCE)) == []
-        assert kvk2.usage.signal_calls == 1
-        kvk2.close()
+    page: dict[str, list[object]] = {"signalen": []}
+    with client(lambda r: httpx.Response(200, json=page)) as kvk:
+        assert list(kvk.signals(SUBSCRIPTION, since=SINCE)) == []
+        assert kvk.usage.signal_calls == 1
         assert list(kvk.signals(SUBSCRIPTION, since=SINCE)) == []
 
 
