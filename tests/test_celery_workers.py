@@ -336,7 +336,8 @@ def test_without_the_lock_the_same_checks_find_overlapping_runs(tmp_path: Path) 
         broken.drain(timeout=300)
         runs = broken.runs()
         by_history = [t for t in broken.tenants if overlapping(run_intervals(runs[t]))]
-        by_host = [t for t in broken.tenants if overlapping(write_intervals(broken.writes(t)))]
-        assert by_history and by_host  # the checks of the test above would fail here
+        assert by_history  # the check of the test above would fail here
+        # The host's witness sees only the few host writes a first sync makes (bookings):
+        # two unlocked runs may or may not interleave them, so it is not asserted here.
     finally:
         broken.close()
