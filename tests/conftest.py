@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 from collections.abc import Iterator
@@ -85,3 +86,17 @@ def _postgres_missing(dsn: str) -> str | None:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return f"no PostgreSQL at {place} ({reason}); set CRMCONNECT_TEST_POSTGRES_DSN"
     return None
+
+
+class Clock:
+    """A clock a test moves by hand (the KvK sandbox's signal feed reads it)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self, **delta: float) -> None:
+        """Move on by ``datetime.timedelta(**delta)``."""
+        self.now += dt.timedelta(**delta)

@@ -11,25 +11,15 @@ import pytest
 
 from crmconnect.kvk import KvKClient, SignalKind
 from crmconnect.sandbox import TEST_API_KEY, KvKSandbox, generate_companies
+from tests.conftest import Clock
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 SUBSCRIPTION = "1365acf9-0b63-3ed4-9e68-a8c37425080b"  # the public test key's
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

@@ -20,24 +20,14 @@ from crmconnect.kvk import (
     UpdateService,
 )
 from crmconnect.sandbox import KvKSandbox, generate_companies
+from tests.conftest import Clock
 
 T0 = dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

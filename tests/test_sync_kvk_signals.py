@@ -30,6 +30,7 @@ from crmconnect.kvk import (
 )
 from crmconnect.sandbox import TEST_API_KEY, KvKSandbox, SignalFeed
 from crmconnect.sync import Action, SqliteStateStore, SyncEngine, SyncReport
+from tests.conftest import Clock
 
 DAGOBERT, BOLDERBAST, KATRIEN = "69599084", "69599068", "68727720"
 NEW_RSIN = "857587973"
@@ -38,20 +39,9 @@ SUBSCRIPTION = SignalFeed.subscription_id(TEST_API_KEY)
 BOOKMARK = f"{SIGNAL_BOOKMARK}:{SUBSCRIPTION}"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def tick(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
